@@ -1,0 +1,152 @@
+//! agentos-engine: an embedded engine that speaks the iii worker protocol (v0.11.6), so
+//! unmodified `iii-sdk` workers (Rust, Node, Python) connect to it as they would to `iii`.
+//!
+//! It serves three ports: the worker socket (49134), the REST port for HTTP triggers (3111) and
+//! the browser stream socket (3112). State, streams, queue jobs, spans and logs live in one
+//! SQLite database in the data dir (see [`store`]).
+
+pub mod builtins;
+pub mod config;
+pub mod engine;
+pub mod http;
+pub mod queue;
+pub mod store;
+pub mod stream;
+pub mod telemetry;
+pub mod trace;
+pub mod triggers;
+pub mod update_ops;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub use config::EngineConfig;
+pub use engine::Engine;
+
+/// Why the engine could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The database could not be opened.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// A port could not be bound.
+    #[error("cannot listen on {addr} ({what}): {source}. Is another engine running? Pick another port with {flag}")]
+    Bind {
+        what: &'static str,
+        addr: String,
+        flag: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A listener failed while serving.
+    #[error("the {what} listener failed: {source}")]
+    Serve {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ServeError {
+    /// A stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Store(e) => e.code(),
+            Self::Bind { .. } => "ENGINE_BIND",
+            Self::Serve { .. } => "ENGINE_SERVE",
+        }
+    }
+}
+
+/// A started engine: its handle and the addresses it actually listens on.
+pub struct RunningEngine {
+    pub engine: Engine,
+    pub engine_addr: SocketAddr,
+    pub http_addr: Option<SocketAddr>,
+    pub stream_addr: Option<SocketAddr>,
+    tasks: Vec<tokio::task::JoinHandle<Result<(), ServeError>>>,
+}
+
+impl RunningEngine {
+    /// The worker socket URL (`ws://host:port`).
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.engine_addr)
+    }
+
+    /// Stops listening and ends background tasks; connected workers see their socket close.
+    pub async fn shutdown(self) {
+        self.engine.begin_shutdown();
+        for task in self.tasks {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+        }
+        self.engine.inner.spans.flush().await;
+    }
+
+    /// Waits until a listener fails (or forever).
+    pub async fn wait(&mut self) -> Result<(), ServeError> {
+        if self.tasks.is_empty() {
+            std::future::pending::<()>().await;
+        }
+        let (result, _, rest) = futures_util::future::select_all(self.tasks.drain(..)).await;
+        self.tasks = rest;
+        match result {
+            Ok(r) => r,
+            Err(e) => Err(ServeError::Serve { what: "engine", source: std::io::Error::other(e) }),
+        }
+    }
+}
+
+async fn bind(host: &str, port: u16, what: &'static str, flag: &'static str) -> Result<tokio::net::TcpListener, ServeError> {
+    let addr = format!("{host}:{port}");
+    tokio::net::TcpListener::bind(&addr).await.map_err(|source| ServeError::Bind { what, addr, flag, source })
+}
+
+/// Opens the store in `data_dir`, binds every port and starts serving. Port 0 picks a free one.
+pub async fn start(config: EngineConfig, data_dir: PathBuf) -> Result<RunningEngine, ServeError> {
+    let store = store::Store::open(&data_dir)?;
+    let ws_listener = bind(&config.host, config.engine_port, "worker socket", "--engine-port").await?;
+    let http_listener = if config.enabled.http {
+        Some(bind(&config.http_host, config.http_port, "REST port", "--http-port").await?)
+    } else {
+        None
+    };
+    let stream_listener = if config.enabled.stream {
+        Some(bind(&config.stream_host, config.stream_port, "stream port", "--stream-port").await?)
+    } else {
+        None
+    };
+    let engine = Engine::new(config, store);
+    queue::start(&engine);
+
+    let mut tasks = Vec::new();
+    let engine_addr = ws_listener.local_addr().map_err(|source| ServeError::Serve { what: "worker socket", source })?;
+    tasks.push(serve(ws_listener, ws::router(engine.clone()), engine.clone(), "worker socket"));
+    let mut http_addr = None;
+    if let Some(l) = http_listener {
+        http_addr = l.local_addr().ok();
+        tasks.push(serve(l, http::router(engine.clone()), engine.clone(), "REST port"));
+    }
+    let mut stream_addr = None;
+    if let Some(l) = stream_listener {
+        stream_addr = l.local_addr().ok();
+        tasks.push(serve(l, stream::router(engine.clone()), engine.clone(), "stream port"));
+    }
+    tracing::info!(%engine_addr, ?http_addr, ?stream_addr, data_dir = %data_dir.display(), "engine listening");
+    Ok(RunningEngine { engine, engine_addr, http_addr, stream_addr, tasks })
+}
+
+fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    engine: Engine,
+    what: &'static str,
+) -> tokio::task::JoinHandle<Result<(), ServeError>> {
+    tokio::spawn(async move {
+        let app = router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { engine.shutting_down().await })
+            .await
+            .map_err(|source| ServeError::Serve { what, source })
+    })
+}
