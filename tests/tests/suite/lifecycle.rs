@@ -1,0 +1,1 @@
+//! Connections coming and going: reconnects, ownership races, bad frames, ping/pong.

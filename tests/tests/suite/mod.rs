@@ -1,0 +1,7 @@
+mod harness;
+mod http;
+mod invoke;
+mod lifecycle;
+mod queue;
+mod state;
+mod triggers;
