@@ -53,6 +53,8 @@ pub struct TriggerRegistry {
     cron_jobs: Mutex<HashMap<String, tokio::task::AbortHandle>>,
     /// HTTP routes → trigger id.
     pub(crate) routes: Mutex<HashMap<RouteKey, String>>,
+    /// Ordered delivery lanes, one per trigger id.
+    lanes: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<Delivery>>>,
 }
 
 /// The built-in trigger types: (id, description, the config.yaml worker that provides it).
@@ -375,27 +377,69 @@ pub async fn condition_passes(engine: &Engine, entry: &TriggerEntry, payload: &V
     Ok(result != Some(Value::Bool(false)))
 }
 
-/// Fires every matching trigger of `trigger_type` one after another in a background task,
-/// skipping those whose condition says no. Used by state, stream, log and engine events.
+/// One queued trigger delivery.
+type Delivery = (TriggerEntry, Value, Option<String>);
+
+/// Fires each target trigger with `payload`. Deliveries to one trigger run one after another in
+/// the order the events happened (one lane per trigger), so a handler sees `created` before
+/// `updated` before `deleted`; different triggers do not wait for each other. Used by state,
+/// stream, log and engine events.
 pub fn fire_sequential(engine: &Engine, targets: Vec<TriggerEntry>, payload: Value, traceparent: Option<String>) {
-    if targets.is_empty() {
-        return;
+    for entry in targets {
+        let mut lanes = lock(&engine.inner.triggers.lanes);
+        let item = (entry, payload.clone(), traceparent.clone());
+        let id = item.0.id.clone();
+        let item = match lanes.get(&id) {
+            Some(tx) => match tx.send(item) {
+                Ok(()) => continue,
+                Err(tokio::sync::mpsc::error::SendError(item)) => item,
+            },
+            None => item,
+        };
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let _ = tx.send(item);
+        lanes.insert(id.clone(), tx);
+        tokio::spawn(run_lane(engine.clone(), id, rx));
     }
-    let engine = engine.clone();
-    tokio::spawn(async move {
-        for entry in targets {
-            match condition_passes(&engine, &entry, &payload).await {
-                Ok(true) => {
-                    if let Err(e) = engine.deliver(&entry.function_id, payload.clone(), traceparent.clone()).await {
-                        tracing::warn!(trigger_id = %entry.id, function_id = %entry.function_id,
-                            "trigger delivery failed: {}: {}", e.code, e.message);
-                    }
+}
+
+/// How long an idle delivery lane lives before its task ends.
+const LANE_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn run_lane(engine: Engine, id: String, mut rx: tokio::sync::mpsc::UnboundedReceiver<Delivery>) {
+    loop {
+        let next = match tokio::time::timeout(LANE_IDLE, rx.recv()).await {
+            Ok(Some(item)) => Some(item),
+            Ok(None) => None,
+            Err(_) => {
+                // Retire the lane under the lock, then finish whatever slipped in meanwhile.
+                lock(&engine.inner.triggers.lanes).remove(&id);
+                None
+            }
+        };
+        match next {
+            Some(item) => deliver_one(&engine, item).await,
+            None => {
+                while let Ok(item) = rx.try_recv() {
+                    deliver_one(&engine, item).await;
                 }
-                Ok(false) => {}
-                Err(e) => tracing::warn!(trigger_id = %entry.id, "trigger condition failed: {}: {}", e.code, e.message),
+                return;
             }
         }
-    });
+    }
+}
+
+async fn deliver_one(engine: &Engine, (entry, payload, traceparent): Delivery) {
+    match condition_passes(engine, &entry, &payload).await {
+        Ok(true) => {
+            if let Err(e) = engine.deliver(&entry.function_id, payload, traceparent).await {
+                tracing::warn!(trigger_id = %entry.id, function_id = %entry.function_id,
+                    "trigger delivery failed: {}: {}", e.code, e.message);
+            }
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!(trigger_id = %entry.id, "trigger condition failed: {}: {}", e.code, e.message),
+    }
 }
 
 fn start_cron(engine: &Engine, entry: &TriggerEntry) {
