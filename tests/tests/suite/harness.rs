@@ -14,7 +14,7 @@ pub struct TestEngine {
     pub engine: Engine,
     pub ws_url: String,
     pub http_url: String,
-    pub dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 impl TestEngine {
@@ -34,7 +34,7 @@ impl TestEngine {
             ws_url: running.ws_url(),
             http_url: format!("http://{}", running.http_addr.expect("http enabled")),
             running: Some(running),
-            dir,
+            _dir: dir,
         }
     }
 

@@ -4,7 +4,7 @@ use iii_sdk::TriggerRequest;
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
-use super::harness::{TestEngine, call, call_when_ready, worker};
+use super::harness::{TestEngine, call, call_when_ready, quiet_worker, worker};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_functions_answer_with_the_iii_shapes() {
@@ -38,7 +38,7 @@ async fn state_functions_answer_with_the_iii_shapes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_increments_lose_no_update() {
     let engine = TestEngine::start().await;
-    let clients: Vec<_> = (0..5).map(|i| worker(&engine.ws_url, &format!("inc{i}"))).collect();
+    let clients: Vec<_> = (0..5).map(|i| quiet_worker(&engine.ws_url, &format!("inc{i}"))).collect();
     for c in &clients {
         call_when_ready(c, "engine::health::check", json!({})).await;
     }
