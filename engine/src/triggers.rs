@@ -164,7 +164,7 @@ pub async fn register(
     // Replacing a different trigger with the same id: undo the old one first.
     let previous = lock(&engine.inner.triggers.triggers).insert(entry.id.clone(), entry.clone());
     if let Some(previous) = previous {
-        teardown(engine, &previous, previous.trigger_type != entry.trigger_type).await;
+        replace(engine, &previous, &entry).await;
     }
     setup(engine, &entry).await;
 }
@@ -255,7 +255,13 @@ async fn setup(engine: &Engine, entry: &TriggerEntry) {
     }
 }
 
-async fn teardown(engine: &Engine, entry: &TriggerEntry, tell_provider: bool) {
+/// Undoes what [`setup`] did for a trigger that is gone. When the id has been registered again
+/// meanwhile (a reconnecting worker), the new registration owns the route or job and nothing is
+/// touched.
+fn teardown_local(engine: &Engine, entry: &TriggerEntry) {
+    if get(engine, &entry.id).is_some() {
+        return;
+    }
     match entry.trigger_type.as_str() {
         "http" => {
             let key = route_key(&entry.config);
@@ -269,11 +275,42 @@ async fn teardown(engine: &Engine, entry: &TriggerEntry, tell_provider: bool) {
                 job.abort();
             }
         }
-        t if builtin(t).is_some() => {}
-        _ if tell_provider => {
-            let provider = lock(&engine.inner.triggers.types).get(&entry.trigger_type).map(|t| t.provider);
+        _ => {}
+    }
+}
+
+/// Tells a worker-provided type's provider that a trigger went away.
+async fn tell_provider(engine: &Engine, entry: &TriggerEntry) {
+    if builtin(&entry.trigger_type).is_some() || get(engine, &entry.id).is_some() {
+        return;
+    }
+    let provider = lock(&engine.inner.triggers.types).get(&entry.trigger_type).map(|t| t.provider);
+    if let Some(provider) = provider {
+        let frame = Message::UnregisterTrigger { id: entry.id.clone(), trigger_type: Some(entry.trigger_type.clone()) };
+        let _ = engine.send_to(provider, &frame).await;
+    }
+}
+
+/// Replaces `previous` by a trigger with the same id: its route, job or provider entry goes
+/// before the new one is set up.
+async fn replace(engine: &Engine, previous: &TriggerEntry, new: &TriggerEntry) {
+    match previous.trigger_type.as_str() {
+        "http" => {
+            let key = route_key(&previous.config);
+            let mut routes = lock(&engine.inner.triggers.routes);
+            if routes.get(&key) == Some(&previous.id) {
+                routes.remove(&key);
+            }
+        }
+        "cron" => {
+            if let Some(job) = lock(&engine.inner.triggers.cron_jobs).remove(&previous.id) {
+                job.abort();
+            }
+        }
+        t if builtin(t).is_none() && t != new.trigger_type => {
+            let provider = lock(&engine.inner.triggers.types).get(t).map(|t| t.provider);
             if let Some(provider) = provider {
-                let frame = Message::UnregisterTrigger { id: entry.id.clone(), trigger_type: Some(entry.trigger_type.clone()) };
+                let frame = Message::UnregisterTrigger { id: previous.id.clone(), trigger_type: Some(t.to_string()) };
                 let _ = engine.send_to(provider, &frame).await;
             }
         }
@@ -291,7 +328,8 @@ pub async fn unregister(engine: &Engine, by: Option<WorkerId>, id: &str) {
         }
     };
     if let Some(entry) = removed {
-        teardown(engine, &entry, true).await;
+        teardown_local(engine, &entry);
+        tell_provider(engine, &entry).await;
     }
 }
 
@@ -335,13 +373,16 @@ pub fn remove_worker(engine: &Engine, worker: WorkerId) {
         ids.iter().filter_map(|id| triggers.remove(id)).collect()
     };
     lock(&engine.inner.triggers.types).retain(|_, t| t.provider != worker);
-    if owned.is_empty() {
+    for entry in &owned {
+        teardown_local(engine, entry);
+    }
+    if owned.iter().all(|t| builtin(&t.trigger_type).is_some()) {
         return;
     }
     let engine = engine.clone();
     tokio::spawn(async move {
         for entry in owned {
-            teardown(&engine, &entry, true).await;
+            tell_provider(&engine, &entry).await;
         }
     });
 }

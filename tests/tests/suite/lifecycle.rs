@@ -155,6 +155,13 @@ async fn the_new_owner_wins_whatever_order_the_old_cleanup_runs_in() {
         async move { owner.as_deref() == Some("new") }
     })
     .await;
+    let (e, new_id) = (engine.engine.clone(), new.worker_id.clone());
+    wait_until("new connection owns the trigger", move || {
+        let owner = agentos_engine::triggers::get(&e, "trig-1").and_then(|t| t.owner).map(|o| o.to_string());
+        let owned = owner.as_deref() == Some(new_id.as_str());
+        async move { owned }
+    })
+    .await;
     old.ws.close(None).await.unwrap();
     let e = engine.engine.clone();
     let old_id = old.worker_id.clone();
