@@ -81,6 +81,9 @@ async fn serve_worker(engine: Engine, socket: WebSocket, addr: SocketAddr) {
         connected_at_ms: now_ms(),
         metadata: json!({}),
     });
+    // Clean-up runs when this guard drops: on a normal return and also if anything below
+    // panics, so a crashed connection task never leaves routes or waiting calls behind.
+    let _cleanup = CleanupOnDrop { engine: engine.clone(), worker_id };
     tracing::info!(%worker_id, %addr, "worker connected");
     let hello = Message::WorkerRegistered { worker_id: worker_id.to_string() };
     let _ = engine.send_to(worker_id, &hello).await;
@@ -131,9 +134,19 @@ async fn serve_worker(engine: Engine, socket: WebSocket, addr: SocketAddr) {
     }
 
     tracing::info!(%worker_id, "worker disconnected");
-    engine.remove_worker(worker_id);
     drop(tx);
-    let _ = writer.await;
+    writer.abort();
+}
+
+struct CleanupOnDrop {
+    engine: Engine,
+    worker_id: WorkerId,
+}
+
+impl Drop for CleanupOnDrop {
+    fn drop(&mut self) {
+        self.engine.remove_worker(self.worker_id);
+    }
 }
 
 /// Answers an oversized frame: an invoke with a readable id gets an error result.

@@ -9,8 +9,14 @@ use serde_json::{Value, json};
 
 use super::harness::{TestEngine, call_when_ready, engine_call, register, wait_until, worker};
 
+/// Every payload a recording function received, in order.
+type Seen = Arc<Mutex<Vec<Value>>>;
+
+/// A handler that records what it receives and answers null.
+type Recording = std::future::Ready<Result<Value, iii_sdk::IIIError>>;
+
 /// Collects every payload a function receives.
-fn recorder() -> (Arc<Mutex<Vec<Value>>>, impl Fn(Value) -> std::future::Ready<Result<Value, iii_sdk::IIIError>> + Send + Sync + 'static) {
+fn recorder() -> (Seen, impl Fn(Value) -> Recording + Send + Sync + 'static) {
     let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
     let s = seen.clone();
     (seen, move |v: Value| {
