@@ -20,8 +20,8 @@ use serde_json::Value;
 pub enum StoreError {
     /// The database file could not be opened or failed its integrity check at start-up.
     #[error(
-        "the engine database {path} is unreadable or corrupt: {source}. Move the file aside (or \
-         restore a backup) and start again; agentos never resets it on its own"
+        "the engine database {path} is unreadable or corrupt. Move the file aside (or restore a \
+         backup) and start again; agentos never resets it on its own"
     )]
     Corrupt {
         path: PathBuf,

@@ -200,6 +200,7 @@ fn error_result(invocation_id: Uuid, function_id: String, code: &str, message: S
 
 /// Handles one decoded frame from a worker.
 async fn handle(engine: &Engine, worker_id: WorkerId, msg: Message) {
+    log_frame(worker_id, &msg);
     match msg {
         Message::RegisterFunction { id, description, request_format, response_format, metadata, invocation } => {
             if invocation.is_some() {
@@ -246,6 +247,33 @@ async fn handle(engine: &Engine, worker_id: WorkerId, msg: Message) {
         Message::Pong | Message::WorkerRegistered { .. } | Message::Reattach { .. } => {}
         _ => tracing::debug!(%worker_id, "frame type not handled by this engine"),
     }
+}
+
+/// One debug line per frame: its type and the id it is about (`AGENTOS_LOG=debug`).
+fn log_frame(worker_id: WorkerId, msg: &Message) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let (kind, id) = match msg {
+        Message::RegisterFunction { id, .. } => ("registerfunction", id.clone()),
+        Message::UnregisterFunction { id } => ("unregisterfunction", id.clone()),
+        Message::RegisterTriggerType { id, .. } => ("registertriggertype", id.clone()),
+        Message::UnregisterTriggerType { id } => ("unregistertriggertype", id.clone()),
+        Message::RegisterTrigger { id, trigger_type, .. } => ("registertrigger", format!("{id} ({trigger_type})")),
+        Message::UnregisterTrigger { id, .. } => ("unregistertrigger", id.clone()),
+        Message::TriggerRegistrationResult { id, .. } => ("triggerregistrationresult", id.clone()),
+        Message::InvokeFunction { function_id, invocation_id, .. } => {
+            ("invokefunction", format!("{function_id} {}", invocation_id.map(|i| i.to_string()).unwrap_or_default()))
+        }
+        Message::InvocationResult { function_id, invocation_id, .. } => ("invocationresult", format!("{function_id} {invocation_id}")),
+        Message::RegisterService { id, .. } => ("registerservice", id.clone()),
+        Message::Ping => ("ping", String::new()),
+        Message::Pong => ("pong", String::new()),
+        Message::WorkerRegistered { worker_id } => ("workerregistered", worker_id.clone()),
+        Message::Reattach { .. } => ("reattach", String::new()),
+        _ => ("other", String::new()),
+    };
+    tracing::debug!(%worker_id, frame = kind, "{id}");
 }
 
 #[allow(clippy::too_many_arguments)]
