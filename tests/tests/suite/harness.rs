@@ -14,6 +14,7 @@ pub struct TestEngine {
     pub engine: Engine,
     pub ws_url: String,
     pub http_url: String,
+    pub stream_addr: std::net::SocketAddr,
     _dir: tempfile::TempDir,
 }
 
@@ -33,6 +34,7 @@ impl TestEngine {
             engine: running.engine.clone(),
             ws_url: running.ws_url(),
             http_url: format!("http://{}", running.http_addr.expect("http enabled")),
+            stream_addr: running.stream_addr.expect("streams enabled"),
             running: Some(running),
             _dir: dir,
         }

@@ -4,4 +4,5 @@ mod invoke;
 mod lifecycle;
 mod queue;
 mod state;
+mod streams;
 mod triggers;
