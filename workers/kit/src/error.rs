@@ -1,0 +1,129 @@
+//! The one error type a worker function returns, and the stable codes it carries.
+//!
+//! Rule: every failure a worker reports has a SCREAMING_SNAKE code from [`codes`] (or its own,
+//! equally stable) and a message that says how to fix it. On the wire a [`WorkerError`] becomes
+//! the iii handler error `CODE: message`, which iii-sdk 0.11.6 carries as text; the kit's
+//! [`crate::typed::call`] parses the code back out, so codes survive a hop through the engine.
+
+use iii_sdk::IIIError;
+
+/// Stable error codes shared by every worker. HTTP statuses for them are in
+/// [`crate::http::status_for`].
+pub mod codes {
+    /// The request did not have the expected shape (HTTP 400).
+    pub const INVALID_INPUT: &str = "INVALID_INPUT";
+    /// The request was well-formed but not acceptable (HTTP 400).
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    /// No or a wrong API key (HTTP 401).
+    pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
+    /// The caller may not do this (HTTP 403).
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    /// The named thing does not exist (HTTP 404).
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// The thing exists already or changed underneath (HTTP 409).
+    pub const CONFLICT: &str = "CONFLICT";
+    /// Too many requests; retry later (HTTP 429).
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// A called function did not answer in time (HTTP 504).
+    pub const TIMEOUT: &str = "TIMEOUT";
+    /// The engine is not reachable from this worker (HTTP 503).
+    pub const ENGINE_UNAVAILABLE: &str = "ENGINE_UNAVAILABLE";
+    /// A called function answered with a value of the wrong shape (HTTP 500).
+    pub const BAD_RESPONSE: &str = "BAD_RESPONSE";
+    /// A stored value no longer matches the type that reads it (HTTP 500). Never reset silently.
+    pub const BAD_STATE: &str = "BAD_STATE";
+    /// A bug or an unexpected failure inside the worker (HTTP 500).
+    pub const INTERNAL: &str = "INTERNAL";
+}
+
+/// The prefix iii-sdk 0.11.6 puts before a handler's error text (`IIIError::Handler`).
+const HANDLER_PREFIX: &str = "handler error: ";
+
+/// A worker-side failure with a stable code, sent to callers as the iii error message
+/// `CODE: message` (0.11.6 SDKs carry handler errors as text).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct WorkerError {
+    /// A stable SCREAMING_SNAKE code.
+    pub code: String,
+    /// What went wrong and how to fix it.
+    pub message: String,
+}
+
+impl WorkerError {
+    /// An error with this code and message.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { code: code.into(), message: message.into() }
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// [`codes::INVALID_INPUT`] with this message.
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::new(codes::INVALID_INPUT, message)
+    }
+
+    /// [`codes::NOT_FOUND`] with this message.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(codes::NOT_FOUND, message)
+    }
+
+    /// [`codes::CONFLICT`] with this message.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(codes::CONFLICT, message)
+    }
+
+    /// [`codes::INTERNAL`] with this message.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(codes::INTERNAL, message)
+    }
+
+    /// Reads `handler error: CODE: message` (what a kit worker's error looks like after the
+    /// engine) back into its code and message. `None` when the text has another shape.
+    pub fn from_handler_text(text: &str) -> Option<Self> {
+        let rest = text.strip_prefix(HANDLER_PREFIX)?;
+        let (code, message) = rest.split_once(": ")?;
+        is_code(code).then(|| Self::new(code, message))
+    }
+}
+
+/// Whether `s` looks like a stable code: SCREAMING_SNAKE, starting with a letter.
+fn is_code(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_uppercase()) && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+impl From<WorkerError> for IIIError {
+    fn from(e: WorkerError) -> Self {
+        IIIError::Handler(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn a_worker_error_reaches_callers_with_its_code_first() {
+        let e: IIIError = WorkerError::not_found("no such realm 'x'; list them with agentos realm list").into();
+        assert_eq!(e.to_string(), "handler error: NOT_FOUND: no such realm 'x'; list them with agentos realm list");
+    }
+
+    #[test]
+    fn handler_text_parses_back_into_the_same_error() {
+        let original = WorkerError::conflict("realm 'x' exists: pick another name");
+        let text = IIIError::from(original.clone()).to_string();
+        assert_eq!(WorkerError::from_handler_text(&text), Some(original));
+    }
+
+    #[test]
+    fn handler_text_without_a_code_is_not_parsed() {
+        assert_eq!(WorkerError::from_handler_text("handler error: invalid type: map"), None);
+        assert_eq!(WorkerError::from_handler_text("handler error: oops"), None);
+        assert_eq!(WorkerError::from_handler_text("NOT_FOUND: no handler prefix"), None);
+        assert_eq!(WorkerError::from_handler_text("handler error: Not_Found: mixed case"), None);
+    }
+}

@@ -1,0 +1,39 @@
+//! The automatic health function.
+
+use std::time::{Duration, Instant};
+
+use agentos_kit::harness::TestStack;
+use agentos_kit::health::Health;
+use agentos_kit::{RestartPolicy, WorkerManifest, call};
+use pretty_assertions::assert_eq;
+use serde_json::json;
+
+static QUIET: WorkerManifest = WorkerManifest {
+    name: "kit-quiet",
+    description: "Registers nothing but its health; a test worker.",
+    functions: &[],
+    http_routes: &[],
+    depends_on: &[],
+    restart: RestartPolicy::OnFailure,
+};
+
+#[tokio::test]
+async fn health_answers_within_a_second_and_reports_the_worker_name() {
+    let stack = TestStack::start().await;
+    stack.worker(&QUIET, |_| {}).await;
+
+    let started = Instant::now();
+    let health: Health = call(&stack.client(), &QUIET.health_function_id(), &json!({}), Duration::from_secs(1)).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+    assert_eq!(
+        health,
+        Health {
+            status: "ok".into(),
+            worker: "kit-quiet".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            uptime_ms: health.uptime_ms,
+            pid: std::process::id(),
+        }
+    );
+    stack.stop().await;
+}
