@@ -136,13 +136,25 @@ pub async fn start(config: EngineConfig, data_dir: PathBuf) -> Result<RunningEng
     Ok(RunningEngine { engine, engine_addr, http_addr, stream_addr, tasks })
 }
 
+/// A listener whose accepted sockets have `TCP_NODELAY` set: protocol frames are small and
+/// latency-bound, and Nagle's algorithm with delayed ACKs adds 40 ms stalls.
+type NoDelayListener = axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)>;
+
+fn set_nodelay(stream: &mut tokio::net::TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!("cannot set TCP_NODELAY: {e}");
+    }
+}
+
 fn serve(
     listener: tokio::net::TcpListener,
     router: axum::Router,
     engine: Engine,
     what: &'static str,
 ) -> tokio::task::JoinHandle<Result<(), ServeError>> {
+    use axum::serve::ListenerExt;
     tokio::spawn(async move {
+        let listener: NoDelayListener = listener.tap_io(set_nodelay as fn(&mut tokio::net::TcpStream));
         let app = router.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(async move { engine.shutting_down().await })

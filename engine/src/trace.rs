@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{SpanRecord, Store};
 
@@ -74,15 +73,21 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-enum WriterMsg {
-    Span(Box<SpanRecord>),
-    Flush(oneshot::Sender<()>),
-}
-
 /// The handle that records spans; cheap to clone.
+///
+/// Recording appends to a buffer under a mutex and wakes nobody, so the hot path costs no
+/// thread hand-off; the writer task drains the buffer every [`FLUSH_INTERVAL`], or at once when
+/// [`MAX_BATCH`] spans are waiting.
 #[derive(Clone)]
 pub struct SpanWriter {
-    tx: mpsc::UnboundedSender<WriterMsg>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    store: Arc<Store>,
+    keep: usize,
+    buffer: std::sync::Mutex<Vec<SpanRecord>>,
+    full: tokio::sync::Notify,
 }
 
 /// How long spans may sit in memory before they are written: short enough that a crash loses
@@ -94,68 +99,48 @@ const MAX_BATCH: usize = 512;
 impl SpanWriter {
     /// Starts the writer task on the current runtime. `keep` bounds how many spans are retained.
     pub fn spawn(store: Arc<Store>, keep: usize) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<WriterMsg>();
+        let shared = Arc::new(Shared { store, keep, buffer: std::sync::Mutex::default(), full: tokio::sync::Notify::new() });
+        let weak = Arc::downgrade(&shared);
         tokio::spawn(async move {
-            let mut batch: Vec<SpanRecord> = Vec::new();
-            let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
             loop {
-                let msg = if batch.is_empty() {
-                    rx.recv().await
-                } else {
-                    match tokio::time::timeout(FLUSH_INTERVAL, rx.recv()).await {
-                        Ok(msg) => msg,
-                        Err(_) => {
-                            write(&store, &mut batch, keep).await;
-                            continue;
-                        }
-                    }
-                };
-                match msg {
-                    Some(WriterMsg::Span(span)) => batch.push(*span),
-                    Some(WriterMsg::Flush(done)) => waiters.push(done),
-                    None => {
-                        write(&store, &mut batch, keep).await;
-                        return;
-                    }
+                let Some(shared) = weak.upgrade() else { return };
+                tokio::select! {
+                    _ = tokio::time::sleep(FLUSH_INTERVAL) => {}
+                    _ = shared.full.notified() => {}
                 }
-                // Drain whatever else is already queued before touching the database.
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(WriterMsg::Span(span)) => batch.push(*span),
-                        Ok(WriterMsg::Flush(done)) => waiters.push(done),
-                        Err(_) => break,
-                    }
-                }
-                if batch.len() >= MAX_BATCH || !waiters.is_empty() {
-                    write(&store, &mut batch, keep).await;
-                    for w in waiters.drain(..) {
-                        let _ = w.send(());
-                    }
-                }
+                drain(&shared).await;
             }
         });
-        Self { tx }
+        Self { shared }
     }
 
     /// Queues a finished span.
     pub fn record(&self, span: SpanRecord) {
-        let _ = self.tx.send(WriterMsg::Span(Box::new(span)));
+        let len = {
+            let mut buffer = self.shared.buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            buffer.push(span);
+            buffer.len()
+        };
+        if len == MAX_BATCH {
+            self.shared.full.notify_one();
+        }
     }
 
-    /// Waits until every span recorded so far is in the store.
+    /// Writes every span recorded so far to the store.
     pub async fn flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.tx.send(WriterMsg::Flush(done)).is_ok() {
-            let _ = wait.await;
-        }
+        drain(&self.shared).await;
     }
 }
 
-async fn write(store: &Arc<Store>, batch: &mut Vec<SpanRecord>, keep: usize) {
-    if batch.is_empty() {
+async fn drain(shared: &Arc<Shared>) {
+    let batch = std::mem::take(&mut *shared.buffer.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    write(&shared.store, batch, shared.keep).await;
+}
+
+async fn write(store: &Arc<Store>, spans: Vec<SpanRecord>, keep: usize) {
+    if spans.is_empty() {
         return;
     }
-    let spans = std::mem::take(batch);
     let store = store.clone();
     let result = tokio::task::spawn_blocking(move || store.spans_insert(&spans, keep)).await;
     match result {
