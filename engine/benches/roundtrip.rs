@@ -7,18 +7,26 @@
 //! `III::trigger`, as a worker's own code would.
 //!
 //! ```text
-//! cargo bench -p agentos-engine --bench roundtrip              # full run (~1 min)
-//! cargo bench -p agentos-engine --bench roundtrip -- --quick   # a tenth of the calls
-//! cargo bench -p agentos-engine --bench roundtrip -- --otel    # SDK OpenTelemetry on
+//! cargo bench -p agentos-engine --bench roundtrip                          # full run (~1 min)
+//! cargo bench -p agentos-engine --bench roundtrip -- --quick               # a tenth of the calls
+//! cargo bench -p agentos-engine --bench roundtrip -- --otel                # SDK OpenTelemetry on
+//! cargo bench -p agentos-engine --bench roundtrip -- --only echo-64B-c1    # one scenario (repeatable)
+//! cargo bench -p agentos-engine --bench roundtrip -- --engine-threads 1    # engine runtime size
 //! ```
+//!
+//! Scenario keys for `--only`: `echo-{64B,16KiB}-c{1,16,64}` (the full path),
+//! `builtin-64B-c{1,16}` (caller SDK → engine built-in), `engine-64B-c{1,16}` (`Engine::call` →
+//! echo SDK), `floor-tcp-c1` and `floor-chan-c1` (what two threads ping-ponging over loopback TCP
+//! or a channel cost on this machine, with no protocol), `state-c{1,16}`. A prefix such as `echo`
+//! or `echo-64B` selects a family.
 //!
 //! Without `--bench` (that is how `cargo test --all-targets` runs it) it does a short smoke run
 //! that fails when any call fails. Results are written up in `docs/benchmarks.md`.
 //!
-//! Besides latency and throughput it reports, for every scenario, the CPU time each thread group
-//! spent per call (from `/proc/self/task/*/schedstat`): the engine runtime, the echo worker's SDK
-//! thread, the caller's SDK thread and the driver. On a 2-core machine that tells which side
-//! bounds throughput.
+//! Besides latency and throughput it reports, for every scenario, the CPU time and context
+//! switches of each thread group per call (from `/proc/self/task/*/{schedstat,status}`): the
+//! engine runtime, the echo worker's SDK thread, the caller's SDK thread and the driver, plus how
+//! much CPU other processes used meanwhile (`/proc/stat`), since a shared machine skews results.
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
@@ -31,6 +39,7 @@ use agentos_engine::engine::{CallOptions, Engine};
 use anyhow::{Context, Result, bail};
 use iii_sdk::{III, IIIError, InitOptions, OtelConfig, RegisterFunctionMessage, TriggerRequest, WorkerMetadata};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Handle;
 
 const ECHO: &str = "bench::echo";
@@ -52,17 +61,37 @@ enum Mode {
 struct Args {
     mode: Mode,
     otel: bool,
+    /// Run only these scenarios (`echo-64B-c1`, `echo-16KiB-c64`, `builtin-64B-c16`, `engine-64B-c1`,
+    /// `state-c16`) or families of them (`echo`, `echo-64B`, `state`).
+    only: Vec<String>,
+    /// Worker threads of the engine's runtime (default: one per core, as the CLI does).
+    engine_threads: Option<usize>,
+}
+
+impl Args {
+    fn wants(&self, key: &str) -> bool {
+        self.only.is_empty()
+            || self
+                .only
+                .iter()
+                .any(|o| key == o || key.strip_prefix(o.as_str()).is_some_and(|rest| rest.starts_with('-')))
+    }
 }
 
 fn parse_args() -> Args {
     let mut bench = false;
     let mut quick = false;
     let mut otel = false;
-    for arg in std::env::args().skip(1) {
+    let mut only = Vec::new();
+    let mut engine_threads = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--bench" => bench = true,
             "--quick" => quick = true,
             "--otel" => otel = true,
+            "--only" => only.extend(args.next()),
+            "--engine-threads" => engine_threads = args.next().and_then(|n| n.parse().ok()),
             // cargo passes filters and libtest flags to every target; they mean nothing here.
             other => eprintln!("roundtrip: ignoring argument {other:?}"),
         }
@@ -74,7 +103,7 @@ fn parse_args() -> Args {
     } else {
         Mode::Smoke
     };
-    Args { mode, otel }
+    Args { mode, otel, only, engine_threads }
 }
 
 /// How many measured calls a scenario makes.
@@ -128,6 +157,22 @@ fn thread_cpu_ns(tid: u32) -> Option<u64> {
     text.split_whitespace().next()?.parse().ok()
 }
 
+/// Voluntary plus involuntary context switches of a thread so far.
+fn thread_switches(tid: u32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with("voluntary_ctxt_switches") || l.starts_with("nonvoluntary_ctxt_switches"))
+        .filter_map(|l| l.split_whitespace().nth(1).and_then(|n| n.parse::<u64>().ok()))
+        .sum()
+}
+
+/// What a thread group used.
+#[derive(Default, Clone, Copy)]
+struct Usage {
+    cpu_ns: u64,
+    switches: u64,
+}
+
 fn thread_name(tid: u32) -> String {
     std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).map(|s| s.trim().to_string()).unwrap_or_default()
 }
@@ -147,14 +192,14 @@ impl Roles {
         }
     }
 
-    /// CPU nanoseconds per thread group, now. Threads that ended since are simply missing, which
-    /// only happens for idle blocking-pool threads.
-    fn snapshot(&self) -> Result<BTreeMap<&'static str, u64>> {
-        let mut out: BTreeMap<&'static str, u64> = GROUPS.iter().map(|g| (*g, 0)).collect();
+    /// CPU time and context switches per thread group, now. Threads that ended since are simply
+    /// missing, which only happens for idle blocking-pool threads.
+    fn snapshot(&self) -> Result<BTreeMap<&'static str, Usage>> {
+        let mut out: BTreeMap<&'static str, Usage> = GROUPS.iter().map(|g| (*g, Usage::default())).collect();
         for tid in thread_ids()? {
-            if let Some(ns) = thread_cpu_ns(tid) {
-                *out.entry(self.group_of(tid)).or_default() += ns;
-            }
+            let entry = out.entry(self.group_of(tid)).or_default();
+            entry.cpu_ns += thread_cpu_ns(tid).unwrap_or(0);
+            entry.switches += thread_switches(tid);
         }
         Ok(out)
     }
@@ -168,6 +213,18 @@ fn start_worker(url: &str, name: &str, otel: bool) -> Result<(III, HashSet<u32>)
     let iii = iii_sdk::register_worker(url, InitOptions { metadata: Some(metadata), otel, ..InitOptions::default() });
     let after = thread_ids()?;
     Ok((iii, after.difference(&before).copied().collect()))
+}
+
+/// Busy and total CPU time of the whole machine so far, in nanoseconds (from `/proc/stat`).
+fn machine_cpu_ns() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal (guest time is already in user)
+    let total: u64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    // USER_HZ is 100 on Linux.
+    Some(((total - idle) * 10_000_000, total * 10_000_000))
 }
 
 // ---- measuring -------------------------------------------------------------------------------------
@@ -199,8 +256,10 @@ struct Outcome {
     /// Sorted, in nanoseconds.
     latencies: Vec<u64>,
     wall: Duration,
-    /// CPU nanoseconds per thread group during the measured phase.
-    cpu: BTreeMap<&'static str, u64>,
+    /// CPU time and context switches per thread group during the measured phase.
+    usage: BTreeMap<&'static str, Usage>,
+    /// CPU nanoseconds other processes used meanwhile (machine busy time minus ours).
+    foreign_cpu_ns: u64,
 }
 
 impl Outcome {
@@ -213,6 +272,12 @@ impl Outcome {
         self.latencies[idx] as f64 / 1_000.0
     }
 
+    /// Calls slower than `ms` milliseconds.
+    fn slower_than_ms(&self, ms: u64) -> usize {
+        let limit = ms * 1_000_000;
+        self.latencies.len() - self.latencies.partition_point(|n| *n <= limit)
+    }
+
     fn max_us(&self) -> f64 {
         self.latencies.last().map_or(f64::NAN, |n| *n as f64 / 1_000.0)
     }
@@ -222,11 +287,30 @@ impl Outcome {
     }
 
     fn cpu_us_per_call(&self, group: &str) -> f64 {
-        self.cpu.get(group).copied().unwrap_or(0) as f64 / 1_000.0 / self.calls.max(1) as f64
+        self.usage.get(group).map_or(0, |u| u.cpu_ns) as f64 / 1_000.0 / self.calls.max(1) as f64
     }
 
     fn cpu_total_us_per_call(&self) -> f64 {
         GROUPS.iter().map(|g| self.cpu_us_per_call(g)).sum()
+    }
+
+    fn own_cpu_ns(&self) -> u64 {
+        self.usage.values().map(|u| u.cpu_ns).sum()
+    }
+
+    /// Context switches per call, all threads of this process.
+    fn switches_per_call(&self) -> f64 {
+        self.usage.values().map(|u| u.switches).sum::<u64>() as f64 / self.calls.max(1) as f64
+    }
+
+    /// Cores' worth of CPU this process used during the run.
+    fn own_cores(&self) -> f64 {
+        self.own_cpu_ns() as f64 / self.wall.as_nanos().max(1) as f64
+    }
+
+    /// Cores' worth of CPU other processes used during the run (10 ms resolution).
+    fn foreign_cores(&self) -> f64 {
+        self.foreign_cpu_ns as f64 / self.wall.as_nanos().max(1) as f64
     }
 }
 
@@ -241,6 +325,7 @@ where
     let next = Arc::new(AtomicU64::new(0));
     let total_u64 = total as u64;
     let cpu_before = roles.snapshot()?;
+    let machine_before = machine_cpu_ns();
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
@@ -277,7 +362,8 @@ where
         first_error: None,
         latencies: Vec::with_capacity(total),
         wall: Duration::ZERO,
-        cpu: BTreeMap::new(),
+        usage: BTreeMap::new(),
+        foreign_cpu_ns: 0,
     };
     for task in tasks {
         let (latencies, failed, timed_out, first_error) = task.await.context("a bench task panicked")?;
@@ -289,8 +375,23 @@ where
         }
     }
     out.wall = started.elapsed();
+    let machine_after = machine_cpu_ns();
     let cpu_after = roles.snapshot()?;
-    out.cpu = cpu_after.iter().map(|(g, after)| (*g, after.saturating_sub(cpu_before.get(g).copied().unwrap_or(0)))).collect();
+    out.usage = cpu_after
+        .iter()
+        .map(|(g, after)| {
+            let before = cpu_before.get(g).copied().unwrap_or_default();
+            let delta = Usage {
+                cpu_ns: after.cpu_ns.saturating_sub(before.cpu_ns),
+                switches: after.switches.saturating_sub(before.switches),
+            };
+            (*g, delta)
+        })
+        .collect();
+    if let (Some((busy_before, _)), Some((busy_after, _))) = (machine_before, machine_after) {
+        let ours = out.own_cpu_ns();
+        out.foreign_cpu_ns = busy_after.saturating_sub(busy_before).saturating_sub(ours);
+    }
     out.latencies.sort_unstable();
     Ok(out)
 }
@@ -319,7 +420,11 @@ struct Row {
 }
 
 /// A call from the caller SDK worker to `function_id` with `payload`, checking the echo.
-fn sdk_echo(caller: &III, function_id: &'static str, payload: Value) -> impl Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = Status> + Send>> + Send + Sync + 'static {
+fn sdk_echo(
+    caller: &III,
+    function_id: &'static str,
+    payload: Value,
+) -> impl Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = Status> + Send>> + Send + Sync + 'static {
     let caller = caller.clone();
     let expected = pad_len(&payload);
     move |_| {
@@ -330,7 +435,10 @@ fn sdk_echo(caller: &III, function_id: &'static str, payload: Value) -> impl Fn(
 }
 
 /// An in-process `Engine::call` (no caller SDK) to the echo worker.
-fn engine_echo(engine: &Engine, payload: Value) -> impl Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = Status> + Send>> + Send + Sync + 'static {
+fn engine_echo(
+    engine: &Engine,
+    payload: Value,
+) -> impl Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = Status> + Send>> + Send + Sync + 'static {
     let engine = engine.clone();
     let expected = pad_len(&payload);
     move |_| {
@@ -346,13 +454,95 @@ fn engine_echo(engine: &Engine, payload: Value) -> impl Fn(u64) -> std::pin::Pin
     }
 }
 
+/// A plain TCP echo of 64-byte messages on its own thread and single-threaded runtime: what one
+/// loopback round trip between two threads costs on this machine, with no protocol at all.
+fn start_tcp_echo() -> Result<std::net::SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("binding the floor echo")?;
+    let addr = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+    std::thread::Builder::new().name("floor-echo".into()).spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        rt.block_on(async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let _ = sock.set_nodelay(true);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; SMALL];
+                    while sock.read_exact(&mut buf).await.is_ok() {
+                        if sock.write_all(&buf).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+    })?;
+    Ok(addr)
+}
+
+/// A 64-byte write and read on a plain TCP connection to [`start_tcp_echo`].
+async fn tcp_ping(
+    addr: std::net::SocketAddr,
+) -> Result<impl Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = Status> + Send>> + Send + Sync + 'static> {
+    let sock = tokio::net::TcpStream::connect(addr).await.context("connecting to the floor echo")?;
+    sock.set_nodelay(true)?;
+    let sock = Arc::new(tokio::sync::Mutex::new(sock));
+    Ok(move |_| {
+        let sock = sock.clone();
+        Box::pin(async move {
+            let mut sock = sock.lock().await;
+            let mut buf = [7u8; SMALL];
+            if let Err(e) = sock.write_all(&buf).await {
+                return Status::Failed(e.to_string());
+            }
+            match sock.read_exact(&mut buf).await {
+                Ok(_) => Status::Ok,
+                Err(e) => Status::Failed(e.to_string()),
+            }
+        }) as std::pin::Pin<Box<dyn Future<Output = Status> + Send>>
+    })
+}
+
+/// A message to a task on another thread's single-threaded runtime and its answer over a
+/// oneshot: the cost of the two cross-thread wake-ups every SDK call makes, with no socket.
+fn channel_ping()
+-> Result<impl Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = Status> + Send>> + Send + Sync + 'static> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<tokio::sync::oneshot::Sender<u64>>();
+    std::thread::Builder::new().name("floor-chan".into()).spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        rt.block_on(async move {
+            while let Some(reply) = rx.recv().await {
+                let _ = reply.send(1);
+            }
+        });
+    })?;
+    Ok(move |_| {
+        let tx = tx.clone();
+        Box::pin(async move {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            if tx.send(reply).is_err() {
+                return Status::Failed("floor channel closed".into());
+            }
+            match answer.await {
+                Ok(_) => Status::Ok,
+                Err(e) => Status::Failed(e.to_string()),
+            }
+        }) as std::pin::Pin<Box<dyn Future<Output = Status> + Send>>
+    })
+}
+
 /// One `state::set` then one `state::get` of the same key from the caller SDK worker.
-fn state_pair(caller: &III) -> impl Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = Status> + Send>> + Send + Sync + 'static {
+fn state_pair(
+    caller: &III,
+) -> impl Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = Status> + Send>> + Send + Sync + 'static {
     let caller = caller.clone();
     move |i| {
         let caller = caller.clone();
         let key = format!("k{}", i % 1024);
-        let set = request("state::set", json!({ "scope": "bench", "key": key, "value": { "n": i, "text": "a small state value" } }));
+        let set = request(
+            "state::set",
+            json!({ "scope": "bench", "key": key, "value": { "n": i, "text": "a small state value" } }),
+        );
         let get = request("state::get", json!({ "scope": "bench", "key": key }));
         Box::pin(async move {
             match classify(caller.trigger(set).await, |v| v.get("new_value").is_some()) {
@@ -364,7 +554,15 @@ fn state_pair(caller: &III) -> impl Fn(u64) -> std::pin::Pin<Box<dyn Future<Outp
     }
 }
 
-async fn run<F, Fut>(roles: &Roles, rt: &Handle, mode: Mode, path: &'static str, payload: usize, concurrency: usize, op: F) -> Result<Row>
+async fn run<F, Fut>(
+    roles: &Roles,
+    rt: &Handle,
+    mode: Mode,
+    path: &'static str,
+    payload: usize,
+    concurrency: usize,
+    op: F,
+) -> Result<Row>
 where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Status> + Send + 'static,
@@ -390,17 +588,22 @@ where
 }
 
 fn size_label(bytes: usize) -> String {
-    if bytes >= 1024 && bytes % 1024 == 0 { format!("{} KiB", bytes / 1024) } else { format!("{bytes} B") }
+    if bytes >= 1024 && bytes.is_multiple_of(1024) { format!("{} KiB", bytes / 1024) } else { format!("{bytes} B") }
 }
 
 fn print_latency_table(title: &str, unit: &str, rows: &[&Row]) {
+    if rows.is_empty() {
+        return;
+    }
     println!("\n### {title}\n");
-    println!("| path | payload | concurrency | {unit} | failed | timed out | p50 µs | p99 µs | max µs | {unit}/s |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| path | payload | concurrency | {unit} | failed | timed out | p50 µs | p99 µs | max µs | > 20 ms | {unit}/s |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let o = &r.outcome;
         println!(
-            "| {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.0} | {:.0} |",
+            "| {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.0} | {} | {:.0} |",
             r.path,
             size_label(r.payload),
             r.concurrency,
@@ -410,6 +613,7 @@ fn print_latency_table(title: &str, unit: &str, rows: &[&Row]) {
             o.percentile_us(50.0),
             o.percentile_us(99.0),
             o.max_us(),
+            o.slower_than_ms(20),
             o.per_second()
         );
     }
@@ -417,14 +621,21 @@ fn print_latency_table(title: &str, unit: &str, rows: &[&Row]) {
 
 fn print_cpu_table(rows: &[Row], cores: usize) {
     println!("\n### CPU time per call, by thread group (µs)\n");
-    println!("`ceiling` = {cores} cores ÷ total CPU per call: the most calls/s this machine could do if nothing but CPU limited it.\n");
-    println!("| path | payload | concurrency | engine | echo SDK | caller SDK | driver | other | total | ceiling/s | achieved/s |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "`ceiling` = {cores} cores ÷ total CPU per call: the most calls/s this machine could do if nothing but CPU limited it.\n"
+    );
+    println!(
+        "`bench cores` = CPU this process used ÷ wall time; `foreign cores` = what other processes on the machine used meanwhile (10 ms ticks, so ±0.1).\n"
+    );
+    println!(
+        "| path | payload | concurrency | engine | echo SDK | caller SDK | driver | other | total | ceiling/s | achieved/s | bench cores | foreign cores | ctx switches/call |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let o = &r.outcome;
         let total = o.cpu_total_us_per_call();
         println!(
-            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} |",
+            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.2} | {:.2} | {:.1} |",
             r.path,
             size_label(r.payload),
             r.concurrency,
@@ -435,15 +646,29 @@ fn print_cpu_table(rows: &[Row], cores: usize) {
             o.cpu_us_per_call("other"),
             total,
             cores as f64 * 1e6 / total,
-            o.per_second()
+            o.per_second(),
+            o.own_cores(),
+            o.foreign_cores(),
+            o.switches_per_call()
         );
     }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".to_string())
 }
 
@@ -475,13 +700,17 @@ fn main() -> Result<()> {
     let args = parse_args();
     let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
 
-    let engine_rt =
-        tokio::runtime::Builder::new_multi_thread().thread_name("engine-rt").enable_all().build().context("engine runtime")?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.engine_threads {
+        builder.worker_threads(n);
+    }
+    let engine_rt = builder.thread_name("engine-rt").enable_all().build().context("engine runtime")?;
     let driver_rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("driver runtime")?;
 
     let dir = tempfile::tempdir().context("temp dir")?;
     let config = EngineConfig { engine_port: 0, http_port: 0, stream_port: 0, ..EngineConfig::default() };
-    let running = engine_rt.block_on(agentos_engine::start(config, dir.path().join("data"))).context("starting the engine")?;
+    let running =
+        engine_rt.block_on(agentos_engine::start(config, dir.path().join("data"))).context("starting the engine")?;
     let engine = running.engine.clone();
     let url = running.ws_url();
     engine.register_builtin(BUILTIN_ECHO, "bench: returns its input", |_, input, _| async move { Ok(Some(input)) });
@@ -500,7 +729,14 @@ fn main() -> Result<()> {
     result
 }
 
-async fn bench(args: &Args, roles: &Roles, engine: &Engine, caller: &III, engine_rt: &Handle, cores: usize) -> Result<()> {
+async fn bench(
+    args: &Args,
+    roles: &Roles,
+    engine: &Engine,
+    caller: &III,
+    engine_rt: &Handle,
+    cores: usize,
+) -> Result<()> {
     let here = Handle::current();
     {
         let engine = engine.clone();
@@ -509,30 +745,71 @@ async fn bench(args: &Args, roles: &Roles, engine: &Engine, caller: &III, engine
     ready(caller, ECHO, payload_of(SMALL)).await?;
 
     eprintln!("roundtrip: mode {:?}, SDK OpenTelemetry {}", args.mode, if args.otel { "on" } else { "off" });
+    let label = |payload: usize| if payload >= LARGE { "16KiB" } else { "64B" };
     let mut rows = Vec::new();
     for payload in [SMALL, LARGE] {
         for concurrency in [1, 16, 64] {
-            let op = sdk_echo(caller, ECHO, payload_of(payload));
-            rows.push(run(roles, &here, args.mode, "SDK → engine → SDK echo", payload, concurrency, op).await?);
+            if args.wants(&format!("echo-{}-c{concurrency}", label(payload))) {
+                let op = sdk_echo(caller, ECHO, payload_of(payload));
+                rows.push(run(roles, &here, args.mode, "SDK → engine → SDK echo", payload, concurrency, op).await?);
+            }
         }
     }
     let mut breakdown = Vec::new();
     for concurrency in [1, 16] {
-        let op = sdk_echo(caller, BUILTIN_ECHO, payload_of(SMALL));
-        breakdown.push(run(roles, &here, args.mode, "SDK → engine built-in echo", SMALL, concurrency, op).await?);
-        let op = engine_echo(engine, payload_of(SMALL));
-        breakdown.push(run(roles, engine_rt, args.mode, "Engine::call → SDK echo", SMALL, concurrency, op).await?);
+        if args.wants(&format!("builtin-64B-c{concurrency}")) {
+            let op = sdk_echo(caller, BUILTIN_ECHO, payload_of(SMALL));
+            breakdown.push(run(roles, &here, args.mode, "SDK → engine built-in echo", SMALL, concurrency, op).await?);
+        }
+        if args.wants(&format!("engine-64B-c{concurrency}")) {
+            let op = engine_echo(engine, payload_of(SMALL));
+            breakdown.push(run(roles, engine_rt, args.mode, "Engine::call → SDK echo", SMALL, concurrency, op).await?);
+        }
+    }
+    if args.wants("floor-tcp-c1") {
+        let op = tcp_ping(start_tcp_echo()?).await?;
+        breakdown.push(run(roles, &here, args.mode, "floor: raw TCP ping-pong, 2 threads", SMALL, 1, op).await?);
+    }
+    if args.wants("floor-chan-c1") {
+        breakdown.push(
+            run(roles, &here, args.mode, "floor: channel ping-pong, 2 threads", SMALL, 1, channel_ping()?).await?,
+        );
     }
     let mut state = Vec::new();
     for concurrency in [1, 16] {
-        state.push(run(roles, &here, args.mode, "state::set + state::get", SMALL, concurrency, state_pair(caller)).await?);
+        if args.wants(&format!("state-c{concurrency}")) {
+            state.push(
+                run(roles, &here, args.mode, "state::set + state::get", SMALL, concurrency, state_pair(caller)).await?,
+            );
+        }
     }
 
-    println!("## agentos-engine round trip ({:?} run, SDK OpenTelemetry {})\n", args.mode, if args.otel { "on" } else { "off" });
-    println!("{} × {}; calls time out after {CALL_TIMEOUT_MS} ms.", cores, cpu_model());
-    print_latency_table("Invocation round trip (caller SDK → engine → echo SDK → engine → caller SDK)", "calls", &rows.iter().collect::<Vec<_>>());
-    print_latency_table("Where the time goes: each half of the path alone (64 B)", "calls", &breakdown.iter().collect::<Vec<_>>());
-    print_latency_table("State: one `state::set` then one `state::get` of the same key (a pair)", "pairs", &state.iter().collect::<Vec<_>>());
+    println!(
+        "## agentos-engine round trip ({:?} run, SDK OpenTelemetry {})\n",
+        args.mode,
+        if args.otel { "on" } else { "off" }
+    );
+    let engine_threads = args.engine_threads.map_or_else(|| format!("{cores} (one per core)"), |n| n.to_string());
+    println!(
+        "{cores} × {}; engine runtime worker threads: {engine_threads}; calls time out after {CALL_TIMEOUT_MS} ms; load average at the end: {}.",
+        cpu_model(),
+        load_average()
+    );
+    print_latency_table(
+        "Invocation round trip (caller SDK → engine → echo SDK → engine → caller SDK)",
+        "calls",
+        &rows.iter().collect::<Vec<_>>(),
+    );
+    print_latency_table(
+        "Where the time goes: each half of the path alone (64 B)",
+        "calls",
+        &breakdown.iter().collect::<Vec<_>>(),
+    );
+    print_latency_table(
+        "State: one `state::set` then one `state::get` of the same key (a pair)",
+        "pairs",
+        &state.iter().collect::<Vec<_>>(),
+    );
 
     let c1 = rows.iter().find(|r| r.payload == SMALL && r.concurrency == 1);
     let c16 = rows.iter().find(|r| r.payload == SMALL && r.concurrency == 16);
