@@ -1,8 +1,16 @@
-//! `agentos`: the one binary. Subcommands dispatch to the engine (and, as they land, the
-//! supervisor, workers and dashboard).
+//! `agentos`: the one binary. `up` supervises the stack; `engine` and `worker <name>` are what
+//! the supervisor runs as child processes; the rest are HTTP clients of a running stack.
 
+mod catalogue;
+mod client;
+mod doctor;
+mod down;
 mod engine_cmd;
+mod logging;
 mod paths;
+mod signals;
+mod status;
+mod up;
 
 use clap::{Parser, Subcommand};
 
@@ -16,14 +24,66 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Boot the engine and every enabled worker, and supervise them.
+    Up(up::UpArgs),
+    /// Stop a running stack (workers first, the engine last).
+    Down,
+    /// Every worker's state, pid, restarts, uptime and functions.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a worker's log (also `engine` and `supervisor`).
+    Logs {
+        /// The worker.
+        worker: String,
+        /// Keep printing new lines.
+        #[arg(short, long)]
+        follow: bool,
+        /// How many lines to show first.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        lines: usize,
+    },
+    /// Restart one worker.
+    Restart {
+        /// The worker.
+        worker: String,
+    },
+    /// Check a running stack and say how to fix what is wrong.
+    Doctor,
     /// Run only the embedded iii-compatible engine, in the foreground.
     Engine(engine_cmd::EngineArgs),
+    /// Run one worker in the foreground (what `up` spawns).
+    Worker {
+        /// The worker's name.
+        name: String,
+    },
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Up(args) => up::run(args),
+        Command::Down => down::run(),
+        Command::Status { json } => status::status(json),
+        Command::Logs { worker, follow, lines } => status::logs(&worker, follow, lines),
+        Command::Restart { worker } => status::restart(&worker),
+        Command::Doctor => match doctor::run() {
+            Ok(problems) if problems.is_empty() => {
+                println!("everything looks fine");
+                Ok(())
+            }
+            Ok(problems) => {
+                for p in &problems {
+                    println!("✗ {p}");
+                }
+                Err(anyhow::anyhow!("{} problem(s) found", problems.len()))
+            }
+            Err(e) => Err(e),
+        },
         Command::Engine(args) => engine_cmd::run(args),
+        Command::Worker { name } => run_worker(&name),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -32,4 +92,12 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn run_worker(name: &str) -> anyhow::Result<()> {
+    let Some(entry) = catalogue::find(name) else {
+        return Err(anyhow::anyhow!("no worker named '{name}'; known: {}", catalogue::names().join(", ")));
+    };
+    logging::init_stderr();
+    (entry.run)().map_err(|e| anyhow::anyhow!(e))
 }

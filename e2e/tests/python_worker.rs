@@ -37,7 +37,9 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+
+use agentos_e2e::{Proc, agentos_binary, workspace_root};
 use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -57,55 +59,6 @@ const POLL_EVERY: Duration = Duration::from_millis(100);
 // ---------------------------------------------------------------------------------------------
 // Locating the workspace, the binary and the interpreter
 // ---------------------------------------------------------------------------------------------
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("e2e/ sits in the workspace")
-        .to_path_buf()
-}
-
-/// The `agentos` binary, built (or confirmed fresh) once per test process.
-fn agentos_binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("AGENTOS_BIN") {
-            return PathBuf::from(bin);
-        }
-        // <target>/<profile>/deps/<this test> → <target>/<profile>
-        let exe = std::env::current_exe().expect("the test knows its own path");
-        let deps = exe.parent().expect("the test executable sits in deps/");
-        let profile_dir = deps.parent().expect("deps/ sits in the profile dir");
-        let target_dir = profile_dir
-            .parent()
-            .expect("the profile dir sits in the target dir");
-        let bin = profile_dir.join(format!("agentos{}", std::env::consts::EXE_SUFFIX));
-
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut build = Command::new(cargo);
-        build
-            .current_dir(workspace_root())
-            .args(["build", "-p", "agentos"])
-            .env("CARGO_TARGET_DIR", target_dir);
-        if profile_dir
-            .file_name()
-            .is_some_and(|name| name == "release")
-        {
-            build.arg("--release");
-        }
-        let status = build.status().expect("cargo can be started");
-        assert!(
-            status.success(),
-            "`cargo build -p agentos` failed ({status}); see its output above"
-        );
-        assert!(
-            bin.is_file(),
-            "`cargo build -p agentos` did not produce {}",
-            bin.display()
-        );
-        bin
-    })
-}
 
 /// The pinned `iii-sdk` version, read from `e2e/python/requirements.txt`.
 fn pinned_sdk_version() -> String {
@@ -149,30 +102,6 @@ fn python() -> &'static Path {
 // ---------------------------------------------------------------------------------------------
 // Processes
 // ---------------------------------------------------------------------------------------------
-
-/// A child process that is killed (and reaped) when the guard drops, panic or not.
-struct Proc {
-    child: Child,
-}
-
-impl Proc {
-    /// Kills the process now and waits for it to be gone.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// `Some(status)` once the process has exited.
-    fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// A running engine, a running Python worker, their logs and an HTTP client.
 /// Field order matters: the worker is dropped (killed) before the engine, the temp dir last.

@@ -40,6 +40,12 @@ pub fn run_worker(manifest: &'static WorkerManifest, register: impl FnOnce(&III)
         .map_err(|e| WorkerError::internal(format!("{}: cannot start the tokio runtime: {e}", manifest.name)))?;
 
     let url = crate::engine_url();
+    if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+        return Err(WorkerError::invalid_input(format!(
+            "{}: the engine URL {url:?} is not a ws:// or wss:// URL; fix AGENTOS_ENGINE_URL (for example ws://127.0.0.1:49134)",
+            manifest.name
+        )));
+    }
     tracing::info!(worker = manifest.name, %url, "connecting to the engine");
     let iii = crate::connect(&url, manifest.name);
     {

@@ -1,0 +1,9 @@
+//! Logging through tracing-subscriber, filtered by `AGENTOS_LOG` (default `info`).
+
+/// Logs to stderr.
+pub fn init_stderr() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTOS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::env::var_os("NO_COLOR").is_none();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+}

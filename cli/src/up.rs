@@ -1,0 +1,153 @@
+//! `agentos up`: boot the engine and every enabled worker, print the start-up report, and
+//! supervise until Ctrl-C, SIGTERM or `agentos down`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use agentos_supervisor::policy::RestartLimits;
+use agentos_supervisor::settings::Settings;
+use agentos_supervisor::{Home, Supervisor, UpOptions, WorkerStatus};
+use anyhow::{Context, anyhow};
+use clap::Args;
+
+/// Flags of `agentos up`.
+#[derive(Args, Debug, Clone)]
+pub struct UpArgs {
+    /// No dashboard: print the status report and log to files (the dashboard is not built yet,
+    /// so `up` always runs this way for now).
+    #[arg(long)]
+    headless: bool,
+    /// Start in the background and return once every worker is ready.
+    #[arg(long)]
+    detach: bool,
+    /// Worker WebSocket port (default 49134, or agentos.toml `[ports]`; 0 picks a free one).
+    #[arg(long)]
+    engine_port: Option<u16>,
+    /// REST port (default 3111).
+    #[arg(long)]
+    http_port: Option<u16>,
+    /// Browser stream port (default 3112).
+    #[arg(long)]
+    stream_port: Option<u16>,
+    /// Run a real iii engine binary (with a generated config on the same ports) instead of the
+    /// embedded engine.
+    #[arg(long)]
+    engine_bin: Option<PathBuf>,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn pick(flag: Option<u16>, configured: u16) -> anyhow::Result<u16> {
+    match flag.unwrap_or(configured) {
+        0 => free_port(),
+        p => Ok(p),
+    }
+}
+
+/// Runs `up`.
+pub fn run(args: UpArgs) -> anyhow::Result<()> {
+    let home = Home::discover()?;
+    home.create_all().context("creating the agentos folders")?;
+    if args.detach {
+        return detach(&home, &args);
+    }
+    crate::logging::init_stderr();
+    let settings = Settings::load(&home.config_file())?;
+    let lock = agentos_supervisor::lock::acquire(&home.lock_file())?;
+    let (api_key, source) = agentos_supervisor::api_key::load_or_create(&home).context("preparing the API key")?;
+    if source == agentos_supervisor::api_key::KeySource::Generated {
+        println!("created an API key in {} (mode 0600)", home.api_key_file().display());
+    }
+    let workers: Vec<_> =
+        crate::catalogue::all().into_iter().filter(|e| settings.enabled(e.manifest.name)).map(|e| e.manifest).collect();
+    let opts = UpOptions {
+        exe: std::env::current_exe().context("finding the agentos binary")?,
+        workers,
+        engine_port: pick(args.engine_port, settings.ports.engine)?,
+        http_port: pick(args.http_port, settings.ports.http)?,
+        stream_port: pick(args.stream_port, settings.ports.stream)?,
+        engine_bin: args.engine_bin.or(settings.engine.binary.clone()),
+        grace: Duration::from_secs(settings.restart.grace_secs),
+        limits: RestartLimits {
+            max_restarts: settings.restart.max_restarts,
+            window: Duration::from_secs(settings.restart.window_secs),
+        },
+        log_level: std::env::var("AGENTOS_LOG").unwrap_or_else(|_| "info".into()),
+        worker_env: settings.workers.env.clone(),
+        home,
+    };
+    let (engine_port, http_port) = (opts.engine_port, opts.http_port);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = runtime.block_on(async move {
+        let supervisor = Supervisor::new(opts, api_key);
+        supervisor
+            .run(
+                move |rows| {
+                    println!("agentos is up: engine ws://127.0.0.1:{engine_port} · API http://127.0.0.1:{http_port}");
+                    print!("{}", report(rows));
+                    println!("Ctrl-C or `agentos down` stops everything.");
+                },
+                crate::signals::stop_signal(),
+            )
+            .await
+    });
+    drop(lock);
+    result.map_err(|e| anyhow!(e))
+}
+
+/// The start-up report: each worker's launch offset and time to ready, slowest first.
+pub fn report(rows: &[WorkerStatus]) -> String {
+    let mut rows: Vec<&WorkerStatus> = rows.iter().collect();
+    rows.sort_by_key(|r| std::cmp::Reverse(r.launched_at_ms.unwrap_or(0) + r.ready_after_ms.unwrap_or(u64::MAX / 2)));
+    let mut out = String::new();
+    if rows.is_empty() {
+        out.push_str("no workers enabled\n");
+    }
+    for r in rows {
+        let state = match (r.state, r.ready_after_ms) {
+            (agentos_supervisor::WorkerState::Ready, Some(ms)) => format!("ready after {ms} ms"),
+            (state, _) => format!("{state:?}").to_lowercase() + &r.last_error.as_ref().map(|e| format!(": {e}")).unwrap_or_default(),
+        };
+        let launched = r.launched_at_ms.map(|ms| format!("+{ms} ms")).unwrap_or_else(|| "-".into());
+        out.push_str(&format!("  {:<20} launched {:>9}  {}\n", r.name, launched, state));
+    }
+    out
+}
+
+fn detach(home: &Home, args: &UpArgs) -> anyhow::Result<()> {
+    if let Some(pid) = agentos_supervisor::lock::running_pid(&home.lock_file()) {
+        return Err(anyhow!("agentos is already running (pid {pid}); stop it with `agentos down`"));
+    }
+    let log = home.log_file("supervisor");
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    command.arg("up").arg("--headless");
+    for (flag, value) in [("--engine-port", args.engine_port), ("--http-port", args.http_port), ("--stream-port", args.stream_port)] {
+        if let Some(v) = value {
+            command.arg(flag).arg(v.to_string());
+        }
+    }
+    if let Some(bin) = &args.engine_bin {
+        command.arg("--engine-bin").arg(bin);
+    }
+    use std::os::unix::process::CommandExt;
+    // Its own process group: Ctrl-C in this terminal must not reach the background stack.
+    command.process_group(0).stdin(std::process::Stdio::null()).stdout(out.try_clone()?).stderr(out);
+    let mut child = command.spawn().context("starting agentos in the background")?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            return Err(anyhow!("agentos exited at start ({status}); see {}", log.display()));
+        }
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(start) = text.rfind("agentos is up:") {
+            print!("{}", &text[start..]);
+            println!("running in the background (pid {}); logs in {}", child.id(), home.log_dir.display());
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(anyhow!("agentos did not come up within 30 s; see {}", log.display()))
+}

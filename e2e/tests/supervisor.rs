@@ -1,0 +1,227 @@
+//! End to end: `agentos up` with the real binary, on free ports, in its own `AGENTOS_HOME`:
+//! every worker becomes ready, a `kill -9`ed worker comes back, a worker that exits at once ends
+//! `failed`, a `kill -9`ed engine is replaced and every worker recovers, `down` leaves no process
+//! behind, a second `up` is refused, and `doctor` names what is missing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use agentos_e2e::{Proc, agentos_binary};
+use serde_json::Value;
+
+/// How long a stack may take to come up on a loaded 2-core machine.
+const UP: Duration = Duration::from_secs(30);
+
+/// A stack under test: `agentos up --headless` in the foreground of a child process.
+struct Stack {
+    up: Proc,
+    home: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Stack {
+    fn start(config: &str) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join("config")).unwrap();
+        std::fs::write(home.path().join("config/agentos.toml"), config).unwrap();
+        let log = std::fs::File::create(home.path().join("up.out")).unwrap();
+        let child = Command::new(agentos_binary())
+            .args(["up", "--headless"])
+            .args(["--engine-port", &free_port().to_string()])
+            .args(["--http-port", &free_port().to_string()])
+            .args(["--stream-port", &free_port().to_string()])
+            .env("AGENTOS_HOME", home.path())
+            .env_remove("AGENTOS_API_KEY")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Self { up: Proc::new(child), home }
+    }
+
+    fn path(&self) -> &Path {
+        self.home.path()
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(self.path().join("up.out")).unwrap_or_default()
+    }
+
+    fn agentos(&self, args: &[&str]) -> Output {
+        Command::new(agentos_binary()).args(args).env("AGENTOS_HOME", self.path()).env_remove("AGENTOS_API_KEY").output().unwrap()
+    }
+
+    fn status(&self) -> Value {
+        let out = self.agentos(&["status", "--json"]);
+        if !out.status.success() {
+            return Value::Null;
+        }
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+
+    fn worker<'a>(status: &'a Value, name: &str) -> &'a Value {
+        status["workers"].as_array().and_then(|ws| ws.iter().find(|w| w["name"] == name)).unwrap_or(&Value::Null)
+    }
+
+    /// Polls `status` until `check` holds; panics with the last status and the stack's output.
+    fn wait_for(&self, what: &str, limit: Duration, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + limit;
+        let mut last = Value::Null;
+        while Instant::now() < deadline {
+            last = self.status();
+            if check(&last) {
+                return last;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("timed out waiting for {what}\nlast status: {last:#}\noutput:\n{}", self.output());
+    }
+
+    fn all_ready(&self) -> Value {
+        self.wait_for("every worker ready", UP, |s| {
+            s["workers"].as_array().is_some_and(|ws| !ws.is_empty() && ws.iter().all(|w| w["state"] == "ready"))
+        })
+    }
+
+    fn engine_pid(&self) -> Option<u32> {
+        // The engine is the supervisor's child whose command line says `engine`.
+        let sup = self.up.child.id();
+        children_of(sup).into_iter().find(|pid| cmdline(*pid).contains("engine"))
+    }
+}
+
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline")).map(|b| String::from_utf8_lossy(&b).replace('\0', " ")).unwrap_or_default()
+}
+
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return vec![] };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| s.rsplit(')').next().map(str::to_string))
+                .and_then(|rest| rest.split_whitespace().nth(1).and_then(|pp| pp.parse::<u32>().ok()))
+                == Some(pid)
+        })
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists() && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
+}
+
+fn kill_9(pid: u32) {
+    Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+}
+
+#[test]
+fn up_brings_every_worker_to_ready_and_reports_the_start_up() {
+    let stack = Stack::start("");
+    let status = stack.all_ready();
+    let realm = Stack::worker(&status, "realm");
+    assert_eq!(realm["functions_registered"], realm["functions_expected"], "{status:#}");
+    let out = stack.output();
+    assert!(out.contains("agentos is up"), "{out}");
+    assert!(out.contains("ready after"), "{out}");
+    // A second `up` against the same home is refused, naming the running pid.
+    let second = stack.agentos(&["up", "--headless"]);
+    assert!(!second.status.success());
+    let message = String::from_utf8_lossy(&second.stderr);
+    assert!(message.contains(&format!("pid {}", stack.up.child.id())), "{message}");
+    // doctor is happy.
+    let doctor = stack.agentos(&["doctor"]);
+    assert!(doctor.status.success(), "{}", String::from_utf8_lossy(&doctor.stdout));
+}
+
+#[test]
+fn a_worker_killed_with_kill_9_is_back_and_ready_within_three_seconds() {
+    let stack = Stack::start("");
+    let status = stack.all_ready();
+    let pid = Stack::worker(&status, "realm")["pid"].as_u64().unwrap() as u32;
+    let killed_at = Instant::now();
+    kill_9(pid);
+    let status = stack.wait_for("realm restarted and ready", Duration::from_secs(10), |s| {
+        let w = Stack::worker(s, "realm");
+        w["state"] == "ready" && w["pid"].as_u64().is_some_and(|p| p as u32 != pid)
+    });
+    let took = killed_at.elapsed();
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert_eq!(Stack::worker(&status, "realm")["restarts"], 1);
+}
+
+#[test]
+fn a_worker_that_exits_at_once_backs_off_then_is_failed() {
+    let config = "[restart]\nmax_restarts = 2\nwindow_secs = 60\n[workers.env.realm]\nAGENTOS_ENGINE_URL = \"not-a-url\"\n";
+    let stack = Stack::start(config);
+    let status = stack.wait_for("realm failed", Duration::from_secs(20), |s| Stack::worker(s, "realm")["state"] == "failed");
+    let realm = Stack::worker(&status, "realm");
+    assert_eq!(realm["restarts"], 2);
+    let error = realm["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("gave up after 2 restarts"), "{error}");
+    let doctor = stack.agentos(&["doctor"]);
+    assert!(!doctor.status.success());
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    assert!(report.contains("worker realm is failed"), "{report}");
+    assert!(report.contains("GET /v1/realms"), "doctor names the missing route: {report}");
+    // Its log says why.
+    let log = std::fs::read_to_string(stack.path().join("logs/realm.log")).unwrap_or_default();
+    assert!(log.contains("not a ws:// or wss:// URL"), "{log}");
+}
+
+#[test]
+fn a_killed_engine_is_replaced_and_every_worker_recovers() {
+    let stack = Stack::start("");
+    stack.all_ready();
+    let engine = stack.engine_pid().expect("the engine runs as a child of the supervisor");
+    kill_9(engine);
+    stack.wait_for("a new engine with every worker ready again", Duration::from_secs(20), |s| {
+        s["workers"].as_array().is_some_and(|ws| ws.iter().all(|w| w["state"] == "ready"))
+            && stack.engine_pid().is_some_and(|p| p != engine)
+    });
+}
+
+#[test]
+fn down_stops_every_process_of_the_stack() {
+    let mut stack = Stack::start("");
+    let status = stack.all_ready();
+    let mut pids: Vec<u32> = status["workers"].as_array().unwrap().iter().filter_map(|w| w["pid"].as_u64()).map(|p| p as u32).collect();
+    pids.push(stack.engine_pid().unwrap());
+    let supervisor = stack.up.child.id();
+    let down = stack.agentos(&["down"]);
+    assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
+    let _ = stack.up.child.wait();
+    for pid in pids.iter().chain([&supervisor]) {
+        assert!(!alive(*pid), "pid {pid} ({}) is still alive", cmdline(*pid));
+    }
+    assert!(!stack.path().join("state/agentos.pid").exists());
+}
+
+#[test]
+fn killing_the_supervisor_with_kill_9_takes_its_children_with_it() {
+    let mut stack = Stack::start("");
+    let status = stack.all_ready();
+    let mut pids: Vec<u32> = status["workers"].as_array().unwrap().iter().filter_map(|w| w["pid"].as_u64()).map(|p| p as u32).collect();
+    pids.push(stack.engine_pid().unwrap());
+    stack.up.kill();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && pids.iter().any(|p| alive(*p)) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for pid in &pids {
+        assert!(!alive(*pid), "pid {pid} ({}) outlived the supervisor", cmdline(*pid));
+    }
+    // The lock it left behind is recognised as stale.
+    assert!(stack.path().join("state/agentos.pid").exists());
+    let down = stack.agentos(&["down"]);
+    assert_eq!(String::from_utf8_lossy(&down.stdout).trim(), "agentos is not running");
+}
