@@ -25,3 +25,45 @@ pub fn find(name: &str) -> Option<Entry> {
 pub fn names() -> Vec<&'static str> {
     all().iter().map(|e| e.manifest.name).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentos_kit::ManifestFile;
+
+    #[test]
+    fn every_worker_ships_an_iii_worker_yaml_that_agrees_with_its_manifest() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for entry in all() {
+            let name = entry.manifest.name;
+            let path = root.join("workers").join(name).join("iii.worker.yaml");
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let file: ManifestFile = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            if let Err(differences) = entry.manifest.agrees_with(&file) {
+                panic!("{} disagrees with the code: {differences:?}", path.display());
+            }
+            assert_eq!(entry.manifest.validate(), Ok(()), "{name}");
+        }
+    }
+
+    #[test]
+    fn no_two_workers_register_the_same_function_id() {
+        let manifests: Vec<_> = all().into_iter().map(|e| e.manifest).collect();
+        assert_eq!(agentos_supervisor::run::duplicate_functions(&manifests), vec![]);
+        // Nor may a worker take one of the supervisor's own.
+        for m in &manifests {
+            for f in m.all_function_ids() {
+                assert!(!agentos_supervisor::api::FUNCTIONS.contains(&f.as_str()), "{} registers {f}", m.name);
+            }
+        }
+    }
+
+    #[test]
+    fn worker_names_are_unique() {
+        let mut names = names();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count);
+    }
+}
