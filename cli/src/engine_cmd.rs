@@ -78,27 +78,10 @@ pub fn run(args: EngineArgs) -> anyhow::Result<()> {
             running.stream_addr.map(|a| format!("ws://{a}")).unwrap_or_else(|| "off".into()));
         let outcome = tokio::select! {
             r = running.wait() => r.map_err(anyhow::Error::from),
-            _ = shutdown_signal() => Ok(()),
+            _ = crate::signals::stop_signal() => Ok(()),
         };
         tracing::info!("shutting down");
         running.shutdown().await;
         outcome
     })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
-            let _ = ctrl_c.await;
-            return;
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

@@ -259,9 +259,13 @@ async fn setup(engine: &Engine, entry: &TriggerEntry) {
 /// meanwhile (a reconnecting worker), the new registration owns the route or job and nothing is
 /// touched.
 fn teardown_local(engine: &Engine, entry: &TriggerEntry) {
-    if get(engine, &entry.id).is_some() {
-        return;
+    if get(engine, &entry.id).is_none() {
+        release_route_or_job(engine, entry);
     }
+}
+
+/// Removes the HTTP route or stops the cron job that `entry` set up (if it still holds them).
+fn release_route_or_job(engine: &Engine, entry: &TriggerEntry) {
     match entry.trigger_type.as_str() {
         "http" => {
             let key = route_key(&entry.config);
@@ -294,27 +298,14 @@ async fn tell_provider(engine: &Engine, entry: &TriggerEntry) {
 /// Replaces `previous` by a trigger with the same id: its route, job or provider entry goes
 /// before the new one is set up.
 async fn replace(engine: &Engine, previous: &TriggerEntry, new: &TriggerEntry) {
-    match previous.trigger_type.as_str() {
-        "http" => {
-            let key = route_key(&previous.config);
-            let mut routes = lock(&engine.inner.triggers.routes);
-            if routes.get(&key) == Some(&previous.id) {
-                routes.remove(&key);
-            }
+    release_route_or_job(engine, previous);
+    let t = previous.trigger_type.as_str();
+    if builtin(t).is_none() && t != new.trigger_type {
+        let provider = lock(&engine.inner.triggers.types).get(t).map(|t| t.provider);
+        if let Some(provider) = provider {
+            let frame = Message::UnregisterTrigger { id: previous.id.clone(), trigger_type: Some(t.to_string()) };
+            let _ = engine.send_to(provider, &frame).await;
         }
-        "cron" => {
-            if let Some(job) = lock(&engine.inner.triggers.cron_jobs).remove(&previous.id) {
-                job.abort();
-            }
-        }
-        t if builtin(t).is_none() && t != new.trigger_type => {
-            let provider = lock(&engine.inner.triggers.types).get(t).map(|t| t.provider);
-            if let Some(provider) = provider {
-                let frame = Message::UnregisterTrigger { id: previous.id.clone(), trigger_type: Some(t.to_string()) };
-                let _ = engine.send_to(provider, &frame).await;
-            }
-        }
-        _ => {}
     }
 }
 
