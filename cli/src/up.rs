@@ -76,6 +76,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         },
         log_level: std::env::var("AGENTOS_LOG").unwrap_or_else(|_| "info".into()),
         worker_env: settings.workers.env.clone(),
+        workspace: std::env::var_os("AGENTOS_WORKSPACE")
+            .map(PathBuf::from)
+            .map_or_else(std::env::current_dir, Ok)
+            .context("finding the workspace directory")?,
         home,
     };
     let (engine_port, http_port) = (opts.engine_port, opts.http_port);

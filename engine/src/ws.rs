@@ -1,9 +1,10 @@
 //! The worker socket (`ws://host:49134/`) and the telemetry socket (`/otel`).
 //!
-//! Per connection: one bounded outbound queue drained by one writer task, and one reader that
-//! handles frames in order. Invocations are spawned so they run concurrently. A frame that does
-//! not parse is logged and dropped (and answered when it is an invoke whose id can be read); the
-//! connection stays up. Frames over the configured limit get a `frame_too_large` answer.
+//! Per connection: senders write to the socket under one async lock (see
+//! [`crate::engine::Outbound`]), and one reader handles frames in order. Invocations are
+//! spawned so they run concurrently. A frame that does not parse is logged and dropped (and
+//! answered when it is an invoke whose id can be read); the connection stays up. Frames over
+//! the configured limit get a `frame_too_large` answer.
 
 use std::net::SocketAddr;
 
@@ -15,15 +16,10 @@ use axum::response::Response;
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::engine::{CallOptions, Engine, FunctionEntry, Target, WorkerConn, WorkerId};
 use crate::trace::now_ms;
-
-/// Outbound frames a connection may have queued before senders wait. The real engine uses 64;
-/// a larger queue keeps bursts of invocations from stalling the router.
-const OUTBOUND_QUEUE: usize = 1024;
 
 /// The router of the worker port.
 pub fn router(engine: Engine) -> Router {
@@ -54,25 +50,8 @@ async fn otel_upgrade(State(engine): State<Engine>, ws: WebSocketUpgrade) -> Res
 
 async fn serve_worker(engine: Engine, socket: WebSocket, addr: SocketAddr) {
     let worker_id = Uuid::new_v4();
-    let (mut sink, mut stream) = socket.split();
-    let (tx, mut rx) = mpsc::channel::<WsMessage>(OUTBOUND_QUEUE);
-    let writer = tokio::spawn(async move {
-        while let Some(msg) = rx.recv().await {
-            if sink.feed(msg).await.is_err() {
-                return;
-            }
-            // Batch whatever else is queued into one flush.
-            while let Ok(more) = rx.try_recv() {
-                if sink.feed(more).await.is_err() {
-                    return;
-                }
-            }
-            if sink.flush().await.is_err() {
-                return;
-            }
-        }
-        let _ = sink.close().await;
-    });
+    let (sink, mut stream) = socket.split();
+    let tx: crate::engine::Outbound = std::sync::Arc::new(tokio::sync::Mutex::new(sink));
 
     engine.add_worker(WorkerConn {
         id: worker_id,
@@ -134,8 +113,7 @@ async fn serve_worker(engine: Engine, socket: WebSocket, addr: SocketAddr) {
     }
 
     tracing::info!(%worker_id, "worker disconnected");
-    drop(tx);
-    writer.abort();
+    let _ = tx.lock().await.close().await;
 }
 
 struct CleanupOnDrop {

@@ -51,6 +51,8 @@ pub struct UpOptions {
     pub limits: RestartLimits,
     /// `AGENTOS_LOG` for children.
     pub log_level: String,
+    /// The directory workers treat as the user's workspace (where `up` was started).
+    pub workspace: PathBuf,
     /// Extra environment per worker name, applied after the supervisor's own.
     pub worker_env: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
 }
@@ -357,6 +359,7 @@ impl Supervisor {
             ("NO_COLOR".to_string(), "1".to_string()),
             // Worker telemetry goes to the engine's /otel socket; keep it on the same engine.
             ("III_URL".to_string(), format!("ws://127.0.0.1:{}", self.opts.engine_port)),
+            ("AGENTOS_WORKSPACE".to_string(), self.opts.workspace.display().to_string()),
         ];
         let mut env = env;
         if let Some(extra) = self.opts.worker_env.get(&name) {
