@@ -358,10 +358,18 @@ impl Engine {
             return Err(ErrorBody::new(codes::CHANNEL_SEND_FAILED, format!("worker {worker} is not connected")));
         };
         let text = serde_json::to_string(msg).map_err(|e| ErrorBody::new("serialization_error", e.to_string()))?;
-        let mut sink = conn.tx.lock().await;
-        futures_util::SinkExt::send(&mut *sink, WsMessage::Text(text.into()))
-            .await
-            .map_err(|_| ErrorBody::new(codes::CHANNEL_SEND_FAILED, format!("worker {worker} disconnected")))
+        let send = async {
+            let mut sink = conn.tx.lock().await;
+            futures_util::SinkExt::send(&mut *sink, WsMessage::Text(text.into())).await
+        };
+        match tokio::time::timeout(SEND_TIMEOUT, send).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(ErrorBody::new(codes::CHANNEL_SEND_FAILED, format!("worker {worker} disconnected"))),
+            Err(_) => Err(ErrorBody::new(
+                codes::CHANNEL_SEND_FAILED,
+                format!("worker {worker} has not read its socket for {}s", SEND_TIMEOUT.as_secs()),
+            )),
+        }
     }
 
     // ---- invocation --------------------------------------------------------------------------
@@ -490,6 +498,10 @@ impl Engine {
         self.call(function_id, data, opts).await.0
     }
 }
+
+/// How long a frame may wait for a worker's socket: a worker that stops reading must not hold
+/// every caller of it (and the engine's tasks) forever.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a trigger delivery (cron, state, stream, pubsub, queue) may take. The real engine
 /// waits forever, which lets one stuck worker hold a queue slot for good; five minutes is far
