@@ -13,7 +13,10 @@ pub struct Entry {
 
 /// Every worker.
 pub fn all() -> Vec<Entry> {
-    vec![Entry { manifest: &agentos_worker_realm::MANIFEST, run: agentos_worker_realm::run }]
+    vec![
+        Entry { manifest: &agentos_worker_realm::MANIFEST, run: agentos_worker_realm::run },
+        Entry { manifest: &agentos_worker_loop_guard::MANIFEST, run: agentos_worker_loop_guard::run },
+    ]
 }
 
 /// One worker by name.

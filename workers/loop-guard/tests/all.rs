@@ -1,0 +1,5 @@
+//! The loop-guard worker's integration tests: the real worker against the embedded engine,
+//! through the kit's harness, on the bus.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod suite;
