@@ -16,6 +16,7 @@ pub fn all() -> Vec<Entry> {
     vec![
         Entry { manifest: &agentos_worker_realm::MANIFEST, run: agentos_worker_realm::run },
         Entry { manifest: &agentos_worker_loop_guard::MANIFEST, run: agentos_worker_loop_guard::run },
+        Entry { manifest: &agentos_worker_code_agent::MANIFEST, run: agentos_worker_code_agent::run },
     ]
 }
 
