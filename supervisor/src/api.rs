@@ -36,7 +36,7 @@ pub const FUNCTIONS: &[&str] = &[
 type Snapshot = Arc<std::sync::Mutex<Vec<WorkerStatus>>>;
 
 fn rows(snapshot: &Snapshot) -> Vec<WorkerStatus> {
-    snapshot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    snapshot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().map(WorkerStatus::refreshed).collect()
 }
 
 #[derive(Deserialize)]

@@ -91,6 +91,16 @@ pub struct WorkerStatus {
     pub launched_at_ms: Option<u64>,
     /// How long that process took to become ready.
     pub ready_after_ms: Option<u64>,
+    /// When the running process started (for `uptime_ms`, computed when the row is read).
+    #[serde(skip)]
+    pub started: Option<Instant>,
+}
+
+impl WorkerStatus {
+    /// This row with `uptime_ms` as of now.
+    pub fn refreshed(&self) -> Self {
+        Self { uptime_ms: self.started.map(|t| t.elapsed().as_millis() as u64), ..self.clone() }
+    }
 }
 
 /// What the handlers of `supervisor::*` and `/v1/workers` may ask the driver.
@@ -597,6 +607,7 @@ impl Supervisor {
                 last_error: s.last_error.clone(),
                 launched_at_ms: s.launched_at.map(|d| d.as_millis() as u64),
                 ready_after_ms: s.ready_after.map(|d| d.as_millis() as u64),
+                started: s.started.filter(|_| s.pid.is_some()),
             })
             .collect();
         *lock(&self.snapshot) = rows;
