@@ -96,19 +96,8 @@ fn lock(table: &Mutex<Sessions>) -> MutexGuard<'_, Sessions> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agentos_kit::ManifestFile;
     use pretty_assertions::assert_eq;
 
-    #[test]
-    fn the_manifest_keeps_the_kits_rules() {
-        assert_eq!(MANIFEST.validate(), Ok(()));
-    }
-
-    #[test]
-    fn iii_worker_yaml_agrees_with_the_manifest_in_code() {
-        let file: ManifestFile = serde_saphyr::from_str(include_str!("../iii.worker.yaml")).unwrap();
-        assert_eq!(MANIFEST.agrees_with(&file), Ok(()));
-    }
 
     #[test]
     fn every_verb_of_the_issue_is_a_function() {
