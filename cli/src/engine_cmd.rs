@@ -13,15 +13,8 @@ pub struct EngineArgs {
     /// An iii `config.yaml`; without one every built-in worker runs with defaults.
     #[arg(long, short = 'c', env = "AGENTOS_ENGINE_CONFIG")]
     config: Option<PathBuf>,
-    /// Worker WebSocket port (default 49134; 0 picks a free one).
-    #[arg(long)]
-    engine_port: Option<u16>,
-    /// REST port for HTTP triggers (default 3111).
-    #[arg(long)]
-    http_port: Option<u16>,
-    /// Browser stream port (default 3112).
-    #[arg(long)]
-    stream_port: Option<u16>,
+    #[command(flatten)]
+    ports: crate::ports::PortFlags,
     /// Bind host for every port (default 127.0.0.1).
     #[arg(long)]
     host: Option<String>,
@@ -32,13 +25,7 @@ pub struct EngineArgs {
 
 /// Runs the engine until Ctrl-C or SIGTERM.
 pub fn run(args: EngineArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("AGENTOS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    crate::logging::init_stderr();
 
     let mut config = match &args.config {
         Some(path) => {
@@ -55,13 +42,13 @@ pub fn run(args: EngineArgs) -> anyhow::Result<()> {
         config.http_host.clone_from(host);
         config.stream_host.clone_from(host);
     }
-    if let Some(p) = args.engine_port {
+    if let Some(p) = args.ports.engine_port {
         config.engine_port = p;
     }
-    if let Some(p) = args.http_port {
+    if let Some(p) = args.ports.http_port {
         config.http_port = p;
     }
-    if let Some(p) = args.stream_port {
+    if let Some(p) = args.ports.stream_port {
         config.stream_port = p;
     }
     let data_dir = match args.data_dir.clone().or_else(|| config.data_dir.clone()) {

@@ -8,6 +8,7 @@ mod down;
 mod engine_cmd;
 mod logging;
 mod paths;
+mod ports;
 mod signals;
 mod status;
 mod up;

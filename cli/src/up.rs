@@ -20,15 +20,8 @@ pub struct UpArgs {
     /// Start in the background and return once every worker is ready.
     #[arg(long)]
     detach: bool,
-    /// Worker WebSocket port (default 49134, or agentos.toml `[ports]`; 0 picks a free one).
-    #[arg(long)]
-    engine_port: Option<u16>,
-    /// REST port (default 3111).
-    #[arg(long)]
-    http_port: Option<u16>,
-    /// Browser stream port (default 3112).
-    #[arg(long)]
-    stream_port: Option<u16>,
+    #[command(flatten)]
+    ports: crate::ports::PortFlags,
     /// Run a real iii engine binary (with a generated config on the same ports) instead of the
     /// embedded engine.
     #[arg(long)]
@@ -65,9 +58,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let opts = UpOptions {
         exe: std::env::current_exe().context("finding the agentos binary")?,
         workers,
-        engine_port: pick(args.engine_port, settings.ports.engine)?,
-        http_port: pick(args.http_port, settings.ports.http)?,
-        stream_port: pick(args.stream_port, settings.ports.stream)?,
+        engine_port: pick(args.ports.engine_port, settings.ports.engine)?,
+        http_port: pick(args.ports.http_port, settings.ports.http)?,
+        stream_port: pick(args.ports.stream_port, settings.ports.stream)?,
         engine_bin: args.engine_bin.or(settings.engine.binary.clone()),
         grace: Duration::from_secs(settings.restart.grace_secs),
         limits: RestartLimits {
@@ -128,7 +121,7 @@ fn detach(home: &Home, args: &UpArgs) -> anyhow::Result<()> {
     let out = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
     let mut command = std::process::Command::new(std::env::current_exe()?);
     command.arg("up").arg("--headless");
-    for (flag, value) in [("--engine-port", args.engine_port), ("--http-port", args.http_port), ("--stream-port", args.stream_port)] {
+    for (flag, value) in [("--engine-port", args.ports.engine_port), ("--http-port", args.ports.http_port), ("--stream-port", args.ports.stream_port)] {
         if let Some(v) = value {
             command.arg(flag).arg(v.to_string());
         }
