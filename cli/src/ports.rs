@@ -5,7 +5,7 @@ use clap::Args;
 /// `--engine-port`, `--http-port`, `--stream-port` (0 picks a free port).
 #[derive(Args, Debug, Clone, Copy, Default)]
 pub struct PortFlags {
-    /// Worker WebSocket port (default 49134, or agentos.toml `[ports]`; 0 picks a free one).
+    /// Worker WebSocket port (default 49134; for `up` also agentos.toml `[ports]`; 0 picks a free one).
     #[arg(long)]
     pub engine_port: Option<u16>,
     /// REST port (default 3111).
