@@ -59,6 +59,9 @@ enum Command {
     Worker {
         /// The worker's name.
         name: String,
+        /// The engine to serve (default: AGENTOS_ENGINE_URL, else ws://127.0.0.1:49134).
+        #[arg(long)]
+        engine: Option<String>,
     },
 }
 
@@ -84,7 +87,7 @@ fn main() -> std::process::ExitCode {
             Err(e) => Err(e),
         },
         Command::Engine(args) => engine_cmd::run(args),
-        Command::Worker { name } => run_worker(&name),
+        Command::Worker { name, engine } => run_worker(&name, engine.as_deref()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -95,10 +98,13 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run_worker(name: &str) -> anyhow::Result<()> {
+fn run_worker(name: &str, engine: Option<&str>) -> anyhow::Result<()> {
     let Some(entry) = catalogue::find(name) else {
         return Err(anyhow::anyhow!("no worker named '{name}'; known: {}", catalogue::names().join(", ")));
     };
+    if let Some(url) = engine {
+        agentos_kit::set_engine_url(url);
+    }
     logging::init_stderr();
     (entry.run)().map_err(|e| anyhow::anyhow!(e))
 }

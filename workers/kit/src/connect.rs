@@ -1,17 +1,28 @@
 //! Finding and connecting to the engine.
 //!
-//! Rule: a worker learns the engine address only from `AGENTOS_ENGINE_URL` (or iii's own
-//! `III_URL`), falling back to the local default port, so `agentos worker NAME --engine URL` and
-//! the supervisor both steer it through the environment.
+//! Rule: a worker learns the engine address from `agentos worker NAME --engine URL` (through
+//! [`set_engine_url`]), else `AGENTOS_ENGINE_URL` (or iii's own `III_URL`), else the local
+//! default port. The SDK's telemetry socket goes to the same engine.
 
 use iii_sdk::{III, InitOptions, OtelConfig, WorkerMetadata};
 
 /// The engine URL a worker uses when none is given (the engine's default worker port).
 pub const DEFAULT_ENGINE_URL: &str = "ws://127.0.0.1:49134";
 
-/// The engine URL from `AGENTOS_ENGINE_URL` (or `III_URL`, as iii's own examples use), else
-/// the default local engine.
+static ENGINE_URL_FLAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets the engine URL given on the command line; it wins over the environment. Only the first
+/// call counts (a process runs one worker).
+pub fn set_engine_url(url: &str) {
+    let _ = ENGINE_URL_FLAG.set(url.to_string());
+}
+
+/// The engine URL: the `--engine` flag, else `AGENTOS_ENGINE_URL` (or `III_URL`, as iii's own
+/// examples use), else the default local engine.
 pub fn engine_url() -> String {
+    if let Some(url) = ENGINE_URL_FLAG.get() {
+        return url.clone();
+    }
     std::env::var("AGENTOS_ENGINE_URL")
         .or_else(|_| std::env::var("III_URL"))
         .ok()
@@ -26,7 +37,10 @@ pub fn engine_url() -> String {
 /// away, replaying every registration; calls made meanwhile wait until their timeout.
 pub fn connect(url: &str, name: &str) -> III {
     let metadata = WorkerMetadata { name: name.to_string(), ..WorkerMetadata::default() };
-    iii_sdk::register_worker(url, InitOptions { metadata: Some(metadata), ..InitOptions::default() })
+    // Without this the SDK sends telemetry to III_URL or the default port, which may be a
+    // different engine from the one the worker serves.
+    let otel = OtelConfig { engine_ws_url: Some(url.to_string()), ..OtelConfig::default() };
+    iii_sdk::register_worker(url, InitOptions { metadata: Some(metadata), otel: Some(otel), ..InitOptions::default() })
 }
 
 /// Like [`connect`], but with OpenTelemetry switched on or off explicitly.
@@ -35,6 +49,6 @@ pub fn connect(url: &str, name: &str) -> III {
 /// processes that hold several connections to different engines, such as tests, turn it off.
 pub fn connect_with_telemetry(url: &str, name: &str, telemetry: bool) -> III {
     let metadata = WorkerMetadata { name: name.to_string(), ..WorkerMetadata::default() };
-    let otel = OtelConfig { enabled: Some(telemetry), ..OtelConfig::default() };
+    let otel = OtelConfig { enabled: Some(telemetry), engine_ws_url: Some(url.to_string()), ..OtelConfig::default() };
     iii_sdk::register_worker(url, InitOptions { metadata: Some(metadata), otel: Some(otel), ..InitOptions::default() })
 }
