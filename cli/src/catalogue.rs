@@ -17,6 +17,7 @@ pub fn all() -> Vec<Entry> {
         Entry { manifest: &agentos_worker_realm::MANIFEST, run: agentos_worker_realm::run },
         Entry { manifest: &agentos_worker_loop_guard::MANIFEST, run: agentos_worker_loop_guard::run },
         Entry { manifest: &agentos_worker_code_agent::MANIFEST, run: agentos_worker_code_agent::run },
+        Entry { manifest: &agentos_worker_llm_router::MANIFEST, run: agentos_worker_llm_router::run },
     ]
 }
 
