@@ -43,7 +43,8 @@ mod tests {
             let name = entry.manifest.name;
             let path = root.join("workers").join(name).join("iii.worker.yaml");
             let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let file: ManifestFile = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let file: ManifestFile =
+                serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             if let Err(differences) = entry.manifest.agrees_with(&file) {
                 panic!("{} disagrees with the code: {differences:?}", path.display());
             }

@@ -16,7 +16,8 @@ pub struct Client {
 impl Client {
     /// Connects to the stack described by the runtime file, or says how to start one.
     pub fn discover(home: &Home) -> anyhow::Result<Self> {
-        let info = RuntimeInfo::read(home).ok_or_else(|| anyhow!("agentos is not running; start it with `agentos up`"))?;
+        let info =
+            RuntimeInfo::read(home).ok_or_else(|| anyhow!("agentos is not running; start it with `agentos up`"))?;
         let key = agentos_supervisor::api_key::load(home).context("reading the API key")?;
         Ok(Self { http: reqwest::Client::new(), base: info.http_url, key })
     }
@@ -43,7 +44,10 @@ impl Client {
         if let Some(key) = &self.key {
             req = req.bearer_auth(key);
         }
-        let response = req.send().await.with_context(|| format!("cannot reach agentos at {}; is it running? (`agentos up`)", self.base))?;
+        let response = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach agentos at {}; is it running? (`agentos up`)", self.base))?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {

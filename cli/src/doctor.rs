@@ -13,7 +13,8 @@ use crate::client::Client;
 use crate::status::block_on;
 
 /// The routes the CLI itself calls.
-const CLI_ROUTES: &[(&str, &str)] = &[("GET", "/v1/health"), ("GET", "/v1/workers"), ("POST", "/v1/workers/:name/restart")];
+const CLI_ROUTES: &[(&str, &str)] =
+    &[("GET", "/v1/health"), ("GET", "/v1/workers"), ("POST", "/v1/workers/:name/restart")];
 
 /// Runs `doctor`; returns the problems found.
 pub fn run() -> anyhow::Result<Vec<String>> {
@@ -28,7 +29,10 @@ pub fn run() -> anyhow::Result<Vec<String>> {
     }
     let manifests: Vec<_> = crate::catalogue::all().into_iter().map(|e| e.manifest).collect();
     for (function, owners) in agentos_supervisor::run::duplicate_functions(&manifests) {
-        problems.push(format!("function {function} is claimed by several workers ({}); fix: give it one owner", owners.join(", ")));
+        problems.push(format!(
+            "function {function} is claimed by several workers ({}); fix: give it one owner",
+            owners.join(", ")
+        ));
     }
     let client = match Client::discover(&home) {
         Ok(c) => c,
@@ -48,7 +52,10 @@ pub fn run() -> anyhow::Result<Vec<String>> {
         let name = w["name"].as_str().unwrap_or("?");
         if w["state"] != "ready" {
             let error = w["last_error"].as_str().unwrap_or("no error recorded");
-            problems.push(format!("worker {name} is {} ({error}); fix: see `agentos logs {name}`, then `agentos restart {name}`", w["state"].as_str().unwrap_or("?")));
+            problems.push(format!(
+                "worker {name} is {} ({error}); fix: see `agentos logs {name}`, then `agentos restart {name}`",
+                w["state"].as_str().unwrap_or("?")
+            ));
         }
         if w["functions_registered"] != w["functions_expected"] {
             problems.push(format!(
@@ -73,12 +80,17 @@ pub fn run() -> anyhow::Result<Vec<String>> {
 /// path" matters, so 404 `route_not_found` and 503 `function_unavailable` are problems and any
 /// other answer (401, 400, 200, …) means the route exists.
 async fn probe(client: &Client, method: &str, path: &str) -> anyhow::Result<Option<String>> {
-    let concrete = path.split('/').map(|s| if s.starts_with(':') { "doctor-probe" } else { s }).collect::<Vec<_>>().join("/");
+    let concrete =
+        path.split('/').map(|s| if s.starts_with(':') { "doctor-probe" } else { s }).collect::<Vec<_>>().join("/");
     let answer: Value = client.probe(method, &concrete).await?;
     let code = answer["error"]["code"].as_str().unwrap_or_default();
     Ok(match code {
-        "route_not_found" => Some(format!("route {method} {path} is not registered; fix: check that its worker is enabled and ready (`agentos status`)")),
-        "function_unavailable" => Some(format!("route {method} {path} has no function behind it; fix: `agentos status` and restart its worker")),
+        "route_not_found" => Some(format!(
+            "route {method} {path} is not registered; fix: check that its worker is enabled and ready (`agentos status`)"
+        )),
+        "function_unavailable" => Some(format!(
+            "route {method} {path} has no function behind it; fix: `agentos status` and restart its worker"
+        )),
         _ => None,
     })
 }

@@ -28,5 +28,8 @@ pub fn run() -> anyhow::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Err(anyhow!("agentos (pid {pid}) is still stopping after {}s; `kill -9 {pid}` ends it (its children die with it)", WAIT.as_secs()))
+    Err(anyhow!(
+        "agentos (pid {pid}) is still stopping after {}s; `kill -9 {pid}` ends it (its children die with it)",
+        WAIT.as_secs()
+    ))
 }

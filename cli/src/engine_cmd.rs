@@ -56,13 +56,16 @@ pub fn run(args: EngineArgs) -> anyhow::Result<()> {
         None => crate::paths::data_dir()?,
     };
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
         let mut running = agentos_engine::start(config, data_dir).await?;
-        println!("agentos engine listening: workers {} · http {} · streams {}",
+        println!(
+            "agentos engine listening: workers {} · http {} · streams {}",
             running.ws_url(),
             running.http_addr.map(|a| format!("http://{a}")).unwrap_or_else(|| "off".into()),
-            running.stream_addr.map(|a| format!("ws://{a}")).unwrap_or_else(|| "off".into()));
+            running.stream_addr.map(|a| format!("ws://{a}")).unwrap_or_else(|| "off".into())
+        );
         let outcome = tokio::select! {
             r = running.wait() => r.map_err(anyhow::Error::from),
             _ = crate::signals::stop_signal() => Ok(()),

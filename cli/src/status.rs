@@ -18,7 +18,10 @@ pub fn status(json_out: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&body)?);
         return Ok(());
     }
-    println!("{:<16} {:>8} {:<9} {:>8} {:>9} {:>9}  LAST ERROR", "WORKER", "PID", "STATE", "RESTARTS", "UPTIME", "FUNCTIONS");
+    println!(
+        "{:<16} {:>8} {:<9} {:>8} {:>9} {:>9}  LAST ERROR",
+        "WORKER", "PID", "STATE", "RESTARTS", "UPTIME", "FUNCTIONS"
+    );
     for w in body["workers"].as_array().into_iter().flatten() {
         let pid = w["pid"].as_u64().map(|p| p.to_string()).unwrap_or_else(|| "-".into());
         let uptime = w["uptime_ms"].as_u64().map(human_duration).unwrap_or_else(|| "-".into());
@@ -91,5 +94,9 @@ pub fn logs(name: &str, follow: bool, lines: usize) -> anyhow::Result<()> {
 
 /// Runs a future on a small runtime (the CLI commands are one request each).
 pub fn block_on<T>(fut: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?.block_on(fut)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(fut)
 }

@@ -105,7 +105,10 @@ pub fn report(rows: &[WorkerStatus]) -> String {
     for r in rows {
         let state = match (r.state, r.ready_after_ms) {
             (agentos_supervisor::WorkerState::Ready, Some(ms)) => format!("ready after {ms} ms"),
-            (state, _) => format!("{state:?}").to_lowercase() + &r.last_error.as_ref().map(|e| format!(": {e}")).unwrap_or_default(),
+            (state, _) => {
+                format!("{state:?}").to_lowercase()
+                    + &r.last_error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
+            }
         };
         let launched = r.launched_at_ms.map(|ms| format!("+{ms} ms")).unwrap_or_else(|| "-".into());
         out.push_str(&format!("  {:<20} launched {:>9}  {}\n", r.name, launched, state));
@@ -121,7 +124,11 @@ fn detach(home: &Home, args: &UpArgs) -> anyhow::Result<()> {
     let out = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
     let mut command = std::process::Command::new(std::env::current_exe()?);
     command.arg("up").arg("--headless");
-    for (flag, value) in [("--engine-port", args.ports.engine_port), ("--http-port", args.ports.http_port), ("--stream-port", args.ports.stream_port)] {
+    for (flag, value) in [
+        ("--engine-port", args.ports.engine_port),
+        ("--http-port", args.ports.http_port),
+        ("--stream-port", args.ports.stream_port),
+    ] {
         if let Some(v) = value {
             command.arg(flag).arg(v.to_string());
         }

@@ -9,10 +9,7 @@ use std::sync::OnceLock;
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("e2e/ sits in the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("e2e/ sits in the workspace").to_path_buf()
 }
 
 /// The `agentos` binary, built (or confirmed fresh) once per test process.
@@ -26,33 +23,18 @@ pub fn agentos_binary() -> &'static Path {
         let exe = std::env::current_exe().expect("the test knows its own path");
         let deps = exe.parent().expect("the test executable sits in deps/");
         let profile_dir = deps.parent().expect("deps/ sits in the profile dir");
-        let target_dir = profile_dir
-            .parent()
-            .expect("the profile dir sits in the target dir");
+        let target_dir = profile_dir.parent().expect("the profile dir sits in the target dir");
         let bin = profile_dir.join(format!("agentos{}", std::env::consts::EXE_SUFFIX));
 
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut build = Command::new(cargo);
-        build
-            .current_dir(workspace_root())
-            .args(["build", "-p", "agentos"])
-            .env("CARGO_TARGET_DIR", target_dir);
-        if profile_dir
-            .file_name()
-            .is_some_and(|name| name == "release")
-        {
+        build.current_dir(workspace_root()).args(["build", "-p", "agentos"]).env("CARGO_TARGET_DIR", target_dir);
+        if profile_dir.file_name().is_some_and(|name| name == "release") {
             build.arg("--release");
         }
         let status = build.status().expect("cargo can be started");
-        assert!(
-            status.success(),
-            "`cargo build -p agentos` failed ({status}); see its output above"
-        );
-        assert!(
-            bin.is_file(),
-            "`cargo build -p agentos` did not produce {}",
-            bin.display()
-        );
+        assert!(status.success(), "`cargo build -p agentos` failed ({status}); see its output above");
+        assert!(bin.is_file(), "`cargo build -p agentos` did not produce {}", bin.display());
         bin
     })
 }
@@ -68,7 +50,6 @@ impl Proc {
     pub fn new(child: Child) -> Self {
         Self { child }
     }
-
 
     /// Kills the process now and waits for it to be gone.
     pub fn kill(&mut self) {
@@ -87,4 +68,3 @@ impl Drop for Proc {
         self.kill();
     }
 }
-

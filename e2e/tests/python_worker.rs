@@ -29,10 +29,7 @@
 //!
 //! Run from the workspace root: `scripts/install-test-deps.sh && cargo test -p agentos-e2e`.
 
-#![allow(
-    clippy::expect_used,
-    reason = "test harness: a failed setup step panics with its message"
-)]
+#![allow(clippy::expect_used, reason = "test harness: a failed setup step panics with its message")]
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -81,9 +78,8 @@ fn python() -> &'static Path {
             None => PathBuf::from("python3"),
         };
         let wanted = pinned_sdk_version();
-        let probe = Command::new(&python)
-            .args(["-c", "import importlib.metadata as m; print(m.version('iii-sdk'))"])
-            .output();
+        let probe =
+            Command::new(&python).args(["-c", "import importlib.metadata as m; print(m.version('iii-sdk'))"]).output();
         let found = match &probe {
             Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_string(),
             Ok(out) => format!("none ({})", String::from_utf8_lossy(&out.stderr).trim()),
@@ -123,21 +119,9 @@ impl Stack {
 
         let mut engine = Proc {
             child: Command::new(bin)
-                .args([
-                    "engine",
-                    "--engine-port",
-                    "0",
-                    "--http-port",
-                    "0",
-                    "--stream-port",
-                    "0",
-                    "--data-dir",
-                ])
+                .args(["engine", "--engine-port", "0", "--http-port", "0", "--stream-port", "0", "--data-dir"])
                 .arg(tmp.path().join("data"))
-                .env(
-                    "AGENTOS_LOG",
-                    std::env::var("AGENTOS_LOG").unwrap_or_else(|_| "debug".into()),
-                )
+                .env("AGENTOS_LOG", std::env::var("AGENTOS_LOG").unwrap_or_else(|_| "debug".into()))
                 .env("NO_COLOR", "1")
                 .env_remove("AGENTOS_ENGINE_CONFIG")
                 .stdin(Stdio::null())
@@ -178,28 +162,15 @@ impl Stack {
                 .env("III_URL", &ws_url)
                 .env("PYTHONUNBUFFERED", "1")
                 .stdin(Stdio::null())
-                .stdout(
-                    worker_log
-                        .try_clone()
-                        .expect("a second handle on worker.log"),
-                )
+                .stdout(worker_log.try_clone().expect("a second handle on worker.log"))
                 .stderr(worker_log)
                 .spawn()
                 .expect("the Python worker can be started"),
         };
 
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("an HTTP client");
-        Stack {
-            worker,
-            _engine: engine,
-            http_base,
-            client,
-            tmp,
-        }
+        let client =
+            reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().expect("an HTTP client");
+        Stack { worker, _engine: engine, http_base, client, tmp }
     }
 
     /// Both logs, for failure messages.
@@ -235,10 +206,7 @@ impl Stack {
                 return (status, body);
             }
             if let Some(status) = self.worker.exited() {
-                panic!(
-                    "the Python worker exited ({status}) before its route appeared\n{}",
-                    self.logs()
-                );
+                panic!("the Python worker exited ({status}) before its route appeared\n{}", self.logs());
             }
             assert!(
                 Instant::now() < deadline,
@@ -252,9 +220,7 @@ impl Stack {
 
 /// Splits `agentos engine listening: workers ws://… · http http://… · streams ws://…`.
 fn parse_listening_line(line: &str) -> (String, String) {
-    let rest = line
-        .strip_prefix("agentos engine listening:")
-        .unwrap_or(line);
+    let rest = line.strip_prefix("agentos engine listening:").unwrap_or(line);
     let mut ws = None;
     let mut http = None;
     for part in rest.split('·').map(str::trim) {
@@ -265,24 +231,20 @@ fn parse_listening_line(line: &str) -> (String, String) {
         }
     }
     match (ws, http) {
-        (Some(ws), Some(http)) if ws.starts_with("ws://") && http.starts_with("http://") => {
-            (ws, http)
-        }
+        (Some(ws), Some(http)) if ws.starts_with("ws://") && http.starts_with("http://") => (ws, http),
         _ => panic!("cannot read the worker and http URLs from the listening line: {line:?}"),
     }
 }
 
 fn read_log(path: &Path) -> String {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| format!("(cannot read {}: {e})", path.display()))
+    std::fs::read_to_string(path).unwrap_or_else(|e| format!("(cannot read {}: {e})", path.display()))
 }
 
 /// Asserts the agentos error shape `{"error":{"code":"…","message":"…"}}`.
 fn assert_error_shape(body: &Value, what: &str) {
     let error = &body["error"];
     assert!(
-        error["code"].as_str().is_some_and(|c| !c.is_empty())
-            && error["message"].as_str().is_some(),
+        error["code"].as_str().is_some_and(|c| !c.is_empty()) && error["message"].as_str().is_some(),
         "{what}: expected {{\"error\":{{\"code\",\"message\"}}}}, got {body}"
     );
 }
@@ -334,12 +296,7 @@ async fn unknown_routes_and_invalid_json_bodies_get_json_errors_not_the_handler(
         .send()
         .await
         .expect("the engine answers");
-    assert_eq!(
-        invalid.status(),
-        StatusCode::BAD_REQUEST,
-        "{}",
-        stack.logs()
-    );
+    assert_eq!(invalid.status(), StatusCode::BAD_REQUEST, "{}", stack.logs());
     let body: Value = invalid.json().await.expect("a 400 has a JSON body");
     assert_error_shape(&body, "invalid JSON body");
 }

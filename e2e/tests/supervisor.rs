@@ -56,7 +56,12 @@ impl Stack {
     }
 
     fn agentos(&self, args: &[&str]) -> Output {
-        Command::new(agentos_binary()).args(args).env("AGENTOS_HOME", self.path()).env_remove("AGENTOS_API_KEY").output().unwrap()
+        Command::new(agentos_binary())
+            .args(args)
+            .env("AGENTOS_HOME", self.path())
+            .env_remove("AGENTOS_API_KEY")
+            .output()
+            .unwrap()
     }
 
     fn status(&self) -> Value {
@@ -99,7 +104,9 @@ impl Stack {
 }
 
 fn cmdline(pid: u32) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline")).map(|b| String::from_utf8_lossy(&b).replace('\0', " ")).unwrap_or_default()
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
 }
 
 fn children_of(pid: u32) -> Vec<u32> {
@@ -117,7 +124,8 @@ fn children_of(pid: u32) -> Vec<u32> {
 }
 
 fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists() && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
 }
 
 fn kill_9(pid: u32) {
@@ -161,9 +169,11 @@ fn a_worker_killed_with_kill_9_is_back_and_ready_within_three_seconds() {
 
 #[test]
 fn a_worker_that_exits_at_once_backs_off_then_is_failed() {
-    let config = "[restart]\nmax_restarts = 2\nwindow_secs = 60\n[workers.env.realm]\nAGENTOS_ENGINE_URL = \"not-a-url\"\n";
+    let config =
+        "[restart]\nmax_restarts = 2\nwindow_secs = 60\n[workers.env.realm]\nAGENTOS_ENGINE_URL = \"not-a-url\"\n";
     let stack = Stack::start(config);
-    let status = stack.wait_for("realm failed", Duration::from_secs(20), |s| Stack::worker(s, "realm")["state"] == "failed");
+    let status =
+        stack.wait_for("realm failed", Duration::from_secs(20), |s| Stack::worker(s, "realm")["state"] == "failed");
     let realm = Stack::worker(&status, "realm");
     assert_eq!(realm["restarts"], 2);
     let error = realm["last_error"].as_str().unwrap_or_default();
@@ -194,7 +204,8 @@ fn a_killed_engine_is_replaced_and_every_worker_recovers() {
 fn down_stops_every_process_of_the_stack() {
     let mut stack = Stack::start("");
     let status = stack.all_ready();
-    let mut pids: Vec<u32> = status["workers"].as_array().unwrap().iter().filter_map(|w| w["pid"].as_u64()).map(|p| p as u32).collect();
+    let mut pids: Vec<u32> =
+        status["workers"].as_array().unwrap().iter().filter_map(|w| w["pid"].as_u64()).map(|p| p as u32).collect();
     pids.push(stack.engine_pid().unwrap());
     let supervisor = stack.up.child.id();
     let down = stack.agentos(&["down"]);
@@ -210,7 +221,8 @@ fn down_stops_every_process_of_the_stack() {
 fn killing_the_supervisor_with_kill_9_takes_its_children_with_it() {
     let mut stack = Stack::start("");
     let status = stack.all_ready();
-    let mut pids: Vec<u32> = status["workers"].as_array().unwrap().iter().filter_map(|w| w["pid"].as_u64()).map(|p| p as u32).collect();
+    let mut pids: Vec<u32> =
+        status["workers"].as_array().unwrap().iter().filter_map(|w| w["pid"].as_u64()).map(|p| p as u32).collect();
     pids.push(stack.engine_pid().unwrap());
     stack.up.kill();
     let deadline = Instant::now() + Duration::from_secs(5);

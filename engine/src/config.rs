@@ -170,9 +170,7 @@ pub enum ConfigError {
         name: String,
     },
     /// A value has the wrong type or is out of range.
-    #[error(
-        "in {place}: `{key}` must be {expected}, found {found}; change that value in the config"
-    )]
+    #[error("in {place}: `{key}` must be {expected}, found {found}; change that value in the config")]
     Type {
         /// The worker (or entry, or the top level) holding the key.
         place: String,
@@ -241,14 +239,7 @@ impl Default for EnabledWorkers {
 impl EnabledWorkers {
     /// Every optional worker on, or every one off.
     fn all(on: bool) -> Self {
-        Self {
-            http: on,
-            state: on,
-            stream: on,
-            queue: on,
-            pubsub: on,
-            cron: on,
-        }
+        Self { http: on, state: on, stream: on, queue: on, pubsub: on, cron: on }
     }
 }
 
@@ -290,22 +281,13 @@ impl EngineConfig {
         // Line and column, but no source snippet: the parsed text has variables expanded, and
         // a snippet could print a secret taken from the environment.
         let no_snippet = serde_saphyr::options! { with_snippet: false };
-        let root: Value =
-            serde_saphyr::from_str_with_options(&expanded, no_snippet).map_err(|err| {
-                ConfigError::Parse {
-                    message: err.to_string(),
-                }
-            })?;
+        let root: Value = serde_saphyr::from_str_with_options(&expanded, no_snippet)
+            .map_err(|err| ConfigError::Parse { message: err.to_string() })?;
         let top = match &root {
             Value::Null => return Ok((Self::default(), Vec::new())),
             Value::Object(map) => map,
             other => {
-                return Err(type_err(
-                    TOP,
-                    "(document)",
-                    "a mapping such as `workers: [...]`",
-                    other,
-                ));
+                return Err(type_err(TOP, "(document)", "a mapping such as `workers: [...]`", other));
             }
         };
         let mut loader = Loader::default();
@@ -316,15 +298,11 @@ impl EngineConfig {
     /// Read a file (a clear error naming the path when unreadable) and parse it, looking
     /// variables up in the process environment.
     pub fn load(path: &Path) -> Result<(EngineConfig, Vec<String>), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let env = |name: &str| std::env::var(name).ok();
         let loaded = Self::from_yaml(&text, &env).map_err(|err| match err {
-            ConfigError::Parse { message } => ConfigError::Parse {
-                message: format!("{}: {message}", path.display()),
-            },
+            ConfigError::Parse { message } => ConfigError::Parse { message: format!("{}: {message}", path.display()) },
             other => other,
         })?;
         tracing::debug!(path = %path.display(), warnings = loaded.1.len(), "loaded engine config");
@@ -365,9 +343,7 @@ fn expand_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String
                 (Some(value), _) => value,
                 (None, Some(default)) => default.to_owned(),
                 (None, None) => {
-                    return Err(ConfigError::MissingVar {
-                        name: name.to_owned(),
-                    });
+                    return Err(ConfigError::MissingVar { name: name.to_owned() });
                 }
             };
             out.push_str(&value);
@@ -408,12 +384,7 @@ impl Loader {
                 None => continue,
                 Some(Value::Null) => {}
                 Some(Value::Array(items)) => {
-                    entries.extend(
-                        items
-                            .iter()
-                            .enumerate()
-                            .map(|(i, item)| (format!("{list}[{i}]"), item)),
-                    );
+                    entries.extend(items.iter().enumerate().map(|(i, item)| (format!("{list}[{i}]"), item)));
                 }
                 Some(other) => return Err(type_err(TOP, list, "a list of worker entries", other)),
             }
@@ -430,31 +401,20 @@ impl Loader {
 
     fn entry(&mut self, place: &str, entry: &Value) -> Result<(), ConfigError> {
         let Value::Object(map) = entry else {
-            return Err(type_err(
-                place,
-                "(entry)",
-                "a mapping with `name` and optional `image`, `config`",
-                entry,
-            ));
+            return Err(type_err(place, "(entry)", "a mapping with `name` and optional `image`, `config`", entry));
         };
         let name = want_required_str(map, "name", place, "the worker's name, such as iii-http")?;
-        for key in map
-            .keys()
-            .filter(|key| !matches!(key.as_str(), "name" | "image" | "config"))
-        {
-            self.warn(format!("{place} ('{name}'): unknown key '{key}' ignored; an entry takes name, image and config"));
+        for key in map.keys().filter(|key| !matches!(key.as_str(), "name" | "image" | "config")) {
+            self.warn(format!(
+                "{place} ('{name}'): unknown key '{key}' ignored; an entry takes name, image and config"
+            ));
         }
         if !KNOWN.contains(&name.as_str()) {
-            self.warn(format!(
-                "unknown worker '{name}' ignored; known: {}",
-                KNOWN.join(", ")
-            ));
+            self.warn(format!("unknown worker '{name}' ignored; known: {}", KNOWN.join(", ")));
             return Ok(());
         }
         if self.seen.contains(&name) {
-            self.warn(format!(
-                "worker '{name}' is listed more than once; later entries override earlier settings"
-            ));
+            self.warn(format!("worker '{name}' is listed more than once; later entries override earlier settings"));
         } else {
             self.seen.push(name.clone());
         }
@@ -583,9 +543,7 @@ impl Loader {
                             _ => return Err(type_err(W, &at, "'standard' or 'fifo'", value)),
                         };
                     }
-                    "message_group_field" => {
-                        queue.message_group_field = Some(want_str(value, W, &at)?)
-                    }
+                    "message_group_field" => queue.message_group_field = Some(want_str(value, W, &at)?),
                     "backoff_ms" => queue.backoff_ms = want_uint(value, W, &at, WHOLE)?,
                     // Zero would make an idle consumer spin.
                     "poll_interval_ms" => queue.poll_interval_ms = want_count(value, W, &at)?,
@@ -593,12 +551,7 @@ impl Loader {
                 }
             }
         }
-        if queue.kind == QueueKind::Fifo
-            && queue
-                .message_group_field
-                .as_deref()
-                .is_none_or(str::is_empty)
-        {
+        if queue.kind == QueueKind::Fifo && queue.message_group_field.as_deref().is_none_or(str::is_empty) {
             return Err(ConfigError::Invalid {
                 message: format!(
                     "{W}: queue '{name}' is fifo but has no `message_group_field`; set it to the payload field that groups messages (e.g. order_id) or use `type: standard`"
@@ -623,12 +576,7 @@ impl Loader {
     }
 
     /// A worker whose only setting is `adapter`.
-    fn adapter_only(
-        &mut self,
-        worker: &str,
-        config: &Map<String, Value>,
-        supported: &str,
-    ) -> Result<(), ConfigError> {
+    fn adapter_only(&mut self, worker: &str, config: &Map<String, Value>, supported: &str) -> Result<(), ConfigError> {
         for (key, value) in live(config) {
             match key {
                 "adapter" => self.adapter(worker, value, supported)?,
@@ -701,9 +649,7 @@ fn enabled_flag<'e>(enabled: &'e mut EnabledWorkers, name: &str) -> Option<&'e m
 
 /// The keys of a mapping that have a value (an empty value keeps the default).
 fn live(map: &Map<String, Value>) -> impl Iterator<Item = (&str, &Value)> {
-    map.iter()
-        .filter(|(_, value)| !value.is_null())
-        .map(|(key, value)| (key.as_str(), value))
+    map.iter().filter(|(_, value)| !value.is_null()).map(|(key, value)| (key.as_str(), value))
 }
 
 fn describe(value: &Value) -> String {
@@ -726,20 +672,13 @@ fn type_err(place: &str, key: &str, expected: &str, found: &Value) -> ConfigErro
     }
 }
 
-fn want_uint<T: TryFrom<u64>>(
-    value: &Value,
-    place: &str,
-    key: &str,
-    expected: &str,
-) -> Result<T, ConfigError> {
+fn want_uint<T: TryFrom<u64>>(value: &Value, place: &str, key: &str, expected: &str) -> Result<T, ConfigError> {
     let number = match value {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse::<u64>().ok(),
         _ => None,
     };
-    number
-        .and_then(|n| T::try_from(n).ok())
-        .ok_or_else(|| type_err(place, key, expected, value))
+    number.and_then(|n| T::try_from(n).ok()).ok_or_else(|| type_err(place, key, expected, value))
 }
 
 /// A size or count where zero would stall the engine.
@@ -764,21 +703,11 @@ fn want_str(value: &Value, place: &str, key: &str) -> Result<String, ConfigError
 }
 
 /// A string key that must be present; `expected` says what it names.
-fn want_required_str(
-    map: &Map<String, Value>,
-    key: &str,
-    place: &str,
-    expected: &str,
-) -> Result<String, ConfigError> {
+fn want_required_str(map: &Map<String, Value>, key: &str, place: &str, expected: &str) -> Result<String, ConfigError> {
     want_string(map.get(key).unwrap_or(&Value::Null), place, key, expected)
 }
 
-fn want_string(
-    value: &Value,
-    place: &str,
-    key: &str,
-    expected: &str,
-) -> Result<String, ConfigError> {
+fn want_string(value: &Value, place: &str, key: &str, expected: &str) -> Result<String, ConfigError> {
     let found = value.as_str().map(str::to_owned);
     found.ok_or_else(|| type_err(place, key, expected, value))
 }
@@ -788,20 +717,11 @@ fn want_str_list(value: &Value, place: &str, key: &str) -> Result<Vec<String>, C
     let Value::Array(items) = value else {
         return Err(not_list());
     };
-    items
-        .iter()
-        .map(|item| item.as_str().map(str::to_owned).ok_or_else(not_list))
-        .collect()
+    items.iter().map(|item| item.as_str().map(str::to_owned).ok_or_else(not_list)).collect()
 }
 
-fn want_map<'v>(
-    value: &'v Value,
-    place: &str,
-    key: &str,
-) -> Result<&'v Map<String, Value>, ConfigError> {
-    value
-        .as_object()
-        .ok_or_else(|| type_err(place, key, "a mapping", value))
+fn want_map<'v>(value: &'v Value, place: &str, key: &str) -> Result<&'v Map<String, Value>, ConfigError> {
+    value.as_object().ok_or_else(|| type_err(place, key, "a mapping", value))
 }
 
 #[cfg(test)]
@@ -826,10 +746,7 @@ mod tests {
         for name in workers {
             *enabled_flag(&mut enabled, name).unwrap() = true;
         }
-        EngineConfig {
-            enabled,
-            ..EngineConfig::default()
-        }
+        EngineConfig { enabled, ..EngineConfig::default() }
     }
 
     #[test]
@@ -849,14 +766,7 @@ mod tests {
             trace_max_spans: 10_000,
             logs_max_count: 10_000,
             logs_console_output: true,
-            enabled: EnabledWorkers {
-                http: true,
-                state: true,
-                stream: true,
-                queue: true,
-                pubsub: true,
-                cron: true,
-            },
+            enabled: EnabledWorkers { http: true, state: true, stream: true, queue: true, pubsub: true, cron: true },
             data_dir: None,
         };
         assert_eq!(EngineConfig::default(), expected);
@@ -887,30 +797,21 @@ mod tests {
 
     #[test]
     fn a_missing_var_without_default_is_an_error_naming_it() {
-        let err =
-            parse_err("workers:\n  - name: iii-http\n    config:\n      port: ${HTTP_PORT}\n");
+        let err = parse_err("workers:\n  - name: iii-http\n    config:\n      port: ${HTTP_PORT}\n");
         assert_eq!(err.code(), "CONFIG_MISSING_VAR");
         let message = err.to_string();
-        assert!(
-            message.contains("HTTP_PORT") && message.contains("${HTTP_PORT:default}"),
-            "{message}"
-        );
+        assert!(message.contains("HTTP_PORT") && message.contains("${HTTP_PORT:default}"), "{message}");
     }
 
     #[test]
     fn whole_line_comments_are_not_expanded() {
-        assert_eq!(
-            parse("# port: ${UNSET}\nworkers: []\n"),
-            (only(&[]), vec![])
-        );
+        assert_eq!(parse("# port: ${UNSET}\nworkers: []\n"), (only(&[]), vec![]));
     }
 
     #[test]
     fn the_modules_alias_is_concatenated_with_workers() {
         let text = "modules:\n  - name: iii-http\nworkers:\n  - name: iii-cron\n";
-        let expected = EngineConfig {
-            ..only(&["iii-http", "iii-cron"])
-        };
+        let expected = EngineConfig { ..only(&["iii-http", "iii-cron"]) };
         assert_eq!(parse(text), (expected, vec![]));
     }
 
@@ -931,14 +832,13 @@ mod tests {
     fn unknown_workers_and_keys_produce_warnings_naming_them() {
         let text = "workers:\n  - name: my-worker\n    image: x\n  - name: iii-http\n    config: {colour: red, cors: {allowed_origins: ['*'], max_age: 3}}\nextra: 1\n";
         let (cfg, warnings) = parse(text);
-        let expected = EngineConfig {
-            ..only(&["iii-http"])
-        };
+        let expected = EngineConfig { ..only(&["iii-http"]) };
         assert_eq!(cfg, expected);
         assert_eq!(
             warnings,
             vec![
-                "unknown top-level key 'extra' ignored; the config takes `workers`, `modules` and `data_dir`".to_owned(),
+                "unknown top-level key 'extra' ignored; the config takes `workers`, `modules` and `data_dir`"
+                    .to_owned(),
                 format!("unknown worker 'my-worker' ignored; known: {}", KNOWN.join(", ")),
                 "iii-http: unknown config key 'colour' ignored".to_owned(),
                 "iii-http: unknown config key 'cors.max_age' ignored".to_owned(),
@@ -953,10 +853,7 @@ mod tests {
         );
         assert_eq!(err.code(), "CONFIG_INVALID");
         let message = err.to_string();
-        assert!(
-            message.contains("'orders'") && message.contains("message_group_field"),
-            "{message}"
-        );
+        assert!(message.contains("'orders'") && message.contains("message_group_field"), "{message}");
     }
 
     #[test]
@@ -967,23 +864,16 @@ mod tests {
             err.to_string(),
             "in iii-http: `port` must be a port number (0-65535), found string \"eighty\"; change that value in the config"
         );
-        assert_eq!(
-            parse_err("workers:\n  - name: iii-http\n    config: {port: 70000}\n").code(),
-            "CONFIG_TYPE"
-        );
+        assert_eq!(parse_err("workers:\n  - name: iii-http\n    config: {port: 70000}\n").code(), "CONFIG_TYPE");
         assert_eq!(parse_err("workers: iii-http\n").code(), "CONFIG_TYPE");
     }
 
     #[test]
     fn an_adapter_other_than_the_embedded_one_is_rejected() {
-        let err =
-            parse_err("workers:\n  - name: iii-state\n    config:\n      adapter: {name: redis}\n");
+        let err = parse_err("workers:\n  - name: iii-state\n    config:\n      adapter: {name: redis}\n");
         assert_eq!(err.code(), "CONFIG_UNSUPPORTED_ADAPTER");
         let message = err.to_string();
-        assert!(
-            message.contains("'redis'") && message.contains("'kv'"),
-            "{message}"
-        );
+        assert!(message.contains("'redis'") && message.contains("'kv'"), "{message}");
     }
 
     #[test]
@@ -991,13 +881,7 @@ mod tests {
         let text = "workers:\n  - name: iii-queue\n    config:\n      adapter: {name: builtin}\n      queue_configs:\n        emails: {max_retries: 5}\n        orders: {type: fifo, message_group_field: order_id, concurrency: \"2\"}\n        plain:\n";
         let expected = EngineConfig {
             queues: BTreeMap::from([
-                (
-                    "emails".into(),
-                    QueueConfig {
-                        max_retries: 5,
-                        ..QueueConfig::default()
-                    },
-                ),
+                ("emails".into(), QueueConfig { max_retries: 5, ..QueueConfig::default() }),
                 (
                     "orders".into(),
                     QueueConfig {
@@ -1049,10 +933,7 @@ mod tests {
         let path = Path::new("/nonexistent/agentos/config.yaml");
         let err = EngineConfig::load(path).unwrap_err();
         assert_eq!(err.code(), "CONFIG_READ");
-        assert!(
-            err.to_string().contains("/nonexistent/agentos/config.yaml"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("/nonexistent/agentos/config.yaml"), "{err}");
     }
 
     #[test]

@@ -392,7 +392,9 @@ impl Engine {
                 };
                 let fut = f(self.clone(), data, meta);
                 match opts.deadline {
-                    Some(d) => tokio::time::timeout(d, fut).await.unwrap_or_else(|_| Err(deadline_error(function_id, d))),
+                    Some(d) => {
+                        tokio::time::timeout(d, fut).await.unwrap_or_else(|_| Err(deadline_error(function_id, d)))
+                    }
                     None => fut.await,
                 }
             }

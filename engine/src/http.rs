@@ -118,7 +118,11 @@ async fn dispatch(State(engine): State<Engine>, request: Request) -> Response {
             if method == "OPTIONS" {
                 return StatusCode::NO_CONTENT.into_response();
             }
-            return error_response(StatusCode::NOT_FOUND, "route_not_found", format!("no route for {method} {}", uri.path()));
+            return error_response(
+                StatusCode::NOT_FOUND,
+                "route_not_found",
+                format!("no route for {method} {}", uri.path()),
+            );
         }
     };
 
@@ -136,7 +140,8 @@ async fn dispatch(State(engine): State<Engine>, request: Request) -> Response {
         Ok(b) => b,
         Err(message) => return error_response(StatusCode::BAD_REQUEST, "invalid_json", message),
     };
-    let trigger_pattern = matched.trigger.config.get("api_path").and_then(Value::as_str).unwrap_or(&matched.pattern).to_string();
+    let trigger_pattern =
+        matched.trigger.config.get("api_path").and_then(Value::as_str).unwrap_or(&matched.pattern).to_string();
     let payload = json!({
         "query_params": query_params,
         "path_params": matched.path_params,
@@ -173,7 +178,11 @@ async fn dispatch(State(engine): State<Engine>, request: Request) -> Response {
         Err(_) => error_response(
             StatusCode::GATEWAY_TIMEOUT,
             "timeout",
-            format!("{} did not answer within {} ms (iii-http.default_timeout)", entry.function_id, timeout.as_millis()),
+            format!(
+                "{} did not answer within {} ms (iii-http.default_timeout)",
+                entry.function_id,
+                timeout.as_millis()
+            ),
         ),
     }
 }

@@ -97,7 +97,12 @@ impl RunningEngine {
     }
 }
 
-async fn bind(host: &str, port: u16, what: &'static str, flag: &'static str) -> Result<tokio::net::TcpListener, ServeError> {
+async fn bind(
+    host: &str,
+    port: u16,
+    what: &'static str,
+    flag: &'static str,
+) -> Result<tokio::net::TcpListener, ServeError> {
     let addr = format!("{host}:{port}");
     tokio::net::TcpListener::bind(&addr).await.map_err(|source| ServeError::Bind { what, addr, flag, source })
 }

@@ -60,12 +60,8 @@ fn ensure_consumer(engine: &Engine, name: &str, config: QueueConfig) -> Arc<Cons
     if let Some(c) = consumers.get(name) {
         return c.clone();
     }
-    let consumer = Arc::new(Consumer {
-        name: name.to_string(),
-        config,
-        wake: Notify::new(),
-        running: Mutex::new(HashSet::new()),
-    });
+    let consumer =
+        Arc::new(Consumer { name: name.to_string(), config, wake: Notify::new(), running: Mutex::new(HashSet::new()) });
     consumers.insert(name.to_string(), consumer.clone());
     tokio::spawn(consume(engine.clone(), consumer.clone()));
     consumer
@@ -177,7 +173,12 @@ fn insert_job(
 }
 
 /// `iii::durable::publish`: one persisted job per function subscribed to the topic.
-pub fn durable_publish(engine: &Engine, topic: &str, data: &Value, traceparent: Option<String>) -> Result<usize, ErrorBody> {
+pub fn durable_publish(
+    engine: &Engine,
+    topic: &str,
+    data: &Value,
+    traceparent: Option<String>,
+) -> Result<usize, ErrorBody> {
     if topic.is_empty() {
         return Err(ErrorBody::new("topic_not_set", "`topic` must be a non-empty string"));
     }
@@ -329,30 +330,49 @@ fn wake(engine: &Engine, queue: &str) {
 
 /// Registers `iii::durable::publish`, `iii::queue::*` and `engine::queue::*`.
 pub fn register_builtins(engine: &Engine) {
-    engine.register_typed("iii::durable::publish", "Publish to a durable topic", |engine, input: PublishInput, meta| async move {
-        durable_publish(&engine, &input.topic, &input.data, meta.traceparent)?;
-        Ok(Value::Null)
-    });
-    engine.register_typed("iii::queue::redrive", "Move every dead-lettered job of a queue back", |engine, input: QueueInput, _| async move {
-        let n = engine.store().jobs_redrive(&input.queue, None, now_ms()).map_err(|e| store_error("redrive_failed", e))?;
-        wake(&engine, &input.queue);
-        Ok(json!({ "queue": input.queue, "redriven": n }))
-    });
-    engine.register_typed("iii::queue::redrive_message", "Move one dead-lettered job back", |engine, input: MessageInput, _| async move {
-        let n = engine
-            .store()
-            .jobs_redrive(&input.queue, Some(&input.message_id), now_ms())
-            .map_err(|e| store_error("redrive_message_failed", e))?;
-        wake(&engine, &input.queue);
-        Ok(json!({ "queue": input.queue, "message_id": input.message_id, "redriven": n }))
-    });
-    engine.register_typed("iii::queue::discard_message", "Delete one dead-lettered job", |engine, input: MessageInput, _| async move {
-        let gone = engine
-            .store()
-            .job_discard_dead(&input.queue, &input.message_id)
-            .map_err(|e| store_error("discard_message_failed", e))?;
-        Ok(json!({ "queue": input.queue, "message_id": input.message_id, "redriven": u8::from(gone) }))
-    });
+    engine.register_typed(
+        "iii::durable::publish",
+        "Publish to a durable topic",
+        |engine, input: PublishInput, meta| async move {
+            durable_publish(&engine, &input.topic, &input.data, meta.traceparent)?;
+            Ok(Value::Null)
+        },
+    );
+    engine.register_typed(
+        "iii::queue::redrive",
+        "Move every dead-lettered job of a queue back",
+        |engine, input: QueueInput, _| async move {
+            let n = engine
+                .store()
+                .jobs_redrive(&input.queue, None, now_ms())
+                .map_err(|e| store_error("redrive_failed", e))?;
+            wake(&engine, &input.queue);
+            Ok(json!({ "queue": input.queue, "redriven": n }))
+        },
+    );
+    engine.register_typed(
+        "iii::queue::redrive_message",
+        "Move one dead-lettered job back",
+        |engine, input: MessageInput, _| async move {
+            let n = engine
+                .store()
+                .jobs_redrive(&input.queue, Some(&input.message_id), now_ms())
+                .map_err(|e| store_error("redrive_message_failed", e))?;
+            wake(&engine, &input.queue);
+            Ok(json!({ "queue": input.queue, "message_id": input.message_id, "redriven": n }))
+        },
+    );
+    engine.register_typed(
+        "iii::queue::discard_message",
+        "Delete one dead-lettered job",
+        |engine, input: MessageInput, _| async move {
+            let gone = engine
+                .store()
+                .job_discard_dead(&input.queue, &input.message_id)
+                .map_err(|e| store_error("discard_message_failed", e))?;
+            Ok(json!({ "queue": input.queue, "message_id": input.message_id, "redriven": u8::from(gone) }))
+        },
+    );
     engine.register_typed("engine::queue::list_topics", "Queues with job counts", |engine, _: Value, _| async move {
         let stats = engine.store().queue_stats().map_err(|e| store_error("list_topics_failed", e))?;
         let mut names: Vec<String> = engine.config().queues.keys().cloned().collect();
@@ -363,37 +383,48 @@ pub fn register_builtins(engine: &Engine) {
         let topics: Vec<Value> = names.iter().map(|n| stats_json(n, &stats)).collect();
         Ok(json!({ "topics": topics }))
     });
-    engine.register_typed("engine::queue::topic_stats", "Job counts of one queue", |engine, input: TopicInput, _| async move {
-        let stats = engine.store().queue_stats().map_err(|e| store_error("topic_stats_failed", e))?;
-        Ok(stats_json(&input.topic, &stats))
-    });
-    engine.register_typed("engine::queue::dlq_topics", "Queues with dead-lettered jobs", |engine, _: Value, _| async move {
-        let stats = engine.store().queue_stats().map_err(|e| store_error("dlq_topics_failed", e))?;
-        let topics: Vec<Value> =
-            stats.iter().filter(|s| s.3 > 0).map(|s| json!({ "topic": s.0, "count": s.3 })).collect();
-        Ok(json!({ "topics": topics }))
-    });
-    engine.register_typed("engine::queue::dlq_messages", "Dead-lettered jobs of a queue", |engine, input: TopicInput, _| async move {
-        let jobs = engine
-            .store()
-            .jobs_dead(&input.topic, input.offset.unwrap_or(0), input.limit.unwrap_or(100).min(1000))
-            .map_err(|e| store_error("dlq_messages_failed", e))?;
-        let messages: Vec<Value> = jobs
-            .iter()
-            .map(|j| {
-                json!({
-                    "id": j.id, "function_id": j.function_id, "data": j.data, "attempts": j.attempts,
-                    "last_error": j.last_error, "created_ms": j.created_ms, "failed_ms": j.next_at_ms,
+    engine.register_typed(
+        "engine::queue::topic_stats",
+        "Job counts of one queue",
+        |engine, input: TopicInput, _| async move {
+            let stats = engine.store().queue_stats().map_err(|e| store_error("topic_stats_failed", e))?;
+            Ok(stats_json(&input.topic, &stats))
+        },
+    );
+    engine.register_typed(
+        "engine::queue::dlq_topics",
+        "Queues with dead-lettered jobs",
+        |engine, _: Value, _| async move {
+            let stats = engine.store().queue_stats().map_err(|e| store_error("dlq_topics_failed", e))?;
+            let topics: Vec<Value> =
+                stats.iter().filter(|s| s.3 > 0).map(|s| json!({ "topic": s.0, "count": s.3 })).collect();
+            Ok(json!({ "topics": topics }))
+        },
+    );
+    engine.register_typed(
+        "engine::queue::dlq_messages",
+        "Dead-lettered jobs of a queue",
+        |engine, input: TopicInput, _| async move {
+            let jobs = engine
+                .store()
+                .jobs_dead(&input.topic, input.offset.unwrap_or(0), input.limit.unwrap_or(100).min(1000))
+                .map_err(|e| store_error("dlq_messages_failed", e))?;
+            let messages: Vec<Value> = jobs
+                .iter()
+                .map(|j| {
+                    json!({
+                        "id": j.id, "function_id": j.function_id, "data": j.data, "attempts": j.attempts,
+                        "last_error": j.last_error, "created_ms": j.created_ms, "failed_ms": j.next_at_ms,
+                    })
                 })
-            })
-            .collect();
-        Ok(json!({ "topic": input.topic, "messages": messages }))
-    });
+                .collect();
+            Ok(json!({ "topic": input.topic, "messages": messages }))
+        },
+    );
 }
 
 fn stats_json(name: &str, stats: &[(String, u64, u64, u64)]) -> Value {
-    let (ready, running, dead) =
-        stats.iter().find(|s| s.0 == name).map(|s| (s.1, s.2, s.3)).unwrap_or((0, 0, 0));
+    let (ready, running, dead) = stats.iter().find(|s| s.0 == name).map(|s| (s.1, s.2, s.3)).unwrap_or((0, 0, 0));
     json!({ "topic": name, "ready": ready, "running": running, "dead": dead })
 }
 
@@ -456,7 +487,13 @@ mod tests {
     #[test]
     fn fifo_queues_run_only_the_head_of_each_group() {
         let c = consumer(QueueKind::Fifo, 10, &["a1"]);
-        let jobs = vec![job("a1", Some("a"), 0), job("a2", Some("a"), 0), job("b1", Some("b"), 99), job("b2", Some("b"), 0), job("c1", Some("c"), 0)];
+        let jobs = vec![
+            job("a1", Some("a"), 0),
+            job("a2", Some("a"), 0),
+            job("b1", Some("b"), 99),
+            job("b2", Some("b"), 0),
+            job("c1", Some("c"), 0),
+        ];
         assert_eq!(ids(pick(&c, jobs, 10)), vec!["c1"]);
     }
 }

@@ -217,8 +217,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(corrupt)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(corrupt)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(corrupt)?;
-        let check: String =
-            conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0)).map_err(corrupt)?;
+        let check: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0)).map_err(corrupt)?;
         if check != "ok" {
             return Err(corrupt(rusqlite::Error::SqliteFailure(
                 rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
@@ -228,8 +227,7 @@ impl Store {
         conn.execute_batch(SCHEMA).map_err(corrupt)?;
         // Jobs that were running when the engine died go back to the queue: delivery is
         // at-least-once.
-        conn.execute("UPDATE queue_jobs SET status = 'ready' WHERE status = 'running'", [])
-            .map_err(corrupt)?;
+        conn.execute("UPDATE queue_jobs SET status = 'ready' WHERE status = 'running'", []).map_err(corrupt)?;
         Ok(Self { conn: Mutex::new(conn), path })
     }
 
@@ -249,8 +247,7 @@ impl Store {
     /// Stores a value; returns the previous one.
     pub fn state_set(&self, scope: &str, key: &str, value: &Value) -> StoreResult<Option<Value>> {
         let conn = lock(&self.conn);
-        let old =
-            get_value(&conn, "SELECT value FROM state WHERE scope = ?1 AND key = ?2", params![scope, key])?;
+        let old = get_value(&conn, "SELECT value FROM state WHERE scope = ?1 AND key = ?2", params![scope, key])?;
         put_state(&conn, scope, key, value)?;
         Ok(old)
     }
@@ -264,8 +261,7 @@ impl Store {
         f: impl FnOnce(Option<Value>) -> (Value, T),
     ) -> StoreResult<(Option<Value>, Value, T)> {
         let conn = lock(&self.conn);
-        let old =
-            get_value(&conn, "SELECT value FROM state WHERE scope = ?1 AND key = ?2", params![scope, key])?;
+        let old = get_value(&conn, "SELECT value FROM state WHERE scope = ?1 AND key = ?2", params![scope, key])?;
         let (new, extra) = f(old.clone());
         put_state(&conn, scope, key, &new)?;
         Ok((old, new, extra))
@@ -274,8 +270,7 @@ impl Store {
     /// Deletes (scope, key); returns the deleted value.
     pub fn state_delete(&self, scope: &str, key: &str) -> StoreResult<Option<Value>> {
         let conn = lock(&self.conn);
-        let old =
-            get_value(&conn, "SELECT value FROM state WHERE scope = ?1 AND key = ?2", params![scope, key])?;
+        let old = get_value(&conn, "SELECT value FROM state WHERE scope = ?1 AND key = ?2", params![scope, key])?;
         conn.execute("DELETE FROM state WHERE scope = ?1 AND key = ?2", params![scope, key])?;
         Ok(old)
     }
@@ -347,9 +342,7 @@ impl Store {
         let mut stmt = conn.prepare_cached(
             "SELECT item_id, value FROM streams WHERE stream_name = ?1 AND group_id = ?2 ORDER BY rowid",
         )?;
-        let rows = stmt.query_map(params![stream, group], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })?;
+        let rows = stmt.query_map(params![stream, group], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         rows.map(|r| {
             let (id, text) = r?;
             Ok((id, from_json(&text)?))
@@ -360,9 +353,8 @@ impl Store {
     /// Sorted group ids of a stream.
     pub fn stream_groups(&self, stream: &str) -> StoreResult<Vec<String>> {
         let conn = lock(&self.conn);
-        let mut stmt = conn.prepare_cached(
-            "SELECT DISTINCT group_id FROM streams WHERE stream_name = ?1 ORDER BY group_id",
-        )?;
+        let mut stmt =
+            conn.prepare_cached("SELECT DISTINCT group_id FROM streams WHERE stream_name = ?1 ORDER BY group_id")?;
         let rows = stmt.query_map(params![stream], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -370,9 +362,8 @@ impl Store {
     /// Every stream with its sorted groups.
     pub fn stream_all(&self) -> StoreResult<Vec<(String, Vec<String>)>> {
         let conn = lock(&self.conn);
-        let mut stmt = conn.prepare_cached(
-            "SELECT DISTINCT stream_name, group_id FROM streams ORDER BY stream_name, group_id",
-        )?;
+        let mut stmt =
+            conn.prepare_cached("SELECT DISTINCT stream_name, group_id FROM streams ORDER BY stream_name, group_id")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
         for row in rows {
@@ -478,10 +469,9 @@ impl Store {
     /// Deletes one dead job. Returns whether it existed.
     pub fn job_discard_dead(&self, queue: &str, id: &str) -> StoreResult<bool> {
         let conn = lock(&self.conn);
-        Ok(conn.execute(
-            "DELETE FROM queue_jobs WHERE queue = ?1 AND id = ?2 AND status = 'dead'",
-            params![queue, id],
-        )? > 0)
+        Ok(conn
+            .execute("DELETE FROM queue_jobs WHERE queue = ?1 AND id = ?2 AND status = 'dead'", params![queue, id])?
+            > 0)
     }
 
     /// Per queue: (queue, ready, running, dead).
@@ -493,7 +483,12 @@ impl Store {
              FROM queue_jobs GROUP BY queue ORDER BY queue",
         )?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64, r.get::<_, i64>(3)? as u64))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+                r.get::<_, i64>(3)? as u64,
+            ))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -532,10 +527,7 @@ impl Store {
                     attributes,
                 ])?;
             }
-            tx.execute(
-                "DELETE FROM spans WHERE seq <= (SELECT MAX(seq) FROM spans) - ?1",
-                params![keep as i64],
-            )?;
+            tx.execute("DELETE FROM spans WHERE seq <= (SELECT MAX(seq) FROM spans) - ?1", params![keep as i64])?;
         }
         tx.commit()?;
         Ok(())

@@ -56,7 +56,14 @@ fn push(engine: &Engine, stream_name: &str, group_id: &str, item_id: Option<&str
 }
 
 /// Fires `stream` triggers and pushes to clients.
-fn emit(engine: &Engine, stream_name: &str, group_id: &str, item_id: Option<&str>, event: Value, traceparent: Option<String>) {
+fn emit(
+    engine: &Engine,
+    stream_name: &str,
+    group_id: &str,
+    item_id: Option<&str>,
+    event: Value,
+    traceparent: Option<String>,
+) {
     push(engine, stream_name, group_id, item_id, &event);
     let targets: Vec<_> = triggers::of_type(engine, "stream")
         .into_iter()
@@ -110,7 +117,13 @@ fn err(code: &str, e: impl std::fmt::Display) -> ErrorBody {
 }
 
 /// Calls a worker's `stream::<op>(<name>)` override when one is registered.
-async fn overridden(engine: &Engine, op: &str, stream_name: &str, input: &Value, meta: &CallMeta) -> Option<Result<Value, ErrorBody>> {
+async fn overridden(
+    engine: &Engine,
+    op: &str,
+    stream_name: &str,
+    input: &Value,
+    meta: &CallMeta,
+) -> Option<Result<Value, ErrorBody>> {
     let id = format!("stream::{op}({stream_name})");
     if !engine.has_function(&id) {
         return None;
@@ -126,7 +139,10 @@ pub fn register_builtins(engine: &Engine) {
         if let Some(r) = overridden(&engine, "get", &i.stream_name, &input, &meta).await {
             return r;
         }
-        let v = engine.store().stream_get(&i.stream_name, &i.group_id, &i.item_id).map_err(|e| err("STREAM_GET_ERROR", e))?;
+        let v = engine
+            .store()
+            .stream_get(&i.stream_name, &i.group_id, &i.item_id)
+            .map_err(|e| err("STREAM_GET_ERROR", e))?;
         Ok(v.unwrap_or(Value::Null))
     });
     engine.register_typed("stream::set", "Set a stream item", |engine, input: Value, meta| async move {
@@ -140,30 +156,48 @@ pub fn register_builtins(engine: &Engine) {
             .stream_update(&i.stream_name, &i.group_id, &i.item_id, |_| (Some(data), ()))
             .map_err(|e| err("STREAM_SET_ERROR", e))?;
         let kind = if old.is_some() { "update" } else { "create" };
-        emit(&engine, &i.stream_name, &i.group_id, Some(&i.item_id), json!({"type": kind, "data": i.data}), meta.traceparent);
+        emit(
+            &engine,
+            &i.stream_name,
+            &i.group_id,
+            Some(&i.item_id),
+            json!({"type": kind, "data": i.data}),
+            meta.traceparent,
+        );
         Ok(json!({ "old_value": old, "new_value": i.data }))
     });
-    engine.register_typed("stream::update", "Apply update ops to a stream item", |engine, input: Value, meta| async move {
-        let i: ItemInput = parse(&input)?;
-        if let Some(r) = overridden(&engine, "update", &i.stream_name, &input, &meta).await {
-            return r;
-        }
-        let ops = i.ops.clone();
-        let (old, new, errors) = engine
-            .store()
-            .stream_update(&i.stream_name, &i.group_id, &i.item_id, |old| {
-                let (new, errors) = apply_ops(old, &ops);
-                (Some(new), errors)
-            })
-            .map_err(|e| err("STREAM_UPDATE_ERROR", e))?;
-        let kind = if old.is_some() { "update" } else { "create" };
-        emit(&engine, &i.stream_name, &i.group_id, Some(&i.item_id), json!({"type": kind, "data": new}), meta.traceparent);
-        let mut out = json!({ "old_value": old, "new_value": new });
-        if !errors.is_empty() {
-            out["errors"] = serde_json::to_value(errors).unwrap_or_default();
-        }
-        Ok(out)
-    });
+    engine.register_typed(
+        "stream::update",
+        "Apply update ops to a stream item",
+        |engine, input: Value, meta| async move {
+            let i: ItemInput = parse(&input)?;
+            if let Some(r) = overridden(&engine, "update", &i.stream_name, &input, &meta).await {
+                return r;
+            }
+            let ops = i.ops.clone();
+            let (old, new, errors) = engine
+                .store()
+                .stream_update(&i.stream_name, &i.group_id, &i.item_id, |old| {
+                    let (new, errors) = apply_ops(old, &ops);
+                    (Some(new), errors)
+                })
+                .map_err(|e| err("STREAM_UPDATE_ERROR", e))?;
+            let kind = if old.is_some() { "update" } else { "create" };
+            emit(
+                &engine,
+                &i.stream_name,
+                &i.group_id,
+                Some(&i.item_id),
+                json!({"type": kind, "data": new}),
+                meta.traceparent,
+            );
+            let mut out = json!({ "old_value": old, "new_value": new });
+            if !errors.is_empty() {
+                out["errors"] = serde_json::to_value(errors).unwrap_or_default();
+            }
+            Ok(out)
+        },
+    );
     engine.register_typed("stream::delete", "Delete a stream item", |engine, input: Value, meta| async move {
         let i: ItemInput = parse(&input)?;
         if let Some(r) = overridden(&engine, "delete", &i.stream_name, &input, &meta).await {
@@ -174,42 +208,66 @@ pub fn register_builtins(engine: &Engine) {
             .stream_update(&i.stream_name, &i.group_id, &i.item_id, |_| (None, ()))
             .map_err(|e| err("STREAM_DELETE_ERROR", e))?;
         if let Some(old) = &old {
-            emit(&engine, &i.stream_name, &i.group_id, Some(&i.item_id), json!({"type": "delete", "data": old}), meta.traceparent);
+            emit(
+                &engine,
+                &i.stream_name,
+                &i.group_id,
+                Some(&i.item_id),
+                json!({"type": "delete", "data": old}),
+                meta.traceparent,
+            );
         }
         Ok(json!({ "old_value": old }))
     });
-    engine.register_typed("stream::list", "List the items of a stream group", |engine, input: Value, meta| async move {
-        let g: GroupInput = parse(&input)?;
-        if let Some(r) = overridden(&engine, "list", &g.stream_name, &input, &meta).await {
-            return r;
-        }
-        let items = engine.store().stream_list(&g.stream_name, &g.group_id).map_err(|e| err("STREAM_GET_GROUP_ERROR", e))?;
-        Ok(Value::Array(items.into_iter().map(|(_, v)| v).collect()))
-    });
-    engine.register_typed("stream::list_groups", "List the groups of a stream", |engine, input: Value, meta| async move {
-        let g: GroupInput = parse(&input)?;
-        if let Some(r) = overridden(&engine, "list_groups", &g.stream_name, &input, &meta).await {
-            return r;
-        }
-        let groups = engine.store().stream_groups(&g.stream_name).map_err(|e| err("STREAM_LIST_GROUPS_ERROR", e))?;
-        Ok(json!(groups))
-    });
+    engine.register_typed(
+        "stream::list",
+        "List the items of a stream group",
+        |engine, input: Value, meta| async move {
+            let g: GroupInput = parse(&input)?;
+            if let Some(r) = overridden(&engine, "list", &g.stream_name, &input, &meta).await {
+                return r;
+            }
+            let items = engine
+                .store()
+                .stream_list(&g.stream_name, &g.group_id)
+                .map_err(|e| err("STREAM_GET_GROUP_ERROR", e))?;
+            Ok(Value::Array(items.into_iter().map(|(_, v)| v).collect()))
+        },
+    );
+    engine.register_typed(
+        "stream::list_groups",
+        "List the groups of a stream",
+        |engine, input: Value, meta| async move {
+            let g: GroupInput = parse(&input)?;
+            if let Some(r) = overridden(&engine, "list_groups", &g.stream_name, &input, &meta).await {
+                return r;
+            }
+            let groups =
+                engine.store().stream_groups(&g.stream_name).map_err(|e| err("STREAM_LIST_GROUPS_ERROR", e))?;
+            Ok(json!(groups))
+        },
+    );
     engine.register_typed("stream::list_all", "List every stream and its groups", |engine, _: Value, _| async move {
         let all = engine.store().stream_all().map_err(|e| err("STREAM_LIST_ALL_ERROR", e))?;
         let count = all.len();
         let streams: Vec<Value> = all.into_iter().map(|(id, groups)| json!({"id": id, "groups": groups})).collect();
         Ok(json!({ "stream": streams, "count": count }))
     });
-    engine.register_typed("stream::send", "Send a custom event to a stream group", |engine, input: SendInput, meta| async move {
-        let event = json!({ "type": "event", "event": { "type": input.kind, "data": input.data } });
-        emit(&engine, &input.stream_name, &input.group_id, input.id.as_deref(), event, meta.traceparent);
-        Ok(Value::Null)
-    });
+    engine.register_typed(
+        "stream::send",
+        "Send a custom event to a stream group",
+        |engine, input: SendInput, meta| async move {
+            let event = json!({ "type": "event", "event": { "type": input.kind, "data": input.data } });
+            emit(&engine, &input.stream_name, &input.group_id, input.id.as_deref(), event, meta.traceparent);
+            Ok(Value::Null)
+        },
+    );
 }
 
 fn parse<T: serde::de::DeserializeOwned>(input: &Value) -> Result<T, ErrorBody> {
-    serde_json::from_value(input.clone())
-        .map_err(|e| ErrorBody::new(agentos_protocol::codes::DESERIALIZATION_ERROR, format!("Failed to deserialize input: {e}")))
+    serde_json::from_value(input.clone()).map_err(|e| {
+        ErrorBody::new(agentos_protocol::codes::DESERIALIZATION_ERROR, format!("Failed to deserialize input: {e}"))
+    })
 }
 
 // ---- the browser stream socket ---------------------------------------------------------------
@@ -272,12 +330,28 @@ async fn serve_client(engine: Engine, socket: WebSocket) {
                 }
                 lock(&engine.inner.streams.subscriptions).insert(
                     key,
-                    Subscription { stream_name: d.stream_name.clone(), group_id: d.group_id.clone(), item_id: d.id.clone(), tx: tx.clone() },
+                    Subscription {
+                        stream_name: d.stream_name.clone(),
+                        group_id: d.group_id.clone(),
+                        item_id: d.id.clone(),
+                        tx: tx.clone(),
+                    },
                 );
                 let data = match &d.id {
-                    Some(item) => engine.store().stream_get(&d.stream_name, &d.group_id, item).ok().flatten().unwrap_or(Value::Null),
+                    Some(item) => engine
+                        .store()
+                        .stream_get(&d.stream_name, &d.group_id, item)
+                        .ok()
+                        .flatten()
+                        .unwrap_or(Value::Null),
                     None => Value::Array(
-                        engine.store().stream_list(&d.stream_name, &d.group_id).unwrap_or_default().into_iter().map(|(_, v)| v).collect(),
+                        engine
+                            .store()
+                            .stream_list(&d.stream_name, &d.group_id)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|(_, v)| v)
+                            .collect(),
                     ),
                 };
                 let sync = json!({

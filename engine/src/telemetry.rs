@@ -121,7 +121,11 @@ fn spans_of(doc: &Value) -> Vec<SpanRecord> {
                     end_ns: nanos(s.get("endTimeUnixNano")),
                     status: if is_error { "error".into() } else { "ok".into() },
                     error_code: None,
-                    error_message: s.get("status").and_then(|st| st.get("message")).and_then(Value::as_str).map(str::to_string),
+                    error_message: s
+                        .get("status")
+                        .and_then(|st| st.get("message"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
                     service_name: service.clone(),
                     attributes: attributes(s.get("attributes")),
                 });

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-
 use crate::store::{SpanRecord, Store};
 
 /// A span's identity within a trace.
@@ -99,7 +98,8 @@ const MAX_BATCH: usize = 512;
 impl SpanWriter {
     /// Starts the writer task on the current runtime. `keep` bounds how many spans are retained.
     pub fn spawn(store: Arc<Store>, keep: usize) -> Self {
-        let shared = Arc::new(Shared { store, keep, buffer: std::sync::Mutex::default(), full: tokio::sync::Notify::new() });
+        let shared =
+            Arc::new(Shared { store, keep, buffer: std::sync::Mutex::default(), full: tokio::sync::Notify::new() });
         let weak = Arc::downgrade(&shared);
         tokio::spawn(async move {
             loop {

@@ -33,7 +33,6 @@ const UNKNOWN_TYPE: &str = "op.unknown_type";
 /// Where agentos documents the merge bounds; merge errors point there.
 const MERGE_DOC_URL: &str = "docs/engine.md#state-update-ops";
 
-
 /// One op as received on the wire: a JSON object tagged by `type`.
 type Op = Map<String, Value>;
 
@@ -54,21 +53,13 @@ pub struct OpError {
 /// An op failure; `apply_ops` fills in the index, which the op itself does not know.
 fn fail(code: impl Into<String>, message: impl Into<String>) -> OpError {
     let (code, message) = (code.into(), message.into());
-    OpError {
-        op_index: 0,
-        code,
-        message,
-        doc_url: None,
-    }
+    OpError { op_index: 0, code, message, doc_url: None }
 }
 
 /// A merge failure: these carry the engine's documentation link for the merge bounds.
 fn merge_fail(code: &str, message: impl Into<String>) -> OpError {
     let doc_url = Some(MERGE_DOC_URL.to_owned());
-    OpError {
-        doc_url,
-        ..fail(code, message)
-    }
+    OpError { doc_url, ..fail(code, message) }
 }
 
 /// A malformed op: a required field is missing or has the wrong JSON type.

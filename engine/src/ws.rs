@@ -23,10 +23,7 @@ use crate::trace::now_ms;
 
 /// The router of the worker port.
 pub fn router(engine: Engine) -> Router {
-    Router::new()
-        .route("/", get(worker_upgrade))
-        .route("/otel", get(otel_upgrade))
-        .with_state(engine)
+    Router::new().route("/", get(worker_upgrade)).route("/otel", get(otel_upgrade)).with_state(engine)
 }
 
 async fn worker_upgrade(
@@ -39,9 +36,7 @@ async fn worker_upgrade(
     // close the socket with 1009 (message too big).
     let limit = engine.config().max_frame_bytes;
     let hard_cap = limit.saturating_mul(2).max(limit + 1024 * 1024);
-    ws.max_message_size(hard_cap)
-        .max_frame_size(hard_cap)
-        .on_upgrade(move |socket| serve_worker(engine, socket, addr))
+    ws.max_message_size(hard_cap).max_frame_size(hard_cap).on_upgrade(move |socket| serve_worker(engine, socket, addr))
 }
 
 async fn otel_upgrade(State(engine): State<Engine>, ws: WebSocketUpgrade) -> Response {
@@ -189,15 +184,28 @@ async fn handle(engine: &Engine, worker_id: WorkerId, msg: Message) {
             engine.register_worker_function(
                 worker_id,
                 id,
-                FunctionEntry { target: Target::Worker(worker_id), description, request_format, response_format, metadata },
+                FunctionEntry {
+                    target: Target::Worker(worker_id),
+                    description,
+                    request_format,
+                    response_format,
+                    metadata,
+                },
             );
         }
         Message::UnregisterFunction { id } => {
             engine.unregister_worker_function(worker_id, &id);
         }
         Message::RegisterTriggerType { id, description, trigger_request_format, call_request_format } => {
-            crate::triggers::register_type(engine, worker_id, id, description, trigger_request_format, call_request_format)
-                .await;
+            crate::triggers::register_type(
+                engine,
+                worker_id,
+                id,
+                description,
+                trigger_request_format,
+                call_request_format,
+            )
+            .await;
         }
         Message::UnregisterTriggerType { id } => crate::triggers::unregister_type(engine, worker_id, &id),
         Message::RegisterTrigger { id, trigger_type, function_id, config, metadata } => {
@@ -205,7 +213,9 @@ async fn handle(engine: &Engine, worker_id: WorkerId, msg: Message) {
         }
         Message::UnregisterTrigger { id, .. } => crate::triggers::unregister(engine, Some(worker_id), &id).await,
         Message::TriggerRegistrationResult { id, error, .. } => match error {
-            Some(e) => tracing::warn!(%worker_id, trigger_id = %id, "trigger provider refused trigger: {}: {}", e.code, e.message),
+            Some(e) => {
+                tracing::warn!(%worker_id, trigger_id = %id, "trigger provider refused trigger: {}: {}", e.code, e.message)
+            }
             None => tracing::debug!(%worker_id, trigger_id = %id, "trigger provider accepted trigger"),
         },
         Message::InvokeFunction { invocation_id, function_id, data, traceparent, baggage, action } => {
@@ -243,7 +253,9 @@ fn log_frame(worker_id: WorkerId, msg: &Message) {
         Message::InvokeFunction { function_id, invocation_id, .. } => {
             ("invokefunction", format!("{function_id} {}", invocation_id.map(|i| i.to_string()).unwrap_or_default()))
         }
-        Message::InvocationResult { function_id, invocation_id, .. } => ("invocationresult", format!("{function_id} {invocation_id}")),
+        Message::InvocationResult { function_id, invocation_id, .. } => {
+            ("invocationresult", format!("{function_id} {invocation_id}"))
+        }
         Message::RegisterService { id, .. } => ("registerservice", id.clone()),
         Message::Ping => ("ping", String::new()),
         Message::Pong => ("pong", String::new()),
@@ -267,13 +279,15 @@ async fn invoke_from_worker(
 ) {
     match action {
         Some(TriggerAction::Enqueue { queue }) => {
-            let outcome = crate::queue::enqueue(engine, &queue, &function_id, data, traceparent.clone(), baggage.clone());
+            let outcome =
+                crate::queue::enqueue(engine, &queue, &function_id, data, traceparent.clone(), baggage.clone());
             if let Some(id) = invocation_id {
                 let (result, error) = match outcome {
                     Ok(receipt) => (Some(json!({ "messageReceiptId": receipt })), None),
                     Err(e) => (None, Some(e)),
                 };
-                let reply = Message::InvocationResult { invocation_id: id, function_id, result, error, traceparent, baggage };
+                let reply =
+                    Message::InvocationResult { invocation_id: id, function_id, result, error, traceparent, baggage };
                 let _ = engine.send_to(worker_id, &reply).await;
             }
         }

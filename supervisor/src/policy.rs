@@ -127,9 +127,8 @@ mod tests {
     fn backoff_doubles_from_one_second_and_caps_at_thirty() {
         let mut h = History::default();
         let limits = RestartLimits { max_restarts: 100, window: S(1) };
-        let delays: Vec<Decision> = (0..7)
-            .map(|i| decide(RestartPolicy::Always, limits, &mut h, Exit::Code(1), S(0), S(i * 10)))
-            .collect();
+        let delays: Vec<Decision> =
+            (0..7).map(|i| decide(RestartPolicy::Always, limits, &mut h, Exit::Code(1), S(0), S(i * 10))).collect();
         let want = [1, 2, 4, 8, 16, 30, 30].map(|s| Decision::RestartAfter(S(s)));
         assert_eq!(delays, want.to_vec());
     }

@@ -401,7 +401,8 @@ impl Supervisor {
 
     async fn check_readiness(&mut self) {
         let Some(client) = self.client.clone() else { return };
-        let listed = agentos_kit::call::<Value, Value>(&client, "engine::functions::list", &json!({}), HEALTH_TIMEOUT).await;
+        let listed =
+            agentos_kit::call::<Value, Value>(&client, "engine::functions::list", &json!({}), HEALTH_TIMEOUT).await;
         let Ok(listed) = listed else { return };
         let registered: HashSet<String> = listed["functions"]
             .as_array()
@@ -449,7 +450,10 @@ impl Supervisor {
                     slot.health_misses += 1;
                     slot.last_error = Some(format!("health check failed: {e}"));
                     if slot.health_misses >= LIVENESS_FAILURES {
-                        tracing::warn!(worker = manifest.name, "unhealthy after {LIVENESS_FAILURES} missed health checks; restarting");
+                        tracing::warn!(
+                            worker = manifest.name,
+                            "unhealthy after {LIVENESS_FAILURES} missed health checks; restarting"
+                        );
                         slot.manual_restart = false;
                         if let Some(pid) = slot.pid {
                             spawn::signal_group(pid, Signal::SIGKILL);
@@ -480,7 +484,14 @@ impl Supervisor {
                 self.engine_pid = None;
                 let uptime = Duration::ZERO;
                 let limits = RestartLimits { max_restarts: usize::MAX, ..self.opts.limits };
-                let delay = match decide(RestartPolicy::Always, limits, &mut self.engine_history, exit, uptime, self.origin.elapsed()) {
+                let delay = match decide(
+                    RestartPolicy::Always,
+                    limits,
+                    &mut self.engine_history,
+                    exit,
+                    uptime,
+                    self.origin.elapsed(),
+                ) {
                     Decision::RestartAfter(d) => d.min(Duration::from_millis(200)),
                     _ => Duration::from_millis(200),
                 };

@@ -103,7 +103,9 @@ impl Settings {
     /// Reads `path`; a missing file gives the defaults.
     pub fn load(path: &Path) -> Result<Self, SettingsError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).map_err(|source| SettingsError::Parse { path: path.to_path_buf(), source }),
+            Ok(text) => {
+                toml::from_str(&text).map_err(|source| SettingsError::Parse { path: path.to_path_buf(), source })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(source) => Err(SettingsError::Read { path: path.to_path_buf(), source }),
         }
@@ -126,7 +128,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(Settings::load(&dir.path().join("none.toml")).unwrap(), Settings::default());
         let path = dir.path().join("agentos.toml");
-        std::fs::write(&path, "[ports]\nengine = 1\nhttp = 2\nstream = 3\n[workers]\ndisabled = [\"realm\"]\n").unwrap();
+        std::fs::write(&path, "[ports]\nengine = 1\nhttp = 2\nstream = 3\n[workers]\ndisabled = [\"realm\"]\n")
+            .unwrap();
         let s = Settings::load(&path).unwrap();
         assert_eq!(s.ports, Ports { engine: 1, http: 2, stream: 3 });
         assert!(!s.enabled("realm"));

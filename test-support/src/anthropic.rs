@@ -6,28 +6,17 @@ use serde_json::{Value, json};
 use crate::reply::{ToolCallSpec, Usage, json_pieces, text_pieces};
 
 fn stop_reason(calls: &[ToolCallSpec]) -> &'static str {
-    if calls.is_empty() {
-        "end_turn"
-    } else {
-        "tool_use"
-    }
+    if calls.is_empty() { "end_turn" } else { "tool_use" }
 }
 
 /// A non-streamed `message` body.
-pub(crate) fn message(
-    id: &str,
-    model: &str,
-    text: Option<&str>,
-    calls: &[ToolCallSpec],
-    usage: Usage,
-) -> Value {
-    let mut content: Vec<Value> = text
-        .map(|text| json!({ "type": "text", "text": text }))
-        .into_iter()
-        .collect();
-    content.extend(calls.iter().map(|call| {
-        json!({ "type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments })
-    }));
+pub(crate) fn message(id: &str, model: &str, text: Option<&str>, calls: &[ToolCallSpec], usage: Usage) -> Value {
+    let mut content: Vec<Value> = text.map(|text| json!({ "type": "text", "text": text })).into_iter().collect();
+    content.extend(
+        calls
+            .iter()
+            .map(|call| json!({ "type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments })),
+    );
     json!({
         "id": id,
         "type": "message",
@@ -65,11 +54,7 @@ pub(crate) fn stream(
     let mut gate_at = None;
     let mut blocks: Vec<(Value, &str, Vec<String>)> = Vec::new();
     if let Some(text) = text {
-        blocks.push((
-            json!({ "type": "text", "text": "" }),
-            "text_delta",
-            text_pieces(text),
-        ));
+        blocks.push((json!({ "type": "text", "text": "" }), "text_delta", text_pieces(text)));
     }
     for call in calls {
         let mut pieces = vec![String::new()];
@@ -100,10 +85,7 @@ pub(crate) fn stream(
             ));
             gate_at.get_or_insert(events.len());
         }
-        events.push((
-            "content_block_stop",
-            json!({ "type": "content_block_stop", "index": index }),
-        ));
+        events.push(("content_block_stop", json!({ "type": "content_block_stop", "index": index })));
     }
     events.push((
         "message_delta",
@@ -114,10 +96,7 @@ pub(crate) fn stream(
         }),
     ));
     events.push(("message_stop", json!({ "type": "message_stop" })));
-    let frames = events
-        .iter()
-        .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))
-        .collect();
+    let frames = events.iter().map(|(name, data)| format!("event: {name}\ndata: {data}\n\n")).collect();
     (frames, gate_at.unwrap_or(1))
 }
 

@@ -21,10 +21,7 @@ impl Default for Gate {
 impl Gate {
     /// A closed gate that nothing has reached yet.
     pub fn new() -> Self {
-        Self {
-            open: watch::Sender::new(false),
-            reached: watch::Sender::new(false),
-        }
+        Self { open: watch::Sender::new(false), reached: watch::Sender::new(false) }
     }
 
     /// Lets the waiting reply (or the one that will arrive) continue.

@@ -87,9 +87,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// A header's value by (case-insensitive) name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
     }
 }
 
@@ -173,11 +171,7 @@ impl Shared {
             }
             gates[index].clone()
         });
-        let entry = Scripted {
-            content,
-            usage,
-            gate,
-        };
+        let entry = Scripted { content, usage, gate };
         script.gated_total += usize::from(entry.gate.is_some());
         match queue {
             None => script.shared.push_back(entry),
@@ -251,11 +245,7 @@ impl Builder {
     /// # Errors
     /// When the listener cannot be bound.
     pub async fn start(self) -> std::io::Result<ScriptedLlm> {
-        let models = if self.models.is_empty() {
-            vec![DEFAULT_MODEL.to_owned()]
-        } else {
-            self.models
-        };
+        let models = if self.models.is_empty() { vec![DEFAULT_MODEL.to_owned()] } else { self.models };
         let shared = Arc::new(Shared {
             auth: self.auth,
             models,
@@ -290,9 +280,7 @@ pub struct ScriptedLlm {
 
 impl std::fmt::Debug for ScriptedLlm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScriptedLlm")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
+        f.debug_struct("ScriptedLlm").field("addr", &self.addr).finish_non_exhaustive()
     }
 }
 
@@ -307,11 +295,7 @@ impl ScriptedLlm {
 
     /// A builder for the key, models and initial script.
     pub fn builder() -> Builder {
-        Builder {
-            auth: Auth::AnyKey,
-            models: Vec::new(),
-            script: Vec::new(),
-        }
+        Builder { auth: Auth::AnyKey, models: Vec::new(), script: Vec::new() }
     }
 
     /// The server's socket address.

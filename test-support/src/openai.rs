@@ -17,21 +17,11 @@ fn usage_json(usage: Usage) -> Value {
 }
 
 fn finish_reason(calls: &[ToolCallSpec]) -> &'static str {
-    if calls.is_empty() {
-        "stop"
-    } else {
-        "tool_calls"
-    }
+    if calls.is_empty() { "stop" } else { "tool_calls" }
 }
 
 /// A non-streamed `chat.completion` body.
-pub(crate) fn completion(
-    id: &str,
-    model: &str,
-    text: Option<&str>,
-    calls: &[ToolCallSpec],
-    usage: Usage,
-) -> Value {
+pub(crate) fn completion(id: &str, model: &str, text: Option<&str>, calls: &[ToolCallSpec], usage: Usage) -> Value {
     let mut message = json!({ "role": "assistant", "content": text, "refusal": null });
     if !calls.is_empty() {
         message["tool_calls"] = calls
@@ -84,10 +74,7 @@ pub(crate) fn stream(
         }
         chunk
     };
-    let mut chunks = vec![chunk(
-        json!({ "role": "assistant", "content": text.map(|_| ""), "refusal": null }),
-        None,
-    )];
+    let mut chunks = vec![chunk(json!({ "role": "assistant", "content": text.map(|_| ""), "refusal": null }), None)];
     for piece in text.map(text_pieces).unwrap_or_default() {
         chunks.push(chunk(json!({ "content": piece }), None));
     }
@@ -102,10 +89,7 @@ pub(crate) fn stream(
             None,
         ));
         for piece in json_pieces(&call.arguments.to_string()) {
-            chunks.push(chunk(
-                json!({ "tool_calls": [{ "index": index, "function": { "arguments": piece } }] }),
-                None,
-            ));
+            chunks.push(chunk(json!({ "tool_calls": [{ "index": index, "function": { "arguments": piece } }] }), None));
         }
     }
     chunks.push(chunk(json!({}), Some(finish_reason(calls))));

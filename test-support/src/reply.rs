@@ -17,17 +17,11 @@ pub struct Usage {
 impl Usage {
     /// The usage a reply reports unless it is wrapped with [`Reply::with_usage`]: 10 prompt, 5
     /// completion tokens.
-    pub const DEFAULT: Usage = Usage {
-        prompt_tokens: 10,
-        completion_tokens: 5,
-    };
+    pub const DEFAULT: Usage = Usage { prompt_tokens: 10, completion_tokens: 5 };
 
     /// Usage with the given prompt and completion token counts.
     pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
-        Self {
-            prompt_tokens,
-            completion_tokens,
-        }
+        Self { prompt_tokens, completion_tokens }
     }
 }
 
@@ -52,11 +46,7 @@ pub struct ToolCallSpec {
 impl ToolCallSpec {
     /// A tool call with the given id, name and arguments.
     pub fn new(id: impl Into<String>, name: impl Into<String>, arguments: Value) -> Self {
-        Self {
-            id: id.into(),
-            name: name.into(),
-            arguments,
-        }
+        Self { id: id.into(), name: name.into(), arguments }
     }
 }
 
@@ -112,19 +102,12 @@ impl Reply {
 
     /// [`Reply::ToolCalls`] preceded by assistant text.
     pub fn text_then_tool_calls(text: impl Into<String>, calls: Vec<ToolCallSpec>) -> Self {
-        Self::ToolCalls {
-            text: Some(text.into()),
-            calls,
-        }
+        Self::ToolCalls { text: Some(text.into()), calls }
     }
 
     /// [`Reply::Status`] without a `retry-after` header.
     pub fn status(status: u16, message: impl Into<String>) -> Self {
-        Self::Status {
-            status,
-            message: message.into(),
-            retry_after: None,
-        }
+        Self::Status { status, message: message.into(), retry_after: None }
     }
 
     /// A 429 in the provider's rate-limit shape with `retry-after: {seconds}`.
@@ -152,15 +135,8 @@ impl Reply {
 /// A reply with its wrappers peeled off.
 #[derive(Clone, Debug)]
 pub(crate) enum Content {
-    Answer {
-        text: Option<String>,
-        calls: Vec<ToolCallSpec>,
-    },
-    Status {
-        status: u16,
-        message: String,
-        retry_after: Option<u64>,
-    },
+    Answer { text: Option<String>, calls: Vec<ToolCallSpec> },
+    Status { status: u16, message: String, retry_after: Option<u64> },
     Hang,
 }
 
@@ -180,29 +156,14 @@ pub(crate) fn flatten(reply: Reply) -> (Content, Usage, bool) {
                 *inner
             }
             Reply::Text(text) => {
-                let content = Content::Answer {
-                    text: Some(text),
-                    calls: Vec::new(),
-                };
+                let content = Content::Answer { text: Some(text), calls: Vec::new() };
                 return (content, usage.unwrap_or_default(), gated);
             }
             Reply::ToolCalls { text, calls } => {
-                return (
-                    Content::Answer { text, calls },
-                    usage.unwrap_or_default(),
-                    gated,
-                );
+                return (Content::Answer { text, calls }, usage.unwrap_or_default(), gated);
             }
-            Reply::Status {
-                status,
-                message,
-                retry_after,
-            } => {
-                let content = Content::Status {
-                    status,
-                    message,
-                    retry_after,
-                };
+            Reply::Status { status, message, retry_after } => {
+                let content = Content::Status { status, message, retry_after };
                 return (content, usage.unwrap_or_default(), gated);
             }
             Reply::Hang => return (Content::Hang, usage.unwrap_or_default(), gated),
@@ -230,12 +191,7 @@ pub(crate) fn text_pieces(text: &str) -> Vec<String> {
         let mid = only.chars().count() / 2;
         let split = only.char_indices().nth(mid).map_or(only.len(), |(i, _)| i);
         let (head, tail) = only.split_at(split);
-        pieces.extend(
-            [head, tail]
-                .into_iter()
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned),
-        );
+        pieces.extend([head, tail].into_iter().filter(|p| !p.is_empty()).map(str::to_owned));
     }
     pieces
 }
@@ -245,10 +201,7 @@ pub(crate) fn text_pieces(text: &str) -> Vec<String> {
 pub(crate) fn json_pieces(json: &str) -> Vec<String> {
     const PIECE_CHARS: usize = 6;
     let chars: Vec<char> = json.chars().collect();
-    chars
-        .chunks(PIECE_CHARS)
-        .map(|c| c.iter().collect())
-        .collect()
+    chars.chunks(PIECE_CHARS).map(|c| c.iter().collect()).collect()
 }
 
 #[cfg(test)]
@@ -258,10 +211,7 @@ mod tests {
 
     #[test]
     fn text_is_split_word_by_word_keeping_the_spaces() {
-        assert_eq!(
-            text_pieces("Hello there world"),
-            ["Hello", " there", " world"]
-        );
+        assert_eq!(text_pieces("Hello there world"), ["Hello", " there", " world"]);
         assert_eq!(text_pieces("Hello").concat(), "Hello");
         assert_eq!(text_pieces("Hello").len(), 2);
         assert_eq!(text_pieces(""), Vec::<String>::new());

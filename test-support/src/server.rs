@@ -26,9 +26,7 @@ pub(crate) fn spawn(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     tokio::spawn(async move {
         let stop = async move { shared.stopped().await };
         // The only error is the listener failing, which ends the server either way.
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await;
+        let _ = axum::serve(listener, app).with_graceful_shutdown(stop).await;
     });
 }
 
@@ -44,8 +42,7 @@ fn record(
     let parsed = if body.is_empty() {
         Ok(Value::Null)
     } else {
-        serde_json::from_slice::<Value>(body)
-            .map_err(|_| String::from_utf8_lossy(body).into_owned())
+        serde_json::from_slice::<Value>(body).map_err(|_| String::from_utf8_lossy(body).into_owned())
     };
     let recorded = RecordedRequest {
         provider,
@@ -79,12 +76,7 @@ fn error_body(provider: Provider, status: u16, message: &str) -> Value {
 /// A JSON response with the provider's request-id header.
 fn json_response(provider: Provider, status: u16, body: &Value, request_id: &str) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response();
+    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
     if let Ok(value) = HeaderValue::from_str(request_id) {
         let name = match provider {
             Provider::OpenAi => "x-request-id",
@@ -96,23 +88,14 @@ fn json_response(provider: Provider, status: u16, body: &Value, request_id: &str
 }
 
 fn error_response(provider: Provider, status: u16, message: &str) -> Response {
-    json_response(
-        provider,
-        status,
-        &error_body(provider, status, message),
-        "req_scripted_error",
-    )
+    json_response(provider, status, &error_body(provider, status, message), "req_scripted_error")
 }
 
 /// The provider's auth check: `None` when the request may proceed.
 fn check_auth(shared: &Shared, provider: Provider, headers: &HeaderMap) -> Option<Response> {
     let header_str = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if provider == Provider::Anthropic && header_str("anthropic-version").is_none() {
-        return Some(error_response(
-            provider,
-            400,
-            "anthropic-version: header is required",
-        ));
+        return Some(error_response(provider, 400, "anthropic-version: header is required"));
     }
     let key = match provider {
         Provider::OpenAi => header_str("authorization").and_then(|v| v.strip_prefix("Bearer ")),
@@ -176,11 +159,7 @@ async fn chat(
         return error_response(provider, 400, "The request body is not a JSON object.");
     };
     let Some(scripted) = lock(&shared.script).pop(provider) else {
-        return error_response(
-            provider,
-            500,
-            "agentos-test-support: the script has no reply left for this request",
-        );
+        return error_response(provider, 500, "agentos-test-support: the script has no reply left for this request");
     };
     let n = {
         let mut count = lock(&shared.chat_count);
@@ -192,11 +171,7 @@ async fn chat(
         Provider::Anthropic => format!("msg_scripted_{n}"),
     };
     let request_id = format!("req_scripted_{n}");
-    let model = request
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or(crate::DEFAULT_MODEL)
-        .to_owned();
+    let model = request.get("model").and_then(Value::as_str).unwrap_or(crate::DEFAULT_MODEL).to_owned();
     let streamed = request.get("stream").and_then(Value::as_bool) == Some(true);
     let gate = scripted.gate;
 
@@ -205,11 +180,7 @@ async fn chat(
             shared.stopped().await;
             return error_response(provider, 503, "agentos-test-support: server stopped");
         }
-        Content::Status {
-            status,
-            message,
-            retry_after,
-        } => {
+        Content::Status { status, message, retry_after } => {
             if let Some(gate) = gate {
                 gate.mark_reached();
                 tokio::select! {
@@ -217,16 +188,9 @@ async fn chat(
                     () = shared.stopped() => {}
                 }
             }
-            let mut response = json_response(
-                provider,
-                status,
-                &error_body(provider, status, &message),
-                &request_id,
-            );
+            let mut response = json_response(provider, status, &error_body(provider, status, &message), &request_id);
             if let Some(seconds) = retry_after {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
             return response;
         }
@@ -235,12 +199,8 @@ async fn chat(
 
     if !streamed {
         let body = match provider {
-            Provider::OpenAi => {
-                openai::completion(&id, &model, text.as_deref(), &calls, scripted.usage)
-            }
-            Provider::Anthropic => {
-                anthropic::message(&id, &model, text.as_deref(), &calls, scripted.usage)
-            }
+            Provider::OpenAi => openai::completion(&id, &model, text.as_deref(), &calls, scripted.usage),
+            Provider::Anthropic => anthropic::message(&id, &model, text.as_deref(), &calls, scripted.usage),
         };
         if let Some(gate) = gate {
             gate.mark_reached();
@@ -256,30 +216,12 @@ async fn chat(
 
     let (frames, gate_at) = match provider {
         Provider::OpenAi => {
-            let include_usage = request
-                .pointer("/stream_options/include_usage")
-                .and_then(Value::as_bool)
-                == Some(true);
-            openai::stream(
-                &id,
-                &model,
-                text.as_deref(),
-                &calls,
-                scripted.usage,
-                include_usage,
-            )
+            let include_usage = request.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
+            openai::stream(&id, &model, text.as_deref(), &calls, scripted.usage, include_usage)
         }
-        Provider::Anthropic => {
-            anthropic::stream(&id, &model, text.as_deref(), &calls, scripted.usage)
-        }
+        Provider::Anthropic => anthropic::stream(&id, &model, text.as_deref(), &calls, scripted.usage),
     };
-    sse_response(
-        provider,
-        shared,
-        frames,
-        gate.map(|g| (g, gate_at)),
-        &request_id,
-    )
+    sse_response(provider, shared, frames, gate.map(|g| (g, gate_at)), &request_id)
 }
 
 /// Streams SSE frames, each written separately, pausing at the gate if there is one.
@@ -311,16 +253,11 @@ fn sse_response(
         }
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|frame| (Ok::<_, Infallible>(frame), rx))
+        rx.recv().await.map(|frame| (Ok::<_, Infallible>(frame), rx))
     });
     let mut response = Response::new(Body::from_stream(stream));
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream; charset=utf-8"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Ok(value) = HeaderValue::from_str(request_id) {
         let name = match provider {
@@ -332,17 +269,8 @@ fn sse_response(
     response
 }
 
-async fn models(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let provider = if headers.contains_key("anthropic-version") {
-        Provider::Anthropic
-    } else {
-        Provider::OpenAi
-    };
+async fn models(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    let provider = if headers.contains_key("anthropic-version") { Provider::Anthropic } else { Provider::OpenAi };
     // A GET has no body worth parsing; the record keeps `Value::Null`.
     let _ = record(&shared, Some(provider), &method, &uri, &headers, &[]);
     if let Some(rejection) = check_auth(&shared, provider, &headers) {

@@ -27,10 +27,7 @@ pub fn parse_sse(body: &str) -> Vec<SseEvent> {
                     _ => {}
                 }
             }
-            (!data.is_empty()).then(|| SseEvent {
-                event,
-                data: data.join("\n"),
-            })
+            (!data.is_empty()).then(|| SseEvent { event, data: data.join("\n") })
         })
         .collect()
 }
@@ -46,18 +43,9 @@ mod tests {
         assert_eq!(
             parse_sse(body),
             vec![
-                SseEvent {
-                    event: Some("ping".into()),
-                    data: "{}".into()
-                },
-                SseEvent {
-                    event: None,
-                    data: "a\nb".into()
-                },
-                SseEvent {
-                    event: None,
-                    data: "[DONE]".into()
-                },
+                SseEvent { event: Some("ping".into()), data: "{}".into() },
+                SseEvent { event: None, data: "a\nb".into() },
+                SseEvent { event: None, data: "[DONE]".into() },
             ]
         );
     }

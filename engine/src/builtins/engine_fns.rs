@@ -115,36 +115,46 @@ pub fn register(engine: &Engine) {
             .collect();
         Ok(json!({ "triggers": list }))
     });
-    engine.register_typed("engine::trigger-types::list", "Available trigger types", |engine, _: ListInput, _| async move {
-        let mut list: Vec<Value> =
-            BUILTIN_TYPES.iter().map(|(id, description, _)| json!({"id": id, "description": description})).collect();
-        for t in triggers::worker_types(&engine) {
-            let mut v = json!({"id": t.id, "description": t.description});
-            if let Some(f) = t.trigger_request_format {
-                v["trigger_request_format"] = f;
+    engine.register_typed(
+        "engine::trigger-types::list",
+        "Available trigger types",
+        |engine, _: ListInput, _| async move {
+            let mut list: Vec<Value> = BUILTIN_TYPES
+                .iter()
+                .map(|(id, description, _)| json!({"id": id, "description": description}))
+                .collect();
+            for t in triggers::worker_types(&engine) {
+                let mut v = json!({"id": t.id, "description": t.description});
+                if let Some(f) = t.trigger_request_format {
+                    v["trigger_request_format"] = f;
+                }
+                if let Some(f) = t.call_request_format {
+                    v["call_request_format"] = f;
+                }
+                list.push(v);
             }
-            if let Some(f) = t.call_request_format {
-                v["call_request_format"] = f;
+            Ok(json!({ "trigger_types": list }))
+        },
+    );
+    engine.register_builtin(
+        "engine::workers::register",
+        "A worker describes itself",
+        |engine, input, meta| async move {
+            let caller = meta
+                .caller
+                .or_else(|| input.get("_caller_worker_id").and_then(Value::as_str).and_then(|s| s.parse().ok()));
+            if let Some(worker) = caller {
+                let mut metadata = input.clone();
+                if let Some(obj) = metadata.as_object_mut() {
+                    obj.remove("_caller_worker_id");
+                }
+                if engine.set_worker_metadata(worker, metadata) {
+                    fire_workers_available(&engine, "worker_metadata_updated", worker);
+                }
             }
-            list.push(v);
-        }
-        Ok(json!({ "trigger_types": list }))
-    });
-    engine.register_builtin("engine::workers::register", "A worker describes itself", |engine, input, meta| async move {
-        let caller = meta.caller.or_else(|| {
-            input.get("_caller_worker_id").and_then(Value::as_str).and_then(|s| s.parse().ok())
-        });
-        if let Some(worker) = caller {
-            let mut metadata = input.clone();
-            if let Some(obj) = metadata.as_object_mut() {
-                obj.remove("_caller_worker_id");
-            }
-            if engine.set_worker_metadata(worker, metadata) {
-                fire_workers_available(&engine, "worker_metadata_updated", worker);
-            }
-        }
-        Ok(Some(json!({ "success": true })))
-    });
+            Ok(Some(json!({ "success": true })))
+        },
+    );
     engine.register_typed("engine::health::check", "Engine health", |engine, _: Value, _| async move {
         let db = engine.store().state_groups().map(|_| "healthy").unwrap_or("unhealthy");
         let status = if db == "healthy" { "healthy" } else { "degraded" };

@@ -145,7 +145,10 @@ pub fn build_tree(spans: &[SpanRecord]) -> Vec<Value> {
         let kids: Vec<Value> = if depth > 256 {
             Vec::new()
         } else {
-            children.get(&i).map(|c| c.iter().map(|k| node(*k, spans, children, depth + 1)).collect()).unwrap_or_default()
+            children
+                .get(&i)
+                .map(|c| c.iter().map(|k| node(*k, spans, children, depth + 1)).collect())
+                .unwrap_or_default()
         };
         v["children"] = Value::Array(kids);
         v
@@ -220,37 +223,42 @@ pub fn register(engine: &Engine) {
         engine.store().logs_clear().map_err(|e| err("LOGS_ERROR", e))?;
         Ok(json!({ "success": true }))
     });
-    engine.register_typed("engine::traces::list", "Root spans of recent traces", |engine, q: TracesQuery, _| async move {
-        let spans = query_spans(&engine, &q).await?;
-        let ids: std::collections::HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
-        let remotes: std::collections::HashSet<&str> = spans.iter().filter_map(|s| s.remote_span_id.as_deref()).collect();
-        let mut roots: Vec<&SpanRecord> = spans
-            .iter()
-            .filter(|s| s.parent_span_id.as_deref().is_none_or(|p| !ids.contains(p) && !remotes.contains(p)))
-            .filter(|s| q.include_internal || !s.internal)
-            .filter(|s| q.name.as_ref().is_none_or(|n| s.name.contains(n.as_str())))
-            .filter(|s| q.status.as_ref().is_none_or(|st| &s.status == st))
-            .filter(|s| q.start_time.is_none_or(|t| s.start_ns / 1_000_000 >= t))
-            .filter(|s| q.end_time.is_none_or(|t| s.start_ns / 1_000_000 <= t))
-            .filter(|s| {
-                let d = (s.end_ns - s.start_ns) as f64 / 1e6;
-                q.min_duration_ms.is_none_or(|m| d >= m) && q.max_duration_ms.is_none_or(|m| d <= m)
-            })
-            .collect();
-        match q.sort_by.as_deref() {
-            Some("duration") => roots.sort_by_key(|s| s.end_ns - s.start_ns),
-            Some("name") => roots.sort_by(|a, b| a.name.cmp(&b.name)),
-            _ => roots.sort_by_key(|s| s.start_ns),
-        }
-        if q.sort_order.as_deref() == Some("desc") {
-            roots.reverse();
-        }
-        let total = roots.len();
-        let offset = q.offset.unwrap_or(0);
-        let limit = q.limit.unwrap_or(100);
-        let page: Vec<Value> = roots.into_iter().skip(offset).take(limit).map(span_json).collect();
-        Ok(json!({ "spans": page, "total": total, "offset": offset, "limit": limit }))
-    });
+    engine.register_typed(
+        "engine::traces::list",
+        "Root spans of recent traces",
+        |engine, q: TracesQuery, _| async move {
+            let spans = query_spans(&engine, &q).await?;
+            let ids: std::collections::HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
+            let remotes: std::collections::HashSet<&str> =
+                spans.iter().filter_map(|s| s.remote_span_id.as_deref()).collect();
+            let mut roots: Vec<&SpanRecord> = spans
+                .iter()
+                .filter(|s| s.parent_span_id.as_deref().is_none_or(|p| !ids.contains(p) && !remotes.contains(p)))
+                .filter(|s| q.include_internal || !s.internal)
+                .filter(|s| q.name.as_ref().is_none_or(|n| s.name.contains(n.as_str())))
+                .filter(|s| q.status.as_ref().is_none_or(|st| &s.status == st))
+                .filter(|s| q.start_time.is_none_or(|t| s.start_ns / 1_000_000 >= t))
+                .filter(|s| q.end_time.is_none_or(|t| s.start_ns / 1_000_000 <= t))
+                .filter(|s| {
+                    let d = (s.end_ns - s.start_ns) as f64 / 1e6;
+                    q.min_duration_ms.is_none_or(|m| d >= m) && q.max_duration_ms.is_none_or(|m| d <= m)
+                })
+                .collect();
+            match q.sort_by.as_deref() {
+                Some("duration") => roots.sort_by_key(|s| s.end_ns - s.start_ns),
+                Some("name") => roots.sort_by(|a, b| a.name.cmp(&b.name)),
+                _ => roots.sort_by_key(|s| s.start_ns),
+            }
+            if q.sort_order.as_deref() == Some("desc") {
+                roots.reverse();
+            }
+            let total = roots.len();
+            let offset = q.offset.unwrap_or(0);
+            let limit = q.limit.unwrap_or(100);
+            let page: Vec<Value> = roots.into_iter().skip(offset).take(limit).map(span_json).collect();
+            Ok(json!({ "spans": page, "total": total, "offset": offset, "limit": limit }))
+        },
+    );
     engine.register_typed("engine::traces::tree", "The span tree of one trace", |engine, i: TreeInput, _| async move {
         let q = TracesQuery { trace_id: Some(i.trace_id), ..TracesQuery::default() };
         let spans = query_spans(&engine, &q).await?;

@@ -36,11 +36,15 @@ pub fn publish(engine: &Engine, topic: &str, data: &Value, traceparent: Option<S
 
 /// Registers `publish`.
 pub fn register(engine: &Engine) {
-    engine.register_typed("publish", "Publish to a topic (fan-out to subscribe triggers)", |engine, input: PublishInput, meta| async move {
-        if input.topic.is_empty() {
-            return Err(ErrorBody::new("topic_not_set", "`topic` must be a non-empty string"));
-        }
-        publish(&engine, &input.topic, &input.data, meta.traceparent);
-        Ok(Value::Null)
-    });
+    engine.register_typed(
+        "publish",
+        "Publish to a topic (fan-out to subscribe triggers)",
+        |engine, input: PublishInput, meta| async move {
+            if input.topic.is_empty() {
+                return Err(ErrorBody::new("topic_not_set", "`topic` must be a non-empty string"));
+            }
+            publish(&engine, &input.topic, &input.data, meta.traceparent);
+            Ok(Value::Null)
+        },
+    );
 }

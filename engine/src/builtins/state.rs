@@ -47,7 +47,15 @@ fn err(code: &str, e: impl std::fmt::Display) -> ErrorBody {
 }
 
 /// Fires the `state` triggers whose scope/key filters match.
-fn fire(engine: &Engine, event_type: &str, scope: &str, key: &str, old: Option<Value>, new: Option<Value>, traceparent: Option<String>) {
+fn fire(
+    engine: &Engine,
+    event_type: &str,
+    scope: &str,
+    key: &str,
+    old: Option<Value>,
+    new: Option<Value>,
+    traceparent: Option<String>,
+) {
     let targets: Vec<_> = triggers::of_type(engine, "state")
         .into_iter()
         .filter(|t| {
@@ -68,18 +76,26 @@ pub fn register(engine: &Engine) {
         let v = engine.store().state_get(&i.scope, &i.key).map_err(|e| err("GET_ERROR", e))?;
         Ok(v.unwrap_or(Value::Null))
     });
-    engine.register_typed("state::set", "Set a value; returns {old_value, new_value}", |engine, i: SetInput, meta| async move {
-        let value = i.value.or(i.data).unwrap_or(Value::Null);
-        let old = engine.store().state_set(&i.scope, &i.key, &value).map_err(|e| err("SET_ERROR", e))?;
-        let event = if old.is_some() { "state:updated" } else { "state:created" };
-        fire(&engine, event, &i.scope, &i.key, old.clone(), Some(value.clone()), meta.traceparent);
-        Ok(json!({ "old_value": old, "new_value": value }))
-    });
-    engine.register_typed("state::delete", "Delete a value; returns the deleted value", |engine, i: KeyInput, meta| async move {
-        let old = engine.store().state_delete(&i.scope, &i.key).map_err(|e| err("DELETE_ERROR", e))?;
-        fire(&engine, "state:deleted", &i.scope, &i.key, old.clone(), None, meta.traceparent);
-        Ok(old.unwrap_or(Value::Null))
-    });
+    engine.register_typed(
+        "state::set",
+        "Set a value; returns {old_value, new_value}",
+        |engine, i: SetInput, meta| async move {
+            let value = i.value.or(i.data).unwrap_or(Value::Null);
+            let old = engine.store().state_set(&i.scope, &i.key, &value).map_err(|e| err("SET_ERROR", e))?;
+            let event = if old.is_some() { "state:updated" } else { "state:created" };
+            fire(&engine, event, &i.scope, &i.key, old.clone(), Some(value.clone()), meta.traceparent);
+            Ok(json!({ "old_value": old, "new_value": value }))
+        },
+    );
+    engine.register_typed(
+        "state::delete",
+        "Delete a value; returns the deleted value",
+        |engine, i: KeyInput, meta| async move {
+            let old = engine.store().state_delete(&i.scope, &i.key).map_err(|e| err("DELETE_ERROR", e))?;
+            fire(&engine, "state:deleted", &i.scope, &i.key, old.clone(), None, meta.traceparent);
+            Ok(old.unwrap_or(Value::Null))
+        },
+    );
     engine.register_typed("state::update", "Apply update ops atomically", |engine, i: UpdateInput, meta| async move {
         let ops = i.ops;
         let (old, new, errors) = engine
@@ -94,10 +110,14 @@ pub fn register(engine: &Engine) {
         }
         Ok(out)
     });
-    engine.register_typed("state::list", "Every value in a scope, in insertion order", |engine, i: ScopeInput, _| async move {
-        let values = engine.store().state_list(&i.scope).map_err(|e| err("LIST_ERROR", e))?;
-        Ok(Value::Array(values))
-    });
+    engine.register_typed(
+        "state::list",
+        "Every value in a scope, in insertion order",
+        |engine, i: ScopeInput, _| async move {
+            let values = engine.store().state_list(&i.scope).map_err(|e| err("LIST_ERROR", e))?;
+            Ok(Value::Array(values))
+        },
+    );
     engine.register_typed("state::list_groups", "Every scope name", |engine, _: Value, _| async move {
         let groups = engine.store().state_groups().map_err(|e| err("LIST_GROUPS_ERROR", e))?;
         Ok(json!({ "groups": groups }))

@@ -25,20 +25,12 @@ async fn a_non_streamed_reply_carries_text_and_tool_use_blocks() {
     server.push(
         Reply::text_then_tool_calls(
             "Checking.",
-            vec![ToolCallSpec::new(
-                "toolu_1",
-                "get_weather",
-                json!({ "city": "Paris" }),
-            )],
+            vec![ToolCallSpec::new("toolu_1", "get_weather", json!({ "city": "Paris" }))],
         )
         .with_usage(12, 4),
     );
 
-    let response = post_anthropic(
-        &server,
-        json!({ "model": "claude-test", "max_tokens": 64, "messages": [] }),
-    )
-    .await;
+    let response = post_anthropic(&server, json!({ "model": "claude-test", "max_tokens": 64, "messages": [] })).await;
 
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["request-id"], "req_scripted_1");
@@ -66,18 +58,18 @@ async fn a_streamed_text_reply_follows_anthropics_event_sequence() {
     let server = ScriptedLlm::start().await.unwrap();
     server.push(Reply::text("Hello there").with_usage(25, 15));
 
-    let response = post_anthropic(
-        &server,
-        json!({ "model": "claude-test", "max_tokens": 64, "stream": true, "messages": [] }),
-    )
-    .await;
+    let response =
+        post_anthropic(&server, json!({ "model": "claude-test", "max_tokens": 64, "stream": true, "messages": [] }))
+            .await;
 
     assert_eq!(response.status(), 200);
     let body = response.text().await.unwrap();
     assert!(body.starts_with("event: message_start\ndata: {"), "{body}");
     let text_delta = |text: &str| json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "text_delta", "text": text } });
     let expected: Vec<(String, Value)> = vec![
-        ("message_start", json!({ "type": "message_start", "message": {
+        (
+            "message_start",
+            json!({ "type": "message_start", "message": {
             "id": "msg_scripted_1",
             "type": "message",
             "role": "assistant",
@@ -86,17 +78,24 @@ async fn a_streamed_text_reply_follows_anthropics_event_sequence() {
             "stop_reason": null,
             "stop_sequence": null,
             "usage": { "input_tokens": 25, "output_tokens": 1 },
-        } })),
-        ("content_block_start", json!({ "type": "content_block_start", "index": 0, "content_block": { "type": "text", "text": "" } })),
+        } }),
+        ),
+        (
+            "content_block_start",
+            json!({ "type": "content_block_start", "index": 0, "content_block": { "type": "text", "text": "" } }),
+        ),
         ("ping", json!({ "type": "ping" })),
         ("content_block_delta", text_delta("Hello")),
         ("content_block_delta", text_delta(" there")),
         ("content_block_stop", json!({ "type": "content_block_stop", "index": 0 })),
-        ("message_delta", json!({
-            "type": "message_delta",
-            "delta": { "stop_reason": "end_turn", "stop_sequence": null },
-            "usage": { "output_tokens": 15 },
-        })),
+        (
+            "message_delta",
+            json!({
+                "type": "message_delta",
+                "delta": { "stop_reason": "end_turn", "stop_sequence": null },
+                "usage": { "output_tokens": 15 },
+            }),
+        ),
         ("message_stop", json!({ "type": "message_stop" })),
     ]
     .into_iter()
@@ -114,14 +113,12 @@ async fn a_streamed_tool_use_reassembles_from_partial_json() {
         vec![ToolCallSpec::new("toolu_9", "get_weather", input.clone())],
     ));
 
-    let body = post_anthropic(
-        &server,
-        json!({ "model": "claude-test", "max_tokens": 64, "stream": true, "messages": [] }),
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
+    let body =
+        post_anthropic(&server, json!({ "model": "claude-test", "max_tokens": 64, "stream": true, "messages": [] }))
+            .await
+            .text()
+            .await
+            .unwrap();
 
     // Reassemble blocks the way a client must: start by index, then apply deltas.
     let mut blocks: Vec<Value> = Vec::new();
@@ -140,8 +137,7 @@ async fn a_streamed_tool_use_reassembles_from_partial_json() {
                 match data["delta"]["type"].as_str().unwrap() {
                     "text_delta" => {
                         let text = blocks[index]["text"].as_str().unwrap().to_owned();
-                        blocks[index]["text"] =
-                            json!(text + data["delta"]["text"].as_str().unwrap());
+                        blocks[index]["text"] = json!(text + data["delta"]["text"].as_str().unwrap());
                     }
                     "input_json_delta" => {
                         partial[index] += data["delta"]["partial_json"].as_str().unwrap();
@@ -174,11 +170,7 @@ async fn a_streamed_tool_use_reassembles_from_partial_json() {
 
 #[tokio::test]
 async fn the_models_endpoint_answers_in_anthropics_shape_when_asked_like_anthropic() {
-    let server = ScriptedLlm::builder()
-        .model("claude-a")
-        .start()
-        .await
-        .unwrap();
+    let server = ScriptedLlm::builder().model("claude-a").start().await.unwrap();
 
     let body: Value = reqwest::Client::new()
         .get(format!("{}/v1/models", server.base_url()))

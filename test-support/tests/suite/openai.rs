@@ -64,10 +64,7 @@ async fn a_streamed_text_reply_arrives_as_content_chunks_then_usage_then_done() 
     .await;
 
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()["content-type"],
-        "text/event-stream; charset=utf-8"
-    );
+    assert_eq!(response.headers()["content-type"], "text/event-stream; charset=utf-8");
     let body = response.text().await.unwrap();
     assert!(body.starts_with("data: {"), "{body}");
     assert!(body.ends_with("data: [DONE]\n\n"), "{body}");
@@ -78,10 +75,7 @@ async fn a_streamed_text_reply_arrives_as_content_chunks_then_usage_then_done() 
     assert_eq!(
         data_frames(&body),
         vec![
-            with_usage_null(chunk(
-                json!({ "role": "assistant", "content": "", "refusal": null }),
-                Value::Null
-            )),
+            with_usage_null(chunk(json!({ "role": "assistant", "content": "", "refusal": null }), Value::Null)),
             with_usage_null(chunk(json!({ "content": "Hello" }), Value::Null)),
             with_usage_null(chunk(json!({ "content": " there" }), Value::Null)),
             with_usage_null(chunk(json!({ "content": " world" }), Value::Null)),
@@ -105,19 +99,12 @@ async fn a_stream_without_include_usage_has_no_usage_chunk() {
     let server = ScriptedLlm::start().await.unwrap();
     server.push(Reply::text("Hi"));
 
-    let body = post_openai(&server, json!({ "model": "gpt-test", "stream": true }))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let body = post_openai(&server, json!({ "model": "gpt-test", "stream": true })).await.text().await.unwrap();
 
     assert_eq!(
         data_frames(&body),
         vec![
-            chunk(
-                json!({ "role": "assistant", "content": "", "refusal": null }),
-                Value::Null
-            ),
+            chunk(json!({ "role": "assistant", "content": "", "refusal": null }), Value::Null),
             chunk(json!({ "content": "H" }), Value::Null),
             chunk(json!({ "content": "i" }), Value::Null),
             chunk(json!({}), json!("stop")),
@@ -131,18 +118,10 @@ async fn a_non_streamed_tool_call_carries_its_arguments_as_a_json_string() {
     let server = ScriptedLlm::start().await.unwrap();
     server.push(Reply::text_then_tool_calls(
         "Let me look.",
-        vec![ToolCallSpec::new(
-            "call_1",
-            "read_file",
-            json!({ "path": "a.txt" }),
-        )],
+        vec![ToolCallSpec::new("call_1", "read_file", json!({ "path": "a.txt" }))],
     ));
 
-    let body: Value = post_openai(&server, json!({ "model": "gpt-test" }))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = post_openai(&server, json!({ "model": "gpt-test" })).await.json().await.unwrap();
 
     assert_eq!(
         body["choices"],
@@ -174,11 +153,7 @@ async fn a_streamed_tool_call_reassembles_from_its_argument_pieces() {
         ToolCallSpec::new("call_b", "shell", second.clone()),
     ]));
 
-    let body = post_openai(&server, json!({ "model": "gpt-test", "stream": true }))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let body = post_openai(&server, json!({ "model": "gpt-test", "stream": true })).await.text().await.unwrap();
     let frames = data_frames(&body);
 
     // Reassemble the way a client must: by `index`, id and name from the first delta,
@@ -191,11 +166,7 @@ async fn a_streamed_tool_call_reassembles_from_its_argument_pieces() {
         if !choice["finish_reason"].is_null() {
             finish = choice["finish_reason"].clone();
         }
-        for delta in choice["delta"]["tool_calls"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
+        for delta in choice["delta"]["tool_calls"].as_array().into_iter().flatten() {
             let entry = calls.entry(delta["index"].as_u64().unwrap()).or_default();
             if let Some(id) = delta["id"].as_str() {
                 assert_eq!(delta["type"], "function");
@@ -206,43 +177,23 @@ async fn a_streamed_tool_call_reassembles_from_its_argument_pieces() {
             entry.3 += 1;
         }
     }
-    assert_eq!(
-        frames[0]["choices"][0]["delta"],
-        json!({ "role": "assistant", "content": null, "refusal": null })
-    );
+    assert_eq!(frames[0]["choices"][0]["delta"], json!({ "role": "assistant", "content": null, "refusal": null }));
     assert_eq!(finish, "tool_calls");
     assert_eq!(frames.last(), Some(&json!("[DONE]")));
     let reassembled: Vec<(String, String, Value)> = calls
         .values()
-        .map(|(id, name, args, _)| {
-            (
-                id.clone(),
-                name.clone(),
-                serde_json::from_str(args).unwrap(),
-            )
-        })
+        .map(|(id, name, args, _)| (id.clone(), name.clone(), serde_json::from_str(args).unwrap()))
         .collect();
     assert_eq!(
         reassembled,
-        vec![
-            ("call_a".to_owned(), "read_file".to_owned(), first),
-            ("call_b".to_owned(), "shell".to_owned(), second),
-        ]
+        vec![("call_a".to_owned(), "read_file".to_owned(), first), ("call_b".to_owned(), "shell".to_owned(), second),]
     );
-    assert!(
-        calls.values().all(|(_, _, _, deltas)| *deltas > 3),
-        "arguments are split over several chunks: {calls:?}"
-    );
+    assert!(calls.values().all(|(_, _, _, deltas)| *deltas > 3), "arguments are split over several chunks: {calls:?}");
 }
 
 #[tokio::test]
 async fn the_models_endpoint_lists_the_configured_model_ids() {
-    let server = ScriptedLlm::builder()
-        .model("gpt-a")
-        .model("gpt-b")
-        .start()
-        .await
-        .unwrap();
+    let server = ScriptedLlm::builder().model("gpt-a").model("gpt-b").start().await.unwrap();
 
     let body: Value = reqwest::Client::new()
         .get(format!("{}/models", server.openai_base_url()))

@@ -11,10 +11,7 @@ use super::{DEADLINE, data_frames, post_anthropic, post_openai};
 #[tokio::test]
 async fn a_server_error_then_a_success_are_served_in_script_order() {
     let server = ScriptedLlm::builder()
-        .reply(Reply::status(
-            500,
-            "The server had an error while processing your request.",
-        ))
+        .reply(Reply::status(500, "The server had an error while processing your request."))
         .reply(Reply::text("Recovered"))
         .start()
         .await
@@ -32,11 +29,7 @@ async fn a_server_error_then_a_success_are_served_in_script_order() {
         } })
     );
 
-    let second: Value = post_openai(&server, json!({ "model": "gpt-test" }))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let second: Value = post_openai(&server, json!({ "model": "gpt-test" })).await.json().await.unwrap();
     assert_eq!(second["choices"][0]["message"]["content"], "Recovered");
     assert_eq!(second["id"], "chatcmpl-scripted-2");
     assert_eq!(server.remaining(), 0);
@@ -80,11 +73,7 @@ async fn a_rate_limit_carries_retry_after_and_each_providers_error_shape() {
 
 #[tokio::test]
 async fn a_request_without_a_key_gets_401_in_the_providers_shape_and_consumes_nothing() {
-    let server = ScriptedLlm::builder()
-        .reply(Reply::text("kept"))
-        .start()
-        .await
-        .unwrap();
+    let server = ScriptedLlm::builder().reply(Reply::text("kept")).start().await.unwrap();
     let client = reqwest::Client::new();
 
     let openai = client
@@ -96,12 +85,7 @@ async fn a_request_without_a_key_gets_401_in_the_providers_shape_and_consumes_no
     assert_eq!(openai.status(), 401);
     let body: Value = openai.json().await.unwrap();
     assert_eq!(body["error"]["type"], "invalid_request_error");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("You didn't provide an API key.")
-    );
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("You didn't provide an API key."));
 
     let anthropic = client
         .post(format!("{}/v1/messages", server.base_url()))
@@ -120,35 +104,15 @@ async fn a_request_without_a_key_gets_401_in_the_providers_shape_and_consumes_no
 
 #[tokio::test]
 async fn only_the_configured_key_is_accepted() {
-    let server = ScriptedLlm::builder()
-        .api_key("sk-right")
-        .reply(Reply::text("ok"))
-        .start()
-        .await
-        .unwrap();
+    let server = ScriptedLlm::builder().api_key("sk-right").reply(Reply::text("ok")).start().await.unwrap();
     let client = reqwest::Client::new();
     let url = format!("{}/v1/chat/completions", server.base_url());
 
-    let wrong = client
-        .post(&url)
-        .bearer_auth("sk-wrong")
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let wrong = client.post(&url).bearer_auth("sk-wrong").json(&json!({})).send().await.unwrap();
     assert_eq!(wrong.status(), 401);
-    assert_eq!(
-        wrong.json::<Value>().await.unwrap()["error"]["code"],
-        "invalid_api_key"
-    );
+    assert_eq!(wrong.json::<Value>().await.unwrap()["error"]["code"], "invalid_api_key");
 
-    let right = client
-        .post(&url)
-        .bearer_auth("sk-right")
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let right = client.post(&url).bearer_auth("sk-right").json(&json!({})).send().await.unwrap();
     assert_eq!(right.status(), 200);
 }
 
@@ -165,10 +129,7 @@ async fn an_anthropic_request_without_a_version_header_is_a_bad_request() {
         .unwrap();
 
     assert_eq!(response.status(), 400);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["error"]["type"],
-        "invalid_request_error"
-    );
+    assert_eq!(response.json::<Value>().await.unwrap()["error"]["type"], "invalid_request_error");
 }
 
 #[tokio::test]
@@ -178,41 +139,27 @@ async fn a_gated_stream_sends_its_first_part_and_the_rest_only_once_the_gate_ope
     let gate = server.gate(0);
 
     let mut response = post_openai(&server, json!({ "model": "gpt-test", "stream": true })).await;
-    tokio::time::timeout(DEADLINE, gate.reached())
-        .await
-        .unwrap();
+    tokio::time::timeout(DEADLINE, gate.reached()).await.unwrap();
 
     // The role chunk and the first content chunk arrive while the gate is closed...
     let mut received = String::new();
     while data_frames(&received).len() < 2 {
-        let chunk = tokio::time::timeout(DEADLINE, response.chunk())
-            .await
-            .unwrap()
-            .unwrap()
-            .expect("the stream is still open");
+        let chunk =
+            tokio::time::timeout(DEADLINE, response.chunk()).await.unwrap().unwrap().expect("the stream is still open");
         received.push_str(std::str::from_utf8(&chunk).unwrap());
     }
     let first_part = data_frames(&received);
     assert_eq!(first_part.len(), 2);
-    assert_eq!(
-        first_part[1]["choices"][0]["delta"],
-        json!({ "content": "first" })
-    );
+    assert_eq!(first_part[1]["choices"][0]["delta"], json!({ "content": "first" }));
 
     // ...and nothing more does until it opens.
     let held = tokio::time::timeout(Duration::from_millis(200), response.chunk()).await;
     assert!(held.is_err(), "a chunk got past the closed gate: {held:?}");
 
     gate.open();
-    let rest = tokio::time::timeout(DEADLINE, response.text())
-        .await
-        .unwrap()
-        .unwrap();
+    let rest = tokio::time::timeout(DEADLINE, response.text()).await.unwrap().unwrap();
     let all = data_frames(&(received + &rest));
-    let text: String = all
-        .iter()
-        .filter_map(|frame| frame["choices"][0]["delta"]["content"].as_str())
-        .collect();
+    let text: String = all.iter().filter_map(|frame| frame["choices"][0]["delta"]["content"].as_str()).collect();
     assert_eq!(text, "first second third");
     assert_eq!(all.last(), Some(&json!("[DONE]")));
 }
@@ -226,41 +173,24 @@ async fn gates_interleave_two_streams_in_the_order_the_test_opens_them() {
 
     let slow = post_anthropic(&server, body.clone()).await;
     let fast = post_anthropic(&server, body).await;
-    tokio::time::timeout(DEADLINE, server.gate(0).reached())
-        .await
-        .unwrap();
-    tokio::time::timeout(DEADLINE, server.gate(1).reached())
-        .await
-        .unwrap();
+    tokio::time::timeout(DEADLINE, server.gate(0).reached()).await.unwrap();
+    tokio::time::timeout(DEADLINE, server.gate(1).reached()).await.unwrap();
 
     server.gate(1).open();
-    let fast_body = tokio::time::timeout(DEADLINE, fast.text())
-        .await
-        .unwrap()
-        .unwrap();
+    let fast_body = tokio::time::timeout(DEADLINE, fast.text()).await.unwrap().unwrap();
     assert!(fast_body.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
     assert!(!server.gate(0).is_open());
 
     server.gate(0).open();
-    let slow_body = tokio::time::timeout(DEADLINE, slow.text())
-        .await
-        .unwrap()
-        .unwrap();
+    let slow_body = tokio::time::timeout(DEADLINE, slow.text()).await.unwrap().unwrap();
     assert!(slow_body.contains("\"text\":\" answer\""));
     assert!(slow_body.contains("\"id\":\"msg_scripted_1\""));
 }
 
 #[tokio::test]
 async fn a_hanging_reply_makes_the_clients_timeout_fire() {
-    let server = ScriptedLlm::builder()
-        .reply(Reply::Hang)
-        .start()
-        .await
-        .unwrap();
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
+    let server = ScriptedLlm::builder().reply(Reply::Hang).start().await.unwrap();
+    let client = reqwest::Client::builder().timeout(Duration::from_millis(300)).build().unwrap();
 
     let error = client
         .post(format!("{}/v1/chat/completions", server.base_url()))
@@ -276,11 +206,7 @@ async fn a_hanging_reply_makes_the_clients_timeout_fire() {
 
 #[tokio::test]
 async fn every_request_is_recorded_with_its_headers_and_json_body() {
-    let server = ScriptedLlm::builder()
-        .reply(Reply::text("a"))
-        .start()
-        .await
-        .unwrap();
+    let server = ScriptedLlm::builder().reply(Reply::text("a")).start().await.unwrap();
     let body = json!({ "model": "gpt-test", "messages": [{ "role": "user", "content": "hi" }] });
 
     post_openai(&server, body.clone()).await;
@@ -302,16 +228,8 @@ async fn a_providers_own_queue_is_taken_before_the_shared_one() {
     server.push(Reply::text("shared"));
     server.push_anthropic(Reply::text("for anthropic"));
 
-    let anthropic: Value = post_anthropic(&server, json!({ "model": "c" }))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let openai: Value = post_openai(&server, json!({ "model": "g" }))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let anthropic: Value = post_anthropic(&server, json!({ "model": "c" })).await.json().await.unwrap();
+    let openai: Value = post_openai(&server, json!({ "model": "g" })).await.json().await.unwrap();
 
     assert_eq!(anthropic["content"][0]["text"], "for anthropic");
     assert_eq!(openai["choices"][0]["message"]["content"], "shared");
@@ -345,10 +263,7 @@ async fn a_dropped_server_stops_listening() {
         if result.is_err() {
             break;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still serving after drop"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "still serving after drop");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -140,6 +140,10 @@ where
 }
 
 /// Calls a function through the engine handle itself (no socket), for assertions.
-pub async fn engine_call(engine: &Engine, function_id: &str, payload: Value) -> Result<Option<Value>, agentos_protocol::ErrorBody> {
+pub async fn engine_call(
+    engine: &Engine,
+    function_id: &str,
+    payload: Value,
+) -> Result<Option<Value>, agentos_protocol::ErrorBody> {
     engine.call(function_id, payload, agentos_engine::engine::CallOptions::default()).await.0
 }

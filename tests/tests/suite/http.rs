@@ -81,10 +81,12 @@ async fn http_errors_are_json_with_a_code_and_a_message() {
         engine.wait_function(f).await;
     }
     let client = reqwest::Client::new();
-    let expect = |status: u16, code: &'static str| move |r: (u16, Value)| {
-        assert_eq!(r.0, status, "{}", r.1);
-        assert_eq!(r.1["error"]["code"], code, "{}", r.1);
-        assert!(r.1["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", r.1);
+    let expect = |status: u16, code: &'static str| {
+        move |r: (u16, Value)| {
+            assert_eq!(r.0, status, "{}", r.1);
+            assert_eq!(r.1["error"]["code"], code, "{}", r.1);
+            assert!(r.1["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{}", r.1);
+        }
     };
     async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
         let r = req.send().await.unwrap();

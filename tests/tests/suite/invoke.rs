@@ -27,7 +27,8 @@ async fn a_worker_function_is_invoked_by_another_worker_and_answers() {
 
     // The SDK sent every registration twice; the function is listed once.
     let listed = call_when_ready(&client, "engine::functions::list", json!({})).await;
-    let ids: Vec<&str> = listed["functions"].as_array().unwrap().iter().filter_map(|f| f["function_id"].as_str()).collect();
+    let ids: Vec<&str> =
+        listed["functions"].as_array().unwrap().iter().filter_map(|f| f["function_id"].as_str()).collect();
     assert_eq!(ids.iter().filter(|id| **id == "math::add").count(), 1);
     server.shutdown_async().await;
     client.shutdown_async().await;
@@ -85,7 +86,8 @@ async fn a_slow_handler_times_out_on_the_caller_side() {
     engine.wait_function("slow::op").await;
     let client = worker(&engine.ws_url, "client");
     call_when_ready(&client, "engine::health::check", json!({})).await;
-    let request = TriggerRequest { function_id: "slow::op".into(), payload: json!({}), action: None, timeout_ms: Some(300) };
+    let request =
+        TriggerRequest { function_id: "slow::op".into(), payload: json!({}), action: None, timeout_ms: Some(300) };
     let err = client.trigger(request).await.unwrap_err();
     assert!(matches!(err, IIIError::Timeout), "{err:?}");
     server.shutdown_async().await;
@@ -109,7 +111,12 @@ async fn a_void_call_returns_at_once_and_the_callee_sees_the_caller_id() {
     engine.wait_function("audit::log").await;
     let client = worker(&engine.ws_url, "client");
     call_when_ready(&client, "engine::health::check", json!({})).await;
-    let request = TriggerRequest { function_id: "audit::log".into(), payload: json!({"n": 1}), action: Some(TriggerAction::Void), timeout_ms: None };
+    let request = TriggerRequest {
+        function_id: "audit::log".into(),
+        payload: json!({"n": 1}),
+        action: Some(TriggerAction::Void),
+        timeout_ms: None,
+    };
     assert_eq!(client.trigger(request).await.unwrap(), Value::Null);
     let seen3 = seen.clone();
     wait_until("void call delivered", move || {
@@ -189,7 +196,16 @@ async fn a_callee_that_disconnects_mid_call_stops_the_call_at_once() {
     call_when_ready(&client, "engine::health::check", json!({})).await;
     let pending = tokio::spawn({
         let client = client.clone();
-        async move { client.trigger(TriggerRequest { function_id: "hang::forever".into(), payload: json!({}), action: None, timeout_ms: Some(20_000) }).await }
+        async move {
+            client
+                .trigger(TriggerRequest {
+                    function_id: "hang::forever".into(),
+                    payload: json!({}),
+                    action: None,
+                    timeout_ms: Some(20_000),
+                })
+                .await
+        }
     });
     let e = engine.engine.clone();
     wait_until("call in flight", move || {
@@ -233,9 +249,11 @@ async fn a_call_chain_across_three_workers_is_one_span_tree() {
     let client = worker(&engine.ws_url, "client");
     assert_eq!(call_when_ready(&client, "chain::a", json!({})).await, json!("c"));
 
-    let roots = engine_call(&engine.engine, "engine::traces::list", json!({"name": "call chain::a"})).await.unwrap().unwrap();
+    let roots =
+        engine_call(&engine.engine, "engine::traces::list", json!({"name": "call chain::a"})).await.unwrap().unwrap();
     let trace_id = roots["spans"][0]["trace_id"].as_str().unwrap().to_string();
-    let tree = engine_call(&engine.engine, "engine::traces::tree", json!({"trace_id": trace_id})).await.unwrap().unwrap();
+    let tree =
+        engine_call(&engine.engine, "engine::traces::tree", json!({"trace_id": trace_id})).await.unwrap().unwrap();
     // Walk the engine's own spans (SDK spans may sit between them) and collect the chain.
     fn engine_chain(node: &Value, out: &mut Vec<String>) {
         if let Some(f) = node["function_id"].as_str() {

@@ -44,7 +44,8 @@ impl Raw {
 
     async fn invoke(&mut self, function_id: &str, data: Value) -> Value {
         let id = uuid::Uuid::new_v4().to_string();
-        self.send(json!({"type": "invokefunction", "invocation_id": id, "function_id": function_id, "data": data})).await;
+        self.send(json!({"type": "invokefunction", "invocation_id": id, "function_id": function_id, "data": data}))
+            .await;
         loop {
             let frame = self.recv().await;
             if frame["type"] == "invocationresult" && frame["invocation_id"] == id {
@@ -195,13 +196,19 @@ fn free_port() -> u16 {
 async fn workers_reconnect_and_re_register_after_the_engine_restarts() {
     let port = free_port();
     let data = tempfile::tempdir().unwrap();
-    let config = || agentos_engine::EngineConfig { engine_port: port, http_port: 0, stream_port: 0, ..Default::default() };
+    let config =
+        || agentos_engine::EngineConfig { engine_port: port, http_port: 0, stream_port: 0, ..Default::default() };
     let first = agentos_engine::start(config(), data.path().to_path_buf()).await.unwrap();
     let url = first.ws_url();
     let w = worker(&url, "survivor");
     register(&w, "keep::alive", |_: Value| async move { Ok(json!("still here")) });
-    w.register_trigger(RegisterTriggerInput { trigger_type: "subscribe".into(), function_id: "keep::alive".into(), config: json!({"topic": "t"}), metadata: None })
-        .unwrap();
+    w.register_trigger(RegisterTriggerInput {
+        trigger_type: "subscribe".into(),
+        function_id: "keep::alive".into(),
+        config: json!({"topic": "t"}),
+        metadata: None,
+    })
+    .unwrap();
     let e = first.engine.clone();
     wait_until("registered on the first engine", move || {
         let ok = e.has_function("keep::alive");
@@ -231,7 +238,8 @@ fn engine_child_process() {
     let port: u16 = std::env::var("AGENTOS_TEST_ENGINE_PORT").unwrap().parse().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async move {
-        let config = agentos_engine::EngineConfig { engine_port: port, http_port: 0, stream_port: 0, ..Default::default() };
+        let config =
+            agentos_engine::EngineConfig { engine_port: port, http_port: 0, stream_port: 0, ..Default::default() };
         let _running = agentos_engine::start(config, data_dir.into()).await.unwrap();
         println!("ENGINE READY");
         std::future::pending::<()>().await;
@@ -283,10 +291,16 @@ async fn an_acknowledged_write_survives_kill_9_of_the_engine_process() {
     let mut child = ChildEngine::spawn(data.path(), port);
     let mut raw = Raw::connect(&url).await;
     for i in 0..20 {
-        let ack = raw.invoke("state::set", json!({"scope": "durable", "key": format!("k{i}"), "value": {"i": i}})).await;
+        let ack =
+            raw.invoke("state::set", json!({"scope": "durable", "key": format!("k{i}"), "value": {"i": i}})).await;
         assert_eq!(ack["result"]["new_value"], json!({"i": i}), "{ack}");
     }
-    let ack = raw.invoke("state::update", json!({"scope": "durable", "key": "counter", "ops": [{"type": "increment", "path": "", "by": 7}]})).await;
+    let ack = raw
+        .invoke(
+            "state::update",
+            json!({"scope": "durable", "key": "counter", "ops": [{"type": "increment", "path": "", "by": 7}]}),
+        )
+        .await;
     assert_eq!(ack["result"]["new_value"], 7);
     // Acknowledged, then the engine dies without any chance to flush.
     child.kill_9();

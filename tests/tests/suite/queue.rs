@@ -55,7 +55,8 @@ async fn a_failing_job_is_retried_then_dead_lettered_and_can_be_redriven() {
     })
     .await;
     assert_eq!(attempts.load(Ordering::SeqCst), 3);
-    let dlq = engine_call(&engine.engine, "engine::queue::dlq_messages", json!({"topic": "fast"})).await.unwrap().unwrap();
+    let dlq =
+        engine_call(&engine.engine, "engine::queue::dlq_messages", json!({"topic": "fast"})).await.unwrap().unwrap();
     let message = &dlq["messages"][0];
     assert_eq!(message["id"], id);
     assert_eq!(message["data"], json!({"order": 9}));

@@ -16,8 +16,14 @@ async fn state_functions_answer_with_the_iii_shapes() {
         async move { c.trigger(call(f, p)).await.unwrap() }
     };
     assert_eq!(run("state::get", json!({"scope": "s", "key": "missing"})).await, Value::Null);
-    assert_eq!(run("state::set", json!({"scope": "s", "key": "a", "value": {"n": 1}})).await, json!({"old_value": null, "new_value": {"n": 1}}));
-    assert_eq!(run("state::set", json!({"scope": "s", "key": "b", "data": 2})).await, json!({"old_value": null, "new_value": 2}));
+    assert_eq!(
+        run("state::set", json!({"scope": "s", "key": "a", "value": {"n": 1}})).await,
+        json!({"old_value": null, "new_value": {"n": 1}})
+    );
+    assert_eq!(
+        run("state::set", json!({"scope": "s", "key": "b", "data": 2})).await,
+        json!({"old_value": null, "new_value": 2})
+    );
     assert_eq!(run("state::get", json!({"scope": "s", "key": "a"})).await, json!({"n": 1}));
     assert_eq!(run("state::list", json!({"scope": "s"})).await, json!([{"n": 1}, 2]));
     assert_eq!(run("state::list_groups", json!({})).await, json!({"groups": ["s"]}));
@@ -25,7 +31,9 @@ async fn state_functions_answer_with_the_iii_shapes() {
         run("state::update", json!({"scope": "s", "key": "a", "ops": [{"type": "increment", "path": "n", "by": 4}, {"type": "increment", "path": "bad", "by": 1}, {"type": "set", "path": "t", "value": "x"}]})).await,
         json!({"old_value": {"n": 1}, "new_value": {"n": 5, "bad": 1, "t": "x"}})
     );
-    let with_error = run("state::update", json!({"scope": "s", "key": "a", "ops": [{"type": "increment", "path": "t", "by": 1}]})).await;
+    let with_error =
+        run("state::update", json!({"scope": "s", "key": "a", "ops": [{"type": "increment", "path": "t", "by": 1}]}))
+            .await;
     assert_eq!(with_error["errors"][0]["code"], "increment.not_number");
     assert_eq!(run("state::delete", json!({"scope": "s", "key": "b"})).await, json!(2));
     // A malformed input is a deserialization_error naming the function.
@@ -47,7 +55,13 @@ async fn fifty_concurrent_increments_lose_no_update() {
         let c = clients[i % clients.len()].clone();
         tasks.push(tokio::spawn(async move {
             let op = json!({"scope": "counters", "key": "hits", "ops": [{"type": "increment", "path": "n", "by": 1}]});
-            c.trigger(TriggerRequest { function_id: "state::update".into(), payload: op, action: None, timeout_ms: Some(10_000) }).await
+            c.trigger(TriggerRequest {
+                function_id: "state::update".into(),
+                payload: op,
+                action: None,
+                timeout_ms: Some(10_000),
+            })
+            .await
         }));
     }
     for t in tasks {

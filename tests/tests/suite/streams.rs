@@ -20,12 +20,24 @@ async fn ok(engine: &TestEngine, f: &str, input: Value) -> Value {
 async fn stream_functions_answer_with_the_iii_shapes() {
     let engine = TestEngine::start().await;
     let item = |id: &str, data: Value| json!({"stream_name": "chat", "group_id": "room1", "item_id": id, "data": data});
-    assert_eq!(ok(&engine, "stream::set", item("m1", json!({"t": "hi"}))).await, json!({"old_value": null, "new_value": {"t": "hi"}}));
-    assert_eq!(ok(&engine, "stream::set", item("m2", json!({"t": "yo"}))).await, json!({"old_value": null, "new_value": {"t": "yo"}}));
+    assert_eq!(
+        ok(&engine, "stream::set", item("m1", json!({"t": "hi"}))).await,
+        json!({"old_value": null, "new_value": {"t": "hi"}})
+    );
+    assert_eq!(
+        ok(&engine, "stream::set", item("m2", json!({"t": "yo"}))).await,
+        json!({"old_value": null, "new_value": {"t": "yo"}})
+    );
     assert_eq!(ok(&engine, "stream::get", item("m1", Value::Null)).await, json!({"t": "hi"}));
-    assert_eq!(ok(&engine, "stream::list", json!({"stream_name": "chat", "group_id": "room1"})).await, json!([{"t": "hi"}, {"t": "yo"}]));
+    assert_eq!(
+        ok(&engine, "stream::list", json!({"stream_name": "chat", "group_id": "room1"})).await,
+        json!([{"t": "hi"}, {"t": "yo"}])
+    );
     assert_eq!(ok(&engine, "stream::list_groups", json!({"stream_name": "chat"})).await, json!(["room1"]));
-    assert_eq!(ok(&engine, "stream::list_all", json!({})).await, json!({"stream": [{"id": "chat", "groups": ["room1"]}], "count": 1}));
+    assert_eq!(
+        ok(&engine, "stream::list_all", json!({})).await,
+        json!({"stream": [{"id": "chat", "groups": ["room1"]}], "count": 1})
+    );
     assert_eq!(ok(&engine, "stream::delete", item("m2", Value::Null)).await, json!({"old_value": {"t": "yo"}}));
     assert_eq!(ok(&engine, "stream::delete", item("m2", Value::Null)).await, json!({"old_value": null}));
     engine.stop().await;
@@ -65,11 +77,24 @@ async fn stream_changes_reach_triggers_and_joined_browser_clients() {
     let sync = next_event(&mut browser).await;
     assert_eq!(sync["event"], json!({"type": "sync", "data": []}));
 
-    ok(&engine, "stream::set", json!({"stream_name": "chat", "group_id": "room1", "item_id": "m1", "data": {"t": "hi"}})).await;
-    ok(&engine, "stream::set", json!({"stream_name": "chat", "group_id": "room1", "item_id": "m1", "data": {"t": "hey"}})).await;
+    ok(
+        &engine,
+        "stream::set",
+        json!({"stream_name": "chat", "group_id": "room1", "item_id": "m1", "data": {"t": "hi"}}),
+    )
+    .await;
+    ok(
+        &engine,
+        "stream::set",
+        json!({"stream_name": "chat", "group_id": "room1", "item_id": "m1", "data": {"t": "hey"}}),
+    )
+    .await;
     ok(&engine, "stream::set", json!({"stream_name": "chat", "group_id": "other", "item_id": "x", "data": 1})).await;
     let created = next_event(&mut browser).await;
-    assert_eq!((created["streamName"].clone(), created["id"].clone(), created["event"].clone()), (json!("chat"), json!("m1"), json!({"type": "create", "data": {"t": "hi"}})));
+    assert_eq!(
+        (created["streamName"].clone(), created["id"].clone(), created["event"].clone()),
+        (json!("chat"), json!("m1"), json!({"type": "create", "data": {"t": "hi"}}))
+    );
     assert_eq!(next_event(&mut browser).await["event"], json!({"type": "update", "data": {"t": "hey"}}));
 
     let s = seen.clone();
@@ -94,8 +119,13 @@ async fn logs_are_stored_listed_and_fire_log_triggers_of_their_level() {
         s.lock().unwrap().push(v);
         std::future::ready(Ok(Value::Null))
     });
-    w.register_trigger(RegisterTriggerInput { trigger_type: "log".into(), function_id: "logs::on_warn".into(), config: json!({"level": "warn"}), metadata: None })
-        .unwrap();
+    w.register_trigger(RegisterTriggerInput {
+        trigger_type: "log".into(),
+        function_id: "logs::on_warn".into(),
+        config: json!({"level": "warn"}),
+        metadata: None,
+    })
+    .unwrap();
     engine.wait_triggers(1).await;
     engine.wait_function("logs::on_warn").await;
     ok(&engine, "engine::log::info", json!({"message": "all good"})).await;
@@ -107,7 +137,10 @@ async fn logs_are_stored_listed_and_fire_log_triggers_of_their_level() {
     })
     .await;
     let got = seen.lock().unwrap()[0].clone();
-    assert_eq!((got["severity_text"].clone(), got["severity_number"].clone(), got["body"].clone(), got["attributes"].clone()), (json!("WARN"), json!(13), json!("careful"), json!({"k": 1})));
+    assert_eq!(
+        (got["severity_text"].clone(), got["severity_number"].clone(), got["body"].clone(), got["attributes"].clone()),
+        (json!("WARN"), json!(13), json!("careful"), json!({"k": 1}))
+    );
     let listed = ok(&engine, "engine::logs::list", json!({"severity_min": 13})).await;
     assert_eq!(listed["total"], 1);
     assert_eq!(listed["logs"][0]["body"], "careful");

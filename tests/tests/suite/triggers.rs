@@ -2,9 +2,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use provider_handler::Handler;
 use iii_sdk::{RegisterTriggerInput, RegisterTriggerType, TriggerConfig};
 use pretty_assertions::assert_eq;
+use provider_handler::Handler;
 use serde_json::{Value, json};
 
 use super::harness::{TestEngine, call_when_ready, engine_call, register, wait_until, worker};
@@ -160,7 +160,11 @@ async fn a_trigger_for_a_type_registered_later_reaches_its_provider() {
 
     let provider = worker(&engine.ws_url, "provider");
     let forwarded: Arc<Mutex<Vec<TriggerConfig>>> = Arc::default();
-    provider.register_trigger_type(RegisterTriggerType::new("webhook::incoming", "Incoming webhooks", Handler(forwarded.clone())));
+    provider.register_trigger_type(RegisterTriggerType::new(
+        "webhook::incoming",
+        "Incoming webhooks",
+        Handler(forwarded.clone()),
+    ));
     let f = forwarded.clone();
     wait_until("trigger forwarded to the provider", move || {
         let n = f.lock().unwrap().len();

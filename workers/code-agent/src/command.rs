@@ -104,13 +104,9 @@ type Shared = Arc<Mutex<Capture>>;
 /// `code::run_command`. Errors: `INVALID_INPUT` (empty program, bad limits, a cwd that is not
 /// a directory), `OUTSIDE_WORKSPACE`, `NOT_FOUND` (the cwd or the program), `IO_ERROR`.
 pub async fn run_command(ws: &Workspace, req: RunCommand) -> Result<CommandOutput, CodeError> {
-    if req.program.trim().is_empty()
-        || req.program.contains('\0')
-        || req.args.iter().any(|a| a.contains('\0'))
-    {
+    if req.program.trim().is_empty() || req.program.contains('\0') || req.args.iter().any(|a| a.contains('\0')) {
         return Err(CodeError::InvalidInput(
-            "program must be a non-empty name or path, and no argument may contain a NUL byte"
-                .into(),
+            "program must be a non-empty name or path, and no argument may contain a NUL byte".into(),
         ));
     }
     if req.timeout_ms == 0 || req.timeout_ms > MAX_TIMEOUT_MS {
@@ -160,55 +156,34 @@ pub async fn run_command(ws: &Workspace, req: RunCommand) -> Result<CommandOutpu
         _ => CodeError::io(format!("starting {:?}", req.program), e),
     })?;
     // The group id is the child's pid (process_group(0)); it stays valid while any member lives.
-    let group = child
-        .id()
-        .and_then(|id| i32::try_from(id).ok())
-        .map(Pid::from_raw);
+    let group = child.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw);
     let stdout = Shared::default();
     let stderr = Shared::default();
     let mut readers = [
-        child
-            .stdout
-            .take()
-            .map(|s| read_capped(s, stdout.clone(), req.max_output_bytes)),
-        child
-            .stderr
-            .take()
-            .map(|s| read_capped(s, stderr.clone(), req.max_output_bytes)),
+        child.stdout.take().map(|s| read_capped(s, stdout.clone(), req.max_output_bytes)),
+        child.stderr.take().map(|s| read_capped(s, stderr.clone(), req.max_output_bytes)),
     ];
 
     let deadline = Instant::now() + Duration::from_millis(req.timeout_ms);
     let (status, timed_out) = match tokio::time::timeout_at(deadline, child.wait()).await {
         Ok(waited) => {
-            let status =
-                waited.map_err(|e| CodeError::io(format!("waiting for {:?}", req.program), e))?;
+            let status = waited.map_err(|e| CodeError::io(format!("waiting for {:?}", req.program), e))?;
             // Background processes may still hold the pipes: give them a moment, then kill the
             // group. A group whose pipes are still open has a live member, so its id is not
             // recycled.
-            if !drain(
-                &mut readers,
-                PIPE_GRACE.min(deadline.saturating_duration_since(Instant::now())),
-            )
-            .await
-            {
+            if !drain(&mut readers, PIPE_GRACE.min(deadline.saturating_duration_since(Instant::now()))).await {
                 kill_group(group);
             }
             (status, false)
         }
         Err(_) => {
             kill_group(group);
-            let status = child
-                .wait()
-                .await
-                .map_err(|e| CodeError::io(format!("waiting for {:?}", req.program), e))?;
+            let status = child.wait().await.map_err(|e| CodeError::io(format!("waiting for {:?}", req.program), e))?;
             (status, true)
         }
     };
     if !drain(&mut readers, DRAIN_AFTER_KILL).await {
-        tracing::warn!(
-            program = req.program,
-            "output pipes still open after the kill; the output is cut off"
-        );
+        tracing::warn!(program = req.program, "output pipes still open after the kill; the output is cut off");
     }
     for reader in readers.into_iter().flatten() {
         reader.abort();
@@ -217,11 +192,7 @@ pub async fn run_command(ws: &Workspace, req: RunCommand) -> Result<CommandOutpu
 }
 
 /// Reads `stream` to its end, keeping at most `cap` bytes in `into`.
-fn read_capped(
-    mut stream: impl AsyncRead + Unpin + Send + 'static,
-    into: Shared,
-    cap: usize,
-) -> JoinHandle<()> {
+fn read_capped(mut stream: impl AsyncRead + Unpin + Send + 'static, into: Shared, cap: usize) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut buf = [0u8; 8192];
         while let Ok(n) = stream.read(&mut buf).await {
@@ -244,10 +215,7 @@ async fn drain(readers: &mut [Option<JoinHandle<()>>; 2], grace: Duration) -> bo
     let deadline = Instant::now() + grace;
     for slot in readers.iter_mut() {
         if let Some(reader) = slot {
-            if tokio::time::timeout_at(deadline, &mut *reader)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout_at(deadline, &mut *reader).await.is_err() {
                 return false;
             }
             *slot = None;

@@ -20,9 +20,7 @@ fn cmd(program: &str, args: &[&str]) -> RunCommand {
 #[tokio::test]
 async fn a_command_runs_in_the_workspace_and_reports_its_exit_code() {
     let f = Fixture::new();
-    let got = run_command(&f.ws, cmd("sh", &["-c", "pwd; echo oops >&2; exit 3"]))
-        .await
-        .unwrap();
+    let got = run_command(&f.ws, cmd("sh", &["-c", "pwd; echo oops >&2; exit 3"])).await.unwrap();
     let root = f.ws.root().display().to_string();
     assert_eq!(
         got,
@@ -37,10 +35,7 @@ async fn a_command_runs_in_the_workspace_and_reports_its_exit_code() {
     );
     let mut in_src = cmd("pwd", &[]);
     in_src.cwd = Some("src".into());
-    assert_eq!(
-        run_command(&f.ws, in_src).await.unwrap().stdout,
-        format!("{root}/src\n")
-    );
+    assert_eq!(run_command(&f.ws, in_src).await.unwrap().stdout, format!("{root}/src\n"));
 }
 
 #[tokio::test]
@@ -50,15 +45,8 @@ async fn a_timeout_kills_the_whole_process_group() {
     req.timeout_ms = 300;
     let started = Instant::now();
     let got = run_command(&f.ws, req).await.unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        started.elapsed()
-    );
-    assert_eq!(
-        (got.timed_out, got.exit_code, got.signal),
-        (true, None, Some(9))
-    );
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert_eq!((got.timed_out, got.exit_code, got.signal), (true, None, Some(9)));
     // The background sleep was in the group: it must be gone (or a zombie awaiting init).
     let pid: i32 = got.stdout.trim().parse().unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -68,10 +56,7 @@ async fn a_timeout_kills_the_whole_process_group() {
         if !alive {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "background process {pid} survived the timeout"
-        );
+        assert!(Instant::now() < deadline, "background process {pid} survived the timeout");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -81,28 +66,16 @@ async fn the_environment_is_cleared_but_for_the_allow_list_and_the_workspace() {
     let f = Fixture::new();
     // The test process's own environment has variables that are not on the allow-list
     // (CARGO_* set by cargo for every test); none may reach the command.
-    assert!(
-        std::env::vars().any(|(k, _)| k.starts_with("CARGO_")),
-        "cargo sets CARGO_* for tests"
-    );
+    assert!(std::env::vars().any(|(k, _)| k.starts_with("CARGO_")), "cargo sets CARGO_* for tests");
     let got = run_command(&f.ws, cmd("env", &[])).await.unwrap();
-    let names: Vec<&str> = got
-        .stdout
-        .lines()
-        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
-        .collect();
+    let names: Vec<&str> = got.stdout.lines().filter_map(|l| l.split_once('=').map(|(k, _)| k)).collect();
     for name in &names {
         assert!(
             command::ENV_ALLOW_LIST.contains(name) || *name == "AGENTOS_WORKSPACE",
             "{name} leaked into the command"
         );
     }
-    assert!(
-        got.stdout
-            .contains(&format!("AGENTOS_WORKSPACE={}", f.ws.root().display())),
-        "{}",
-        got.stdout
-    );
+    assert!(got.stdout.contains(&format!("AGENTOS_WORKSPACE={}", f.ws.root().display())), "{}", got.stdout);
 }
 
 #[tokio::test]
@@ -111,28 +84,16 @@ async fn output_over_the_cap_is_cut_and_flagged() {
     let mut req = cmd("sh", &["-c", "yes | head -c 100000"]);
     req.max_output_bytes = 1000;
     let got = run_command(&f.ws, req).await.unwrap();
-    assert_eq!(
-        (got.stdout.len(), got.truncated, got.exit_code),
-        (1000, true, Some(0))
-    );
+    assert_eq!((got.stdout.len(), got.truncated, got.exit_code), (1000, true, Some(0)));
 }
 
 #[tokio::test]
 async fn a_command_that_leaves_a_background_process_answers_promptly() {
     let f = Fixture::new();
     let started = Instant::now();
-    let got = run_command(&f.ws, cmd("sh", &["-c", "sleep 30 & echo started"]))
-        .await
-        .unwrap();
-    assert_eq!(
-        (got.stdout.as_str(), got.exit_code, got.timed_out),
-        ("started\n", Some(0), false)
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        started.elapsed()
-    );
+    let got = run_command(&f.ws, cmd("sh", &["-c", "sleep 30 & echo started"])).await.unwrap();
+    assert_eq!((got.stdout.as_str(), got.exit_code, got.timed_out), ("started\n", Some(0), false));
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
 }
 
 #[tokio::test]
@@ -140,32 +101,16 @@ async fn bad_command_requests_are_refused_with_their_codes() {
     let f = Fixture::new();
     let mut outside = cmd("pwd", &[]);
     outside.cwd = Some("../".into());
-    assert_eq!(
-        run_command(&f.ws, outside).await.unwrap_err().code(),
-        "OUTSIDE_WORKSPACE"
-    );
+    assert_eq!(run_command(&f.ws, outside).await.unwrap_err().code(), "OUTSIDE_WORKSPACE");
     let mut slow = cmd("true", &[]);
     slow.timeout_ms = 600_001;
-    assert_eq!(
-        run_command(&f.ws, slow).await.unwrap_err().code(),
-        "INVALID_INPUT"
-    );
-    assert_eq!(
-        run_command(&f.ws, cmd("no-such-program-xyz", &[]))
-            .await
-            .unwrap_err()
-            .code(),
-        "NOT_FOUND"
-    );
-    assert_eq!(
-        run_command(&f.ws, cmd("", &[])).await.unwrap_err().code(),
-        "INVALID_INPUT"
-    );
+    assert_eq!(run_command(&f.ws, slow).await.unwrap_err().code(), "INVALID_INPUT");
+    assert_eq!(run_command(&f.ws, cmd("no-such-program-xyz", &[])).await.unwrap_err().code(), "NOT_FOUND");
+    assert_eq!(run_command(&f.ws, cmd("", &[])).await.unwrap_err().code(), "INVALID_INPUT");
 }
 
 #[test]
 fn unknown_request_fields_are_refused() {
-    let err =
-        serde_json::from_str::<RunCommand>(r#"{"program": "ls", "shell": true}"#).unwrap_err();
+    let err = serde_json::from_str::<RunCommand>(r#"{"program": "ls", "shell": true}"#).unwrap_err();
     assert!(err.to_string().contains("unknown field `shell`"), "{err}");
 }

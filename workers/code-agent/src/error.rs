@@ -77,10 +77,7 @@ impl CodeError {
 
     /// An [`CodeError::Io`] for `what` (which names the path).
     pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
-        Self::Io {
-            what: what.into(),
-            source,
-        }
+        Self::Io { what: what.into(), source }
     }
 }
 
@@ -99,27 +96,14 @@ mod tests {
     fn every_error_leaves_the_crate_with_its_code_and_message() {
         let table = [
             (
-                CodeError::OutsideWorkspace {
-                    path: "../x".into(),
-                    root: "/w".into(),
-                    reason: "r".into(),
-                },
+                CodeError::OutsideWorkspace { path: "../x".into(), root: "/w".into(), reason: "r".into() },
                 "OUTSIDE_WORKSPACE",
             ),
-            (
-                CodeError::NotFound {
-                    path: "a".into(),
-                    hint: "h".into(),
-                },
-                "NOT_FOUND",
-            ),
+            (CodeError::NotFound { path: "a".into(), hint: "h".into() }, "NOT_FOUND"),
             (CodeError::InvalidInput("bad".into()), "INVALID_INPUT"),
             (CodeError::TooLarge("big".into()), "TOO_LARGE"),
             (CodeError::PatchFailed("hunk".into()), "PATCH_FAILED"),
-            (
-                CodeError::io("reading a", std::io::Error::other("disk")),
-                "IO_ERROR",
-            ),
+            (CodeError::io("reading a", std::io::Error::other("disk")), "IO_ERROR"),
             (CodeError::Timeout("slow".into()), "TIMEOUT"),
         ];
         for (err, code) in table {

@@ -194,11 +194,7 @@ pub struct Written {
 /// a binary file, line 0), `TOO_LARGE` (over 1 MiB without a window).
 pub fn read_file(ws: &Workspace, req: ReadFile) -> Result<FileContent, CodeError> {
     let path = ws.resolve(&req.path)?;
-    let meta = metadata(
-        &path,
-        &req.path,
-        "list the directory with code::list to see what exists",
-    )?;
+    let meta = metadata(&path, &req.path, "list the directory with code::list to see what exists")?;
     if meta.is_dir() {
         return Err(CodeError::InvalidInput(format!(
             "{:?} is a directory; use code::list to see its entries",
@@ -215,25 +211,20 @@ pub fn read_file(ws: &Workspace, req: ReadFile) -> Result<FileContent, CodeError
     }
     let first = match req.offset_line {
         Some(0) => {
-            return Err(CodeError::InvalidInput(
-                "offset_line is 1-based: use 1 for the first line".into(),
-            ));
+            return Err(CodeError::InvalidInput("offset_line is 1-based: use 1 for the first line".into()));
         }
         Some(n) => n,
         None => 1,
     };
     let max_lines = req.max_lines.unwrap_or(usize::MAX);
-    let file =
-        File::open(&path).map_err(|e| CodeError::io(format!("opening {:?}", req.path), e))?;
+    let file = File::open(&path).map_err(|e| CodeError::io(format!("opening {:?}", req.path), e))?;
     let mut reader = BufReader::new(file);
     let mut line = Vec::new();
     let mut content = Vec::new();
     let (mut total, mut taken, mut truncated) = (0usize, 0usize, false);
     loop {
         line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| CodeError::io(format!("reading {:?}", req.path), e))?;
+        let n = reader.read_until(b'\n', &mut line).map_err(|e| CodeError::io(format!("reading {:?}", req.path), e))?;
         if n == 0 {
             break;
         }
@@ -272,18 +263,11 @@ pub fn list(ws: &Workspace, req: List) -> Result<Listing, CodeError> {
         )));
     }
     let path = ws.resolve(&req.path)?;
-    let meta = metadata(
-        &path,
-        &req.path,
-        "list the workspace root with code::list {} to see what exists",
-    )?;
+    let meta = metadata(&path, &req.path, "list the workspace root with code::list {} to see what exists")?;
     let mut entries = Vec::new();
     if !meta.is_dir() {
         entries.push(entry(ws, &path, &meta));
-        return Ok(Listing {
-            entries,
-            truncated: false,
-        });
+        return Ok(Listing { entries, truncated: false });
     }
     let mut truncated = false;
     // Breadth first, so a truncated listing shows the shallow entries.
@@ -295,10 +279,7 @@ pub fn list(ws: &Workspace, req: List) -> Result<Listing, CodeError> {
                 break 'walk;
             }
             let e = entry(ws, &child, &meta);
-            if req.recursive
-                && e.kind == EntryKind::Dir
-                && child.file_name().is_none_or(|n| n != ".git")
-            {
+            if req.recursive && e.kind == EntryKind::Dir && child.file_name().is_none_or(|n| n != ".git") {
                 queue.push_back(child);
             }
             entries.push(e);
@@ -325,11 +306,7 @@ pub fn search(ws: &Workspace, req: Search) -> Result<SearchResult, CodeError> {
     })?;
     let given = req.path.as_deref().unwrap_or(".");
     let start = ws.resolve(given)?;
-    let meta = metadata(
-        &start,
-        given,
-        "list the workspace with code::list to see what exists",
-    )?;
+    let meta = metadata(&start, given, "list the workspace with code::list to see what exists")?;
     let mut files = Vec::new();
     if meta.is_dir() {
         collect_files(&start, &mut files)?;
@@ -344,9 +321,7 @@ pub fn search(ws: &Workspace, req: Search) -> Result<SearchResult, CodeError> {
             continue;
         }
         if let Some(glob) = &req.glob
-            && !file
-                .file_name()
-                .is_some_and(|n| glob_matches(glob, &n.to_string_lossy()))
+            && !file.file_name().is_some_and(|n| glob_matches(glob, &n.to_string_lossy()))
         {
             continue;
         }
@@ -361,10 +336,7 @@ pub fn search(ws: &Workspace, req: Search) -> Result<SearchResult, CodeError> {
         for (i, line) in text.lines().enumerate() {
             if regex.is_match(line) {
                 if matches.len() == req.max_matches {
-                    return Ok(SearchResult {
-                        matches,
-                        truncated: true,
-                    });
+                    return Ok(SearchResult { matches, truncated: true });
                 }
                 matches.push(Match {
                     path: ws.display(&file),
@@ -374,10 +346,7 @@ pub fn search(ws: &Workspace, req: Search) -> Result<SearchResult, CodeError> {
             }
         }
     }
-    Ok(SearchResult {
-        matches,
-        truncated: false,
-    })
+    Ok(SearchResult { matches, truncated: false })
 }
 
 /// `code::write_file`. Errors: `OUTSIDE_WORKSPACE`, `NOT_FOUND` (the directory is missing and
@@ -392,10 +361,7 @@ pub fn write_file(ws: &Workspace, req: WriteFile) -> Result<Written, CodeError> 
     let path = ws.resolve(&req.path)?;
     let created = match fs::symlink_metadata(&path) {
         Ok(meta) if meta.is_dir() => {
-            return Err(CodeError::InvalidInput(format!(
-                "{:?} is a directory; give a file path",
-                req.path
-            )));
+            return Err(CodeError::InvalidInput(format!("{:?} is a directory; give a file path", req.path)));
         }
         Ok(_) => false,
         Err(e) if e.kind() == ErrorKind::NotFound => true,
@@ -406,21 +372,14 @@ pub fn write_file(ws: &Workspace, req: WriteFile) -> Result<Written, CodeError> 
         if !req.create_dirs {
             return Err(CodeError::NotFound {
                 path: ws.display(parent),
-                hint: format!(
-                    "the directory for {:?} is missing; pass create_dirs: true to create it",
-                    req.path
-                ),
+                hint: format!("the directory for {:?} is missing; pass create_dirs: true to create it", req.path),
             });
         }
         fs::create_dir_all(parent)
             .map_err(|e| CodeError::io(format!("creating the directories of {:?}", req.path), e))?;
     }
     write_atomic(&path, req.content.as_bytes(), &req.path)?;
-    Ok(Written {
-        path: ws.display(&path),
-        bytes: req.content.len(),
-        created,
-    })
+    Ok(Written { path: ws.display(&path), bytes: req.content.len(), created })
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename; an
@@ -430,20 +389,11 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], shown: &str) -> Result<(),
     /// processes.
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let parent = parent_of(path, shown)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = parent.join(format!(
-        ".{name}.agentos-{}-{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp =
+        parent.join(format!(".{name}.agentos-{}-{}.tmp", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
     let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
+        let mut file = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         file.write_all(bytes)?;
         if let Ok(meta) = fs::metadata(path) {
             file.set_permissions(meta.permissions())?;
@@ -459,20 +409,14 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], shown: &str) -> Result<(),
 
 /// The directory `path` is in.
 fn parent_of<'a>(path: &'a Path, shown: &str) -> Result<&'a Path, CodeError> {
-    path.parent().ok_or_else(|| {
-        CodeError::InvalidInput(format!(
-            "{shown:?} names the file-system root; give a file path"
-        ))
-    })
+    path.parent()
+        .ok_or_else(|| CodeError::InvalidInput(format!("{shown:?} names the file-system root; give a file path")))
 }
 
 /// `symlink_metadata` of `path`, with `NOT_FOUND` naming `shown` and `hint`.
 fn metadata(path: &Path, shown: &str, hint: &str) -> Result<Metadata, CodeError> {
     fs::symlink_metadata(path).map_err(|e| match e.kind() {
-        ErrorKind::NotFound => CodeError::NotFound {
-            path: shown.to_string(),
-            hint: hint.to_string(),
-        },
+        ErrorKind::NotFound => CodeError::NotFound { path: shown.to_string(), hint: hint.to_string() },
         _ => CodeError::io(format!("reading {shown:?}"), e),
     })
 }
@@ -487,26 +431,15 @@ fn entry(ws: &Workspace, path: &Path, meta: &Metadata) -> Entry {
     } else {
         EntryKind::File
     };
-    Entry {
-        path: ws.display(path),
-        kind,
-        size: if kind == EntryKind::Dir {
-            0
-        } else {
-            meta.len()
-        },
-    }
+    Entry { path: ws.display(path), kind, size: if kind == EntryKind::Dir { 0 } else { meta.len() } }
 }
 
 /// The children of `dir` with their (non-following) metadata, sorted by name. Children that
 /// vanish while being read are left out.
 fn read_dir_sorted(dir: &Path) -> Result<Vec<(PathBuf, Metadata)>, CodeError> {
-    let read =
-        fs::read_dir(dir).map_err(|e| CodeError::io(format!("listing {}", dir.display()), e))?;
-    let mut children: Vec<(PathBuf, Metadata)> = read
-        .filter_map(Result::ok)
-        .filter_map(|e| e.metadata().ok().map(|m| (e.path(), m)))
-        .collect();
+    let read = fs::read_dir(dir).map_err(|e| CodeError::io(format!("listing {}", dir.display()), e))?;
+    let mut children: Vec<(PathBuf, Metadata)> =
+        read.filter_map(Result::ok).filter_map(|e| e.metadata().ok().map(|m| (e.path(), m))).collect();
     children.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(children)
 }
@@ -515,9 +448,7 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<(PathBuf, Metadata)>, CodeError> {
 fn collect_files(dir: &Path, out: &mut Vec<(PathBuf, Metadata)>) -> Result<(), CodeError> {
     for (child, meta) in read_dir_sorted(dir)? {
         if meta.is_dir() {
-            let skip = child
-                .file_name()
-                .is_some_and(|n| SEARCH_SKIP_DIRS.iter().any(|s| n == *s));
+            let skip = child.file_name().is_some_and(|n| SEARCH_SKIP_DIRS.iter().any(|s| n == *s));
             if !skip {
                 collect_files(&child, out)?;
             }

@@ -27,8 +27,8 @@ pub mod workspace;
 pub use command::{CommandOutput, RunCommand, run_command};
 pub use error::{CodeError, IO_ERROR, OUTSIDE_WORKSPACE, PATCH_FAILED, TOO_LARGE};
 pub use files::{
-    Entry, EntryKind, FileContent, List, Listing, Match, ReadFile, Search, SearchResult, WriteFile,
-    Written, list, read_file, search, write_file,
+    Entry, EntryKind, FileContent, List, Listing, Match, ReadFile, Search, SearchResult, WriteFile, Written, list,
+    read_file, search, write_file,
 };
 pub use patch::{ApplyPatch, PatchAction, PatchResult, PatchedFile, apply_patch};
 pub use register::{MANIFEST, register, run};

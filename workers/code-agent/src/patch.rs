@@ -88,20 +88,14 @@ pub fn apply_patch(ws: &Workspace, req: ApplyPatch) -> Result<PatchResult, CodeE
             FileOperation::Create(p) => (without_prefix(p, "b/", strip), PatchAction::Created),
             FileOperation::Delete(p) => (without_prefix(p, "a/", strip), PatchAction::Deleted),
             FileOperation::Modify { original, modified } => {
-                let (from, to) = (
-                    without_prefix(original, "a/", strip),
-                    without_prefix(modified, "b/", strip),
-                );
+                let (from, to) = (without_prefix(original, "a/", strip), without_prefix(modified, "b/", strip));
                 if from != to {
                     return Err(rename_refused(from, to));
                 }
                 (to, PatchAction::Modified)
             }
             FileOperation::Rename { from, to } | FileOperation::Copy { from, to } => {
-                return Err(rename_refused(
-                    without_prefix(from, "a/", strip),
-                    without_prefix(to, "b/", strip),
-                ));
+                return Err(rename_refused(without_prefix(from, "a/", strip), without_prefix(to, "b/", strip)));
             }
         };
         let path = ws.resolve(shown)?;
@@ -135,10 +129,7 @@ pub fn apply_patch(ws: &Workspace, req: ApplyPatch) -> Result<PatchResult, CodeE
             Some(patched)
         };
         planned.insert(path.clone(), after);
-        report.push(PatchedFile {
-            path: ws.display(&path),
-            action,
-        });
+        report.push(PatchedFile { path: ws.display(&path), action });
     }
 
     for (path, content) in &planned {
@@ -146,14 +137,12 @@ pub fn apply_patch(ws: &Workspace, req: ApplyPatch) -> Result<PatchResult, CodeE
         match content {
             Some(text) => {
                 if let Some(parent) = path.parent() {
-                    fs::create_dir_all(parent).map_err(|e| {
-                        CodeError::io(format!("creating the directories of {shown:?}"), e)
-                    })?;
+                    fs::create_dir_all(parent)
+                        .map_err(|e| CodeError::io(format!("creating the directories of {shown:?}"), e))?;
                 }
                 write_atomic(path, text.as_bytes(), &shown)?;
             }
-            None => fs::remove_file(path)
-                .map_err(|e| CodeError::io(format!("deleting {shown:?}"), e))?,
+            None => fs::remove_file(path).map_err(|e| CodeError::io(format!("deleting {shown:?}"), e))?,
         }
     }
     Ok(PatchResult { files: report })
@@ -162,11 +151,7 @@ pub fn apply_patch(ws: &Workspace, req: ApplyPatch) -> Result<PatchResult, CodeE
 /// Parses every file of `text`, as a git diff when it has `diff --git` headers.
 fn parse(text: &str) -> Result<Vec<Change<'_>>, CodeError> {
     let git = text.starts_with("diff --git ") || text.contains("\ndiff --git ");
-    let options = if git {
-        ParseOptions::gitdiff()
-    } else {
-        ParseOptions::unidiff()
-    };
+    let options = if git { ParseOptions::gitdiff() } else { ParseOptions::unidiff() };
     let mut changes = Vec::new();
     for parsed in PatchSet::parse(text, options) {
         let file = parsed.map_err(|e| {
@@ -193,10 +178,7 @@ fn uses_git_prefixes(changes: &[Change<'_>]) -> bool {
     changes.iter().all(|c| match &c.op {
         FileOperation::Create(p) => p.starts_with("b/"),
         FileOperation::Delete(p) => p.starts_with("a/"),
-        FileOperation::Modify {
-            original: from,
-            modified: to,
-        }
+        FileOperation::Modify { original: from, modified: to }
         | FileOperation::Rename { from, to }
         | FileOperation::Copy { from, to } => from.starts_with("a/") && to.starts_with("b/"),
     })
@@ -204,11 +186,7 @@ fn uses_git_prefixes(changes: &[Change<'_>]) -> bool {
 
 /// `path` without `prefix` when `strip` is on.
 fn without_prefix<'a>(path: &'a str, prefix: &str, strip: bool) -> &'a str {
-    if strip {
-        path.strip_prefix(prefix).unwrap_or(path)
-    } else {
-        path
-    }
+    if strip { path.strip_prefix(prefix).unwrap_or(path) } else { path }
 }
 
 fn rename_refused(from: &str, to: &str) -> CodeError {
@@ -220,12 +198,18 @@ fn rename_refused(from: &str, to: &str) -> CodeError {
 /// The file's text now, `None` when it does not exist.
 fn read_current(path: &std::path::Path, shown: &str) -> Result<Option<String>, CodeError> {
     match fs::read(path) {
-        Ok(bytes) if bytes.contains(&0) => Err(CodeError::InvalidInput(format!("{shown:?} is a binary file; it cannot be patched as text"))),
-        Ok(bytes) => String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| CodeError::InvalidInput(format!("{shown:?} is not UTF-8 text; it cannot be patched, rewrite it with code::write_file"))),
+        Ok(bytes) if bytes.contains(&0) => {
+            Err(CodeError::InvalidInput(format!("{shown:?} is a binary file; it cannot be patched as text")))
+        }
+        Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
+            CodeError::InvalidInput(format!(
+                "{shown:?} is not UTF-8 text; it cannot be patched, rewrite it with code::write_file"
+            ))
+        }),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) if e.kind() == ErrorKind::IsADirectory => Err(CodeError::InvalidInput(format!("{shown:?} is a directory; patch files only"))),
+        Err(e) if e.kind() == ErrorKind::IsADirectory => {
+            Err(CodeError::InvalidInput(format!("{shown:?} is a directory; patch files only")))
+        }
         Err(e) => Err(CodeError::io(format!("reading {shown:?}"), e)),
     }
 }
@@ -234,17 +218,11 @@ fn read_current(path: &std::path::Path, shown: &str) -> Result<Option<String>, C
 fn apply_hunks(base: &str, patch: &Patch<'_, str>, shown: &str) -> Result<String, CodeError> {
     diffy::apply(base, patch).map_err(|e| {
         // diffy's error carries the 1-based hunk number only in its text ("error applying hunk #N").
-        let number = e
-            .to_string()
-            .rsplit('#')
-            .next()
-            .and_then(|n| n.trim().parse::<usize>().ok());
+        let number = e.to_string().rsplit('#').next().and_then(|n| n.trim().parse::<usize>().ok());
         let hunk = number.and_then(|n| patch.hunks().get(n.wrapping_sub(1)));
         match (number, hunk) {
             (Some(n), Some(hunk)) => hunk_failed(shown, n, hunk),
-            _ => CodeError::PatchFailed(format!(
-                "{shown:?}: {e}; read the file again and regenerate the patch"
-            )),
+            _ => CodeError::PatchFailed(format!("{shown:?}: {e}; read the file again and regenerate the patch")),
         }
     })
 }

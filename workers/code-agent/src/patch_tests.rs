@@ -32,28 +32,13 @@ deleted file mode 100644
 @@ -1 +0,0 @@
 -bye
 ";
-    let got = apply_patch(
-        &f.ws,
-        ApplyPatch {
-            patch: patch.into(),
-        },
-    )
-    .unwrap();
+    let got = apply_patch(&f.ws, ApplyPatch { patch: patch.into() }).unwrap();
     assert_eq!(
         got.files,
         vec![
-            PatchedFile {
-                path: "src/lib.rs".into(),
-                action: PatchAction::Modified
-            },
-            PatchedFile {
-                path: "docs/new.md".into(),
-                action: PatchAction::Created
-            },
-            PatchedFile {
-                path: "old.txt".into(),
-                action: PatchAction::Deleted
-            },
+            PatchedFile { path: "src/lib.rs".into(), action: PatchAction::Modified },
+            PatchedFile { path: "docs/new.md".into(), action: PatchAction::Created },
+            PatchedFile { path: "old.txt".into(), action: PatchAction::Deleted },
         ]
     );
     assert_eq!(f.read("src/lib.rs"), "one\nTWO\nthree\n");
@@ -65,13 +50,7 @@ deleted file mode 100644
 fn a_plain_unified_diff_without_prefixes_applies() {
     let f = Fixture::new();
     let patch = "--- src/lib.rs\n+++ src/lib.rs\n@@ -3 +3,2 @@\n three\n+four\n";
-    apply_patch(
-        &f.ws,
-        ApplyPatch {
-            patch: patch.into(),
-        },
-    )
-    .unwrap();
+    apply_patch(&f.ws, ApplyPatch { patch: patch.into() }).unwrap();
     assert_eq!(f.read("src/lib.rs"), "one\ntwo\nthree\nfour\n");
 }
 
@@ -90,19 +69,10 @@ fn a_failing_hunk_names_the_file_and_the_expected_lines_and_changes_nothing() {
 -zwei
 +ZWEI
 ";
-    let err = apply_patch(
-        &f.ws,
-        ApplyPatch {
-            patch: patch.into(),
-        },
-    )
-    .unwrap_err();
+    let err = apply_patch(&f.ws, ApplyPatch { patch: patch.into() }).unwrap_err();
     assert_eq!(err.code(), "PATCH_FAILED");
     let message = err.to_string();
-    assert!(
-        message.starts_with("hunk 1 (@@ -1,2 +1,2 @@) of \"src/lib.rs\" does not apply"),
-        "{message}"
-    );
+    assert!(message.starts_with("hunk 1 (@@ -1,2 +1,2 @@) of \"src/lib.rs\" does not apply"), "{message}");
     assert!(message.contains("one\nzwei\n"), "{message}");
     assert!(message.ends_with("nothing was changed"), "{message}");
     assert_eq!(f.read("src/lib.rs"), "one\ntwo\nthree\n");
@@ -113,50 +83,10 @@ fn a_failing_hunk_names_the_file_and_the_expected_lines_and_changes_nothing() {
 fn a_patch_that_escapes_or_renames_or_is_garbage_is_refused() {
     let f = Fixture::new();
     let escape = "--- /dev/null\n+++ b/../evil.txt\n@@ -0,0 +1 @@\n+x\n";
-    assert_eq!(
-        apply_patch(
-            &f.ws,
-            ApplyPatch {
-                patch: escape.into()
-            }
-        )
-        .unwrap_err()
-        .code(),
-        "OUTSIDE_WORKSPACE"
-    );
+    assert_eq!(apply_patch(&f.ws, ApplyPatch { patch: escape.into() }).unwrap_err().code(), "OUTSIDE_WORKSPACE");
     let rename = "--- a/src/lib.rs\n+++ b/src/main.rs\n@@ -1 +1 @@\n-one\n+uno\n";
-    assert_eq!(
-        apply_patch(
-            &f.ws,
-            ApplyPatch {
-                patch: rename.into()
-            }
-        )
-        .unwrap_err()
-        .code(),
-        "INVALID_INPUT"
-    );
-    assert_eq!(
-        apply_patch(
-            &f.ws,
-            ApplyPatch {
-                patch: "hello".into()
-            }
-        )
-        .unwrap_err()
-        .code(),
-        "INVALID_INPUT"
-    );
+    assert_eq!(apply_patch(&f.ws, ApplyPatch { patch: rename.into() }).unwrap_err().code(), "INVALID_INPUT");
+    assert_eq!(apply_patch(&f.ws, ApplyPatch { patch: "hello".into() }).unwrap_err().code(), "INVALID_INPUT");
     let exists = "--- /dev/null\n+++ b/src/lib.rs\n@@ -0,0 +1 @@\n+x\n";
-    assert_eq!(
-        apply_patch(
-            &f.ws,
-            ApplyPatch {
-                patch: exists.into()
-            }
-        )
-        .unwrap_err()
-        .code(),
-        "PATCH_FAILED"
-    );
+    assert_eq!(apply_patch(&f.ws, ApplyPatch { patch: exists.into() }).unwrap_err().code(), "PATCH_FAILED");
 }

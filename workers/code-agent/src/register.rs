@@ -117,9 +117,7 @@ fn blocking<Req, Resp>(
         async move {
             match tokio::task::spawn_blocking(move || f(&ws, req)).await {
                 Ok(result) => result.map_err(WorkerError::from),
-                Err(e) => Err(WorkerError::internal(format!(
-                    "{id}: the file task failed: {e}"
-                ))),
+                Err(e) => Err(WorkerError::internal(format!("{id}: the file task failed: {e}"))),
             }
         }
     });

@@ -22,11 +22,7 @@ impl Fixture {
         std::fs::write(inside.path().join("src/lib.rs"), "one\ntwo\nthree\n").unwrap();
         std::fs::write(outside.path().join("secret"), "s3cret\n").unwrap();
         let ws = Workspace::new(inside.path()).unwrap();
-        Self {
-            _inside: inside,
-            outside,
-            ws,
-        }
+        Self { _inside: inside, outside, ws }
     }
 
     pub(crate) fn path(&self, rel: &str) -> std::path::PathBuf {
@@ -45,11 +41,7 @@ impl Fixture {
 }
 
 fn read(path: &str) -> ReadFile {
-    ReadFile {
-        path: path.into(),
-        offset_line: None,
-        max_lines: None,
-    }
+    ReadFile { path: path.into(), offset_line: None, max_lines: None }
 }
 
 // ---- read_file
@@ -72,23 +64,11 @@ fn read_file_returns_the_whole_text_with_its_line_count() {
 #[test]
 fn read_file_returns_a_window_of_lines_and_says_it_is_truncated() {
     let f = Fixture::new();
-    let got = read_file(
-        &f.ws,
-        ReadFile {
-            path: "src/lib.rs".into(),
-            offset_line: Some(2),
-            max_lines: Some(1),
-        },
-    )
-    .unwrap();
+    let got =
+        read_file(&f.ws, ReadFile { path: "src/lib.rs".into(), offset_line: Some(2), max_lines: Some(1) }).unwrap();
     assert_eq!(
         got,
-        FileContent {
-            path: "src/lib.rs".into(),
-            content: "two\n".into(),
-            total_lines: 3,
-            truncated: true
-        }
+        FileContent { path: "src/lib.rs".into(), content: "two\n".into(), total_lines: 3, truncated: true }
     );
 }
 
@@ -99,15 +79,8 @@ fn read_file_refuses_binary_files_directories_and_line_zero() {
     let err = read_file(&f.ws, read("blob.bin")).unwrap_err();
     assert_eq!(err.code(), "INVALID_INPUT");
     assert!(err.to_string().contains("binary"), "{err}");
-    assert_eq!(
-        read_file(&f.ws, read("src")).unwrap_err().code(),
-        "INVALID_INPUT"
-    );
-    let zero = ReadFile {
-        path: "src/lib.rs".into(),
-        offset_line: Some(0),
-        max_lines: None,
-    };
+    assert_eq!(read_file(&f.ws, read("src")).unwrap_err().code(), "INVALID_INPUT");
+    let zero = ReadFile { path: "src/lib.rs".into(), offset_line: Some(0), max_lines: None };
     assert_eq!(read_file(&f.ws, zero).unwrap_err().code(), "INVALID_INPUT");
 }
 
@@ -118,32 +91,16 @@ fn read_file_refuses_a_file_over_the_cap_unless_a_window_is_given() {
     f.write("big.txt", &line.repeat(11_000));
     let err = read_file(&f.ws, read("big.txt")).unwrap_err();
     assert_eq!(err.code(), "TOO_LARGE");
-    assert!(
-        err.to_string().contains("offset_line and max_lines"),
-        "{err}"
-    );
-    let window = read_file(
-        &f.ws,
-        ReadFile {
-            path: "big.txt".into(),
-            offset_line: Some(10_999),
-            max_lines: Some(5),
-        },
-    )
-    .unwrap();
-    assert_eq!(
-        (window.content.len(), window.total_lines, window.truncated),
-        (200, 11_000, false)
-    );
+    assert!(err.to_string().contains("offset_line and max_lines"), "{err}");
+    let window =
+        read_file(&f.ws, ReadFile { path: "big.txt".into(), offset_line: Some(10_999), max_lines: Some(5) }).unwrap();
+    assert_eq!((window.content.len(), window.total_lines, window.truncated), (200, 11_000, false));
 }
 
 #[test]
 fn read_file_of_a_missing_file_is_not_found() {
     let f = Fixture::new();
-    assert_eq!(
-        read_file(&f.ws, read("nope.rs")).unwrap_err().code(),
-        "NOT_FOUND"
-    );
+    assert_eq!(read_file(&f.ws, read("nope.rs")).unwrap_err().code(), "NOT_FOUND");
 }
 
 #[test]
@@ -151,53 +108,17 @@ fn every_escape_attempt_is_outside_workspace_for_every_file_tool() {
     let f = Fixture::new();
     symlink(f.outside.path().join("secret"), f.path("leak")).unwrap();
     symlink(f.outside.path(), f.path("outdir")).unwrap();
-    for path in [
-        "../x",
-        "/etc/passwd",
-        "leak",
-        "outdir/secret",
-        "src/../../x",
-    ] {
-        assert_eq!(
-            read_file(&f.ws, read(path)).unwrap_err().code(),
-            "OUTSIDE_WORKSPACE",
-            "read {path}"
-        );
-        let w = WriteFile {
-            path: path.into(),
-            content: "pwned".into(),
-            create_dirs: true,
-        };
-        assert_eq!(
-            write_file(&f.ws, w).unwrap_err().code(),
-            "OUTSIDE_WORKSPACE",
-            "write {path}"
-        );
-        let l = List {
-            path: path.into(),
-            recursive: false,
-            max_entries: 10,
-        };
-        assert_eq!(
-            list(&f.ws, l).unwrap_err().code(),
-            "OUTSIDE_WORKSPACE",
-            "list {path}"
-        );
+    for path in ["../x", "/etc/passwd", "leak", "outdir/secret", "src/../../x"] {
+        assert_eq!(read_file(&f.ws, read(path)).unwrap_err().code(), "OUTSIDE_WORKSPACE", "read {path}");
+        let w = WriteFile { path: path.into(), content: "pwned".into(), create_dirs: true };
+        assert_eq!(write_file(&f.ws, w).unwrap_err().code(), "OUTSIDE_WORKSPACE", "write {path}");
+        let l = List { path: path.into(), recursive: false, max_entries: 10 };
+        assert_eq!(list(&f.ws, l).unwrap_err().code(), "OUTSIDE_WORKSPACE", "list {path}");
     }
-    let w = WriteFile {
-        path: "outdir/new.txt".into(),
-        content: "pwned".into(),
-        create_dirs: false,
-    };
-    assert_eq!(
-        write_file(&f.ws, w).unwrap_err().code(),
-        "OUTSIDE_WORKSPACE"
-    );
+    let w = WriteFile { path: "outdir/new.txt".into(), content: "pwned".into(), create_dirs: false };
+    assert_eq!(write_file(&f.ws, w).unwrap_err().code(), "OUTSIDE_WORKSPACE");
     assert!(!f.outside.path().join("new.txt").exists());
-    assert_eq!(
-        std::fs::read_to_string(f.outside.path().join("secret")).unwrap(),
-        "s3cret\n"
-    );
+    assert_eq!(std::fs::read_to_string(f.outside.path().join("secret")).unwrap(), "s3cret\n");
 }
 
 // ---- list
@@ -208,20 +129,8 @@ fn list_is_sorted_does_not_follow_symlinks_and_skips_git_contents() {
     f.write(".git/HEAD", "ref\n");
     f.write("src/nested/mod.rs", "x\n");
     symlink(f.outside.path(), f.path("outdir")).unwrap();
-    let got = list(
-        &f.ws,
-        List {
-            path: ".".into(),
-            recursive: true,
-            max_entries: 100,
-        },
-    )
-    .unwrap();
-    let kinds: Vec<(String, EntryKind)> = got
-        .entries
-        .iter()
-        .map(|e| (e.path.clone(), e.kind))
-        .collect();
+    let got = list(&f.ws, List { path: ".".into(), recursive: true, max_entries: 100 }).unwrap();
+    let kinds: Vec<(String, EntryKind)> = got.entries.iter().map(|e| (e.path.clone(), e.kind)).collect();
     assert_eq!(
         kinds,
         vec![
@@ -243,27 +152,10 @@ fn list_stops_at_max_entries_and_says_so() {
     for i in 0..5 {
         f.write(&format!("f{i}.txt"), "x");
     }
-    let got = list(
-        &f.ws,
-        List {
-            path: ".".into(),
-            recursive: false,
-            max_entries: 3,
-        },
-    )
-    .unwrap();
+    let got = list(&f.ws, List { path: ".".into(), recursive: false, max_entries: 3 }).unwrap();
     assert_eq!((got.entries.len(), got.truncated), (3, true));
     assert_eq!(
-        list(
-            &f.ws,
-            List {
-                path: ".".into(),
-                recursive: false,
-                max_entries: 0
-            }
-        )
-        .unwrap_err()
-        .code(),
+        list(&f.ws, List { path: ".".into(), recursive: false, max_entries: 0 }).unwrap_err().code(),
         "INVALID_INPUT"
     );
 }
@@ -271,14 +163,7 @@ fn list_stops_at_max_entries_and_says_so() {
 #[test]
 fn list_defaults_come_from_an_empty_request() {
     let req: List = serde_json::from_str("{}").unwrap();
-    assert_eq!(
-        req,
-        List {
-            path: ".".into(),
-            recursive: false,
-            max_entries: 500
-        }
-    );
+    assert_eq!(req, List { path: ".".into(), recursive: false, max_entries: 500 });
 }
 
 // ---- search
@@ -290,30 +175,13 @@ fn search_finds_lines_by_regex_and_skips_binary_and_build_directories() {
     f.write("node_modules/x.js", "two\n");
     f.write("notes.md", "nothing\ntwo times\n");
     std::fs::write(f.path("blob.bin"), b"two\0").unwrap();
-    let got = search(
-        &f.ws,
-        Search {
-            pattern: "^two".into(),
-            path: None,
-            glob: None,
-            max_matches: 10,
-        },
-    )
-    .unwrap();
+    let got = search(&f.ws, Search { pattern: "^two".into(), path: None, glob: None, max_matches: 10 }).unwrap();
     assert_eq!(
         got,
         SearchResult {
             matches: vec![
-                Match {
-                    path: "notes.md".into(),
-                    line: 2,
-                    text: "two times".into()
-                },
-                Match {
-                    path: "src/lib.rs".into(),
-                    line: 2,
-                    text: "two".into()
-                },
+                Match { path: "notes.md".into(), line: 2, text: "two times".into() },
+                Match { path: "src/lib.rs".into(), line: 2, text: "two".into() },
             ],
             truncated: false,
         }
@@ -326,22 +194,13 @@ fn search_filters_by_glob_and_stops_at_max_matches() {
     f.write("notes.md", "two\n");
     let got = search(
         &f.ws,
-        Search {
-            pattern: "t".into(),
-            path: Some("src".into()),
-            glob: Some("*.rs".into()),
-            max_matches: 1,
-        },
+        Search { pattern: "t".into(), path: Some("src".into()), glob: Some("*.rs".into()), max_matches: 1 },
     )
     .unwrap();
     assert_eq!(
         got,
         SearchResult {
-            matches: vec![Match {
-                path: "src/lib.rs".into(),
-                line: 2,
-                text: "two".into()
-            }],
+            matches: vec![Match { path: "src/lib.rs".into(), line: 2, text: "two".into() }],
             truncated: true
         }
     );
@@ -350,22 +209,9 @@ fn search_filters_by_glob_and_stops_at_max_matches() {
 #[test]
 fn a_bad_regex_is_invalid_input_quoting_the_pattern() {
     let f = Fixture::new();
-    let err = search(
-        &f.ws,
-        Search {
-            pattern: "(".into(),
-            path: None,
-            glob: None,
-            max_matches: 10,
-        },
-    )
-    .unwrap_err();
+    let err = search(&f.ws, Search { pattern: "(".into(), path: None, glob: None, max_matches: 10 }).unwrap_err();
     assert_eq!(err.code(), "INVALID_INPUT");
-    assert!(
-        err.to_string()
-            .starts_with("pattern \"(\" is not a valid regular expression"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("pattern \"(\" is not a valid regular expression"), "{err}");
 }
 
 #[test]
@@ -382,61 +228,25 @@ fn globs_match_stars_and_question_marks_against_the_whole_name() {
 #[test]
 fn write_file_creates_then_replaces_and_reports_which() {
     let f = Fixture::new();
-    let w = |content: &str| WriteFile {
-        path: "new.txt".into(),
-        content: content.into(),
-        create_dirs: false,
-    };
-    assert_eq!(
-        write_file(&f.ws, w("hello")).unwrap(),
-        Written {
-            path: "new.txt".into(),
-            bytes: 5,
-            created: true
-        }
-    );
-    assert_eq!(
-        write_file(&f.ws, w("hi")).unwrap(),
-        Written {
-            path: "new.txt".into(),
-            bytes: 2,
-            created: false
-        }
-    );
+    let w = |content: &str| WriteFile { path: "new.txt".into(), content: content.into(), create_dirs: false };
+    assert_eq!(write_file(&f.ws, w("hello")).unwrap(), Written { path: "new.txt".into(), bytes: 5, created: true });
+    assert_eq!(write_file(&f.ws, w("hi")).unwrap(), Written { path: "new.txt".into(), bytes: 2, created: false });
     assert_eq!(f.read("new.txt"), "hi");
     let leftovers: Vec<_> = std::fs::read_dir(f.ws.root())
         .unwrap()
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
         .collect();
-    assert!(
-        leftovers.is_empty(),
-        "temporary files left behind: {leftovers:?}"
-    );
+    assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
 }
 
 #[test]
 fn write_file_needs_create_dirs_for_a_missing_directory() {
     let f = Fixture::new();
-    let err = write_file(
-        &f.ws,
-        WriteFile {
-            path: "a/b/c.txt".into(),
-            content: "x".into(),
-            create_dirs: false,
-        },
-    )
-    .unwrap_err();
+    let err =
+        write_file(&f.ws, WriteFile { path: "a/b/c.txt".into(), content: "x".into(), create_dirs: false }).unwrap_err();
     assert_eq!(err.code(), "NOT_FOUND");
     assert!(err.to_string().contains("create_dirs: true"), "{err}");
-    write_file(
-        &f.ws,
-        WriteFile {
-            path: "a/b/c.txt".into(),
-            content: "x".into(),
-            create_dirs: true,
-        },
-    )
-    .unwrap();
+    write_file(&f.ws, WriteFile { path: "a/b/c.txt".into(), content: "x".into(), create_dirs: true }).unwrap();
     assert_eq!(f.read("a/b/c.txt"), "x");
 }

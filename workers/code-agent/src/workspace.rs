@@ -36,7 +36,9 @@ impl Workspace {
         let root = std::fs::canonicalize(given).map_err(|e| match e.kind() {
             ErrorKind::NotFound => CodeError::NotFound {
                 path: given.display().to_string(),
-                hint: format!("the workspace directory must exist; create it or point {WORKSPACE_ENV} at an existing directory"),
+                hint: format!(
+                    "the workspace directory must exist; create it or point {WORKSPACE_ENV} at an existing directory"
+                ),
             },
             _ => CodeError::io(format!("opening the workspace {}", given.display()), e),
         })?;
@@ -54,8 +56,7 @@ impl Workspace {
         match std::env::var_os(WORKSPACE_ENV) {
             Some(dir) if !dir.is_empty() => Self::new(PathBuf::from(dir)),
             _ => {
-                let cwd = std::env::current_dir()
-                    .map_err(|e| CodeError::io("reading the current directory", e))?;
+                let cwd = std::env::current_dir().map_err(|e| CodeError::io("reading the current directory", e))?;
                 Self::new(cwd)
             }
         }
@@ -73,17 +74,20 @@ impl Workspace {
     /// for an empty path or one with a NUL byte.
     pub fn resolve(&self, user_path: &str) -> Result<PathBuf, CodeError> {
         if user_path.is_empty() {
-            return Err(CodeError::InvalidInput("the path is empty: give a path relative to the workspace root, or \".\" for the root".into()));
+            return Err(CodeError::InvalidInput(
+                "the path is empty: give a path relative to the workspace root, or \".\" for the root".into(),
+            ));
         }
         if user_path.contains('\0') {
-            return Err(CodeError::InvalidInput(format!(
-                "the path {user_path:?} contains a NUL byte"
-            )));
+            return Err(CodeError::InvalidInput(format!("the path {user_path:?} contains a NUL byte")));
         }
         let given = Path::new(user_path);
         let relative = if given.is_absolute() {
             given.strip_prefix(&self.root).map_err(|_| {
-                self.outside(user_path, "absolute paths must lie under the workspace root; give a path relative to it instead")
+                self.outside(
+                    user_path,
+                    "absolute paths must lie under the workspace root; give a path relative to it instead",
+                )
             })?
         } else {
             given
@@ -94,15 +98,12 @@ impl Workspace {
                 Component::Normal(name) => names.push(name),
                 Component::CurDir => {}
                 Component::ParentDir => {
-                    return Err(self.outside(
-                        user_path,
-                        "`..` is not allowed; name the file from the workspace root instead",
-                    ));
+                    return Err(
+                        self.outside(user_path, "`..` is not allowed; name the file from the workspace root instead")
+                    );
                 }
                 Component::RootDir | Component::Prefix(_) => {
-                    return Err(
-                        self.outside(user_path, "give a path relative to the workspace root")
-                    );
+                    return Err(self.outside(user_path, "give a path relative to the workspace root"));
                 }
             }
         }
@@ -128,21 +129,13 @@ impl Workspace {
             }
         }
         let canonical = std::fs::canonicalize(&existing).map_err(|e| match e.kind() {
-            ErrorKind::NotFound => self.outside(
-                user_path,
-                "it goes through a symlink whose target does not exist",
-            ),
+            ErrorKind::NotFound => self.outside(user_path, "it goes through a symlink whose target does not exist"),
             _ => CodeError::io(format!("resolving {user_path:?}"), e),
         })?;
         if !canonical.starts_with(&self.root) {
-            return Err(self.outside(
-                user_path,
-                "it goes through a symlink that points out of the workspace",
-            ));
+            return Err(self.outside(user_path, "it goes through a symlink that points out of the workspace"));
         }
-        Ok(names[depth..]
-            .iter()
-            .fold(canonical, |path, name| path.join(name)))
+        Ok(names[depth..].iter().fold(canonical, |path, name| path.join(name)))
     }
 
     /// `path` (absolute, inside the workspace) as the workspace-relative string tools answer
@@ -150,11 +143,7 @@ impl Workspace {
     pub fn display(&self, path: &Path) -> String {
         match path.strip_prefix(&self.root) {
             Ok(rel) if rel.as_os_str().is_empty() => ".".to_string(),
-            Ok(rel) => rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/"),
+            Ok(rel) => rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"),
             Err(_) => path.display().to_string(),
         }
     }
@@ -197,10 +186,7 @@ mod tests {
         assert_eq!(ws.resolve("./src/./lib.rs").unwrap(), lib);
         assert_eq!(ws.resolve(lib.to_str().unwrap()).unwrap(), lib);
         assert_eq!(ws.resolve(".").unwrap(), ws.root());
-        assert_eq!(
-            ws.resolve("new/dir/file.txt").unwrap(),
-            ws.root().join("new/dir/file.txt")
-        );
+        assert_eq!(ws.resolve("new/dir/file.txt").unwrap(), ws.root().join("new/dir/file.txt"));
     }
 
     #[test]
@@ -236,11 +222,7 @@ mod tests {
     #[test]
     fn a_dangling_symlink_is_refused() {
         let (inside, outside, ws) = setup();
-        symlink(
-            outside.path().join("missing"),
-            inside.path().join("dangling"),
-        )
-        .unwrap();
+        symlink(outside.path().join("missing"), inside.path().join("dangling")).unwrap();
         assert_eq!(code(ws.resolve("dangling")), "OUTSIDE_WORKSPACE");
     }
 
@@ -248,10 +230,7 @@ mod tests {
     fn a_symlink_that_stays_inside_is_followed() {
         let (inside, _out, ws) = setup();
         symlink(inside.path().join("src"), inside.path().join("alias")).unwrap();
-        assert_eq!(
-            ws.resolve("alias/lib.rs").unwrap(),
-            ws.root().join("src/lib.rs")
-        );
+        assert_eq!(ws.resolve("alias/lib.rs").unwrap(), ws.root().join("src/lib.rs"));
     }
 
     #[test]

@@ -92,7 +92,8 @@ impl WorkerError {
 
 /// Whether `s` looks like a stable code: SCREAMING_SNAKE, starting with a letter.
 fn is_code(s: &str) -> bool {
-    s.starts_with(|c: char| c.is_ascii_uppercase()) && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    s.starts_with(|c: char| c.is_ascii_uppercase())
+        && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 impl From<WorkerError> for IIIError {

@@ -109,8 +109,12 @@ impl TestStack {
 
     /// What of `manifest` the engine does not have yet: function ids and `http` routes.
     fn missing(&self, manifest: &WorkerManifest) -> Vec<String> {
-        let mut missing: Vec<String> =
-            manifest.all_function_ids().into_iter().filter(|id| !self.engine.has_function(id)).map(|id| format!("function {id}")).collect();
+        let mut missing: Vec<String> = manifest
+            .all_function_ids()
+            .into_iter()
+            .filter(|id| !self.engine.has_function(id))
+            .map(|id| format!("function {id}"))
+            .collect();
         if !manifest.http_routes.is_empty() {
             let triggers = agentos_engine::triggers::all(&self.engine);
             for route in manifest.http_routes {

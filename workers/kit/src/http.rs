@@ -66,7 +66,10 @@ impl HttpRequest {
     /// A path parameter the route pattern declares; `INVALID_INPUT` when it is missing.
     pub fn path_param(&self, name: &str) -> Result<&str, WorkerError> {
         self.path_params.get(name).map(String::as_str).ok_or_else(|| {
-            WorkerError::invalid_input(format!("{} {}: path parameter :{name} is missing from the URL", self.method, self.path))
+            WorkerError::invalid_input(format!(
+                "{} {}: path parameter :{name} is missing from the URL",
+                self.method, self.path
+            ))
         })
     }
 
@@ -93,8 +96,9 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// A JSON response with this status and body.
     pub fn json(status: u16, body: impl Serialize) -> Self {
-        let body = serde_json::to_value(body)
-            .unwrap_or_else(|e| json!({"error": {"code": codes::INTERNAL, "message": format!("could not encode the response: {e}")}}));
+        let body = serde_json::to_value(body).unwrap_or_else(
+            |e| json!({"error": {"code": codes::INTERNAL, "message": format!("could not encode the response: {e}")}}),
+        );
         Self { status_code: status, headers: BTreeMap::new(), body }
     }
 
@@ -224,7 +228,11 @@ where
         .with_description(format!("{manifest_name}: {} {}", route.method, route.path));
     let function = iii.register_function_with(message, move |input: Value| {
         let started = match serde_json::from_value::<HttpRequest>(input) {
-            Err(e) => Err(HttpResponse::error(400, codes::INVALID_INPUT, format!("{function_id}: not an HTTP trigger request: {e}"))),
+            Err(e) => Err(HttpResponse::error(
+                400,
+                codes::INVALID_INPUT,
+                format!("{function_id}: not an HTTP trigger request: {e}"),
+            )),
             Ok(req) => match auth.as_deref().map(|key| check_bearer(&req, key)) {
                 Some(Err(denied)) => Err(denied),
                 _ => Ok(handler(req)),
@@ -250,7 +258,9 @@ where
             config: json!({"api_path": route.path, "http_method": route.method}),
             metadata: None,
         })
-        .map_err(|e| WorkerError::internal(format!("{manifest_name}: could not register {} {}: {e}", route.method, route.path)))?;
+        .map_err(|e| {
+            WorkerError::internal(format!("{manifest_name}: could not register {} {}: {e}", route.method, route.path))
+        })?;
     Ok(RegisteredRoute { function, trigger })
 }
 
@@ -371,8 +381,16 @@ mod tests {
         struct Create {
             name: String,
         }
-        let req = HttpRequest { method: "POST".into(), path: "/v1/realms".into(), body: json!({"nam": 1}), ..HttpRequest::default() };
+        let req = HttpRequest {
+            method: "POST".into(),
+            path: "/v1/realms".into(),
+            body: json!({"nam": 1}),
+            ..HttpRequest::default()
+        };
         let err = req.body_as::<Create>().unwrap_err();
-        assert_eq!(err, WorkerError::invalid_input("POST /v1/realms: unknown field `nam`, expected `name`; expected fields: name"));
+        assert_eq!(
+            err,
+            WorkerError::invalid_input("POST /v1/realms: unknown field `nam`, expected `name`; expected fields: name")
+        );
     }
 }

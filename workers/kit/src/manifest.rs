@@ -132,7 +132,11 @@ impl WorkerManifest {
             http_routes: self
                 .http_routes
                 .iter()
-                .map(|r| RouteFile { method: r.method.to_string(), path: r.path.to_string(), function_id: r.function_id.to_string() })
+                .map(|r| RouteFile {
+                    method: r.method.to_string(),
+                    path: r.path.to_string(),
+                    function_id: r.function_id.to_string(),
+                })
                 .collect(),
             depends_on: self.depends_on.iter().map(|s| (*s).to_string()).collect(),
             restart: self.restart,
@@ -144,7 +148,10 @@ impl WorkerManifest {
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
         if !is_worker_name(self.name) {
-            problems.push(format!("name {:?} must be kebab-case: lower-case letters, digits and '-', starting with a letter", self.name));
+            problems.push(format!(
+                "name {:?} must be kebab-case: lower-case letters, digits and '-', starting with a letter",
+                self.name
+            ));
         }
         if self.description.trim().is_empty() {
             problems.push("description is empty: say in one line what the worker owns".to_string());
@@ -161,10 +168,14 @@ impl WorkerManifest {
             }
             match id.split_once("::") {
                 Some((ns, _)) if RESERVED_NAMESPACES.contains(&ns) => {
-                    problems.push(format!("functions: {id:?} uses the reserved namespace {ns:?}; pick the worker's own namespace"));
+                    problems.push(format!(
+                        "functions: {id:?} uses the reserved namespace {ns:?}; pick the worker's own namespace"
+                    ));
                 }
                 _ if !is_function_id(id) => {
-                    problems.push(format!("functions: {id:?} is not `namespace::verb` (letters, digits, '_' and '-' between '::')"));
+                    problems.push(format!(
+                        "functions: {id:?} is not `namespace::verb` (letters, digits, '_' and '-' between '::')"
+                    ));
                 }
                 _ => {}
             }
@@ -172,7 +183,12 @@ impl WorkerManifest {
         let mut routes = BTreeSet::new();
         for r in self.http_routes {
             if !HTTP_METHODS.contains(&r.method) {
-                problems.push(format!("http_routes: method {:?} of {} must be one of {}", r.method, r.path, HTTP_METHODS.join(", ")));
+                problems.push(format!(
+                    "http_routes: method {:?} of {} must be one of {}",
+                    r.method,
+                    r.path,
+                    HTTP_METHODS.join(", ")
+                ));
             }
             if !r.path.starts_with('/') {
                 problems.push(format!("http_routes: path {:?} must start with '/'", r.path));
@@ -210,7 +226,11 @@ impl WorkerManifest {
             diffs.push(format!("name: code says {:?}, {FILE} says {:?}", self.name, file.name));
         }
         if file.description.trim() != self.description.trim() {
-            diffs.push(format!("description: code says {:?}, {FILE} says {:?}", self.description, file.description.trim()));
+            diffs.push(format!(
+                "description: code says {:?}, {FILE} says {:?}",
+                self.description,
+                file.description.trim()
+            ));
         }
         let health = self.health_function_id();
         let code_fns: BTreeSet<String> = self.functions.iter().map(|s| (*s).to_string()).collect();
@@ -229,10 +249,16 @@ impl WorkerManifest {
         let code_routes: BTreeSet<RouteFile> = self.to_file().http_routes.iter().map(norm).collect();
         let file_routes: BTreeSet<RouteFile> = file.http_routes.iter().map(norm).collect();
         for r in code_routes.difference(&file_routes) {
-            diffs.push(format!("http_routes: {} {} -> {} is declared in code but missing from {FILE}", r.method, r.path, r.function_id));
+            diffs.push(format!(
+                "http_routes: {} {} -> {} is declared in code but missing from {FILE}",
+                r.method, r.path, r.function_id
+            ));
         }
         for r in file_routes.difference(&code_routes) {
-            diffs.push(format!("http_routes: {} {} -> {} is in {FILE} but not declared in code", r.method, r.path, r.function_id));
+            diffs.push(format!(
+                "http_routes: {} {} -> {} is in {FILE} but not declared in code",
+                r.method, r.path, r.function_id
+            ));
         }
         let code_deps: BTreeSet<&str> = self.depends_on.iter().copied().collect();
         let file_deps: BTreeSet<&str> = file.depends_on.iter().map(String::as_str).collect();
@@ -251,14 +277,17 @@ impl WorkerManifest {
 
 /// Kebab-case: starts with a lower-case letter; lower-case letters, digits and '-'.
 fn is_worker_name(s: &str) -> bool {
-    s.starts_with(|c: char| c.is_ascii_lowercase()) && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// `namespace::verb[::more]`, every segment non-empty of letters, digits, '_' and '-'.
 fn is_function_id(s: &str) -> bool {
     let segments: Vec<&str> = s.split("::").collect();
     segments.len() >= 2
-        && segments.iter().all(|seg| !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        && segments
+            .iter()
+            .all(|seg| !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
 }
 
 #[cfg(test)]
@@ -301,7 +330,12 @@ mod tests {
         let file = ManifestFile {
             name: "memroy".into(),
             description: "Stores memories.".into(),
-            functions: vec!["memory::store".into(), "memory::forget".into(), "memory::health".into(), "memory::http_search".into()],
+            functions: vec![
+                "memory::store".into(),
+                "memory::forget".into(),
+                "memory::health".into(),
+                "memory::http_search".into(),
+            ],
             http_routes: vec![RouteFile {
                 method: "GET".into(),
                 path: "/v1/memory/search".into(),
@@ -345,13 +379,17 @@ mod tests {
         assert_eq!(
             BAD.validate().unwrap_err(),
             vec![
-                r#"name "Bad_Name" must be kebab-case: lower-case letters, digits and '-', starting with a letter"#.to_string(),
+                r#"name "Bad_Name" must be kebab-case: lower-case letters, digits and '-', starting with a letter"#
+                    .to_string(),
                 "description is empty: say in one line what the worker owns".to_string(),
-                r#"functions: "state::get" uses the reserved namespace "state"; pick the worker's own namespace"#.to_string(),
-                r#"functions: "nonamespace" is not `namespace::verb` (letters, digits, '_' and '-' between '::')"#.to_string(),
+                r#"functions: "state::get" uses the reserved namespace "state"; pick the worker's own namespace"#
+                    .to_string(),
+                r#"functions: "nonamespace" is not `namespace::verb` (letters, digits, '_' and '-' between '::')"#
+                    .to_string(),
                 r#"functions: "x::y" is listed twice"#.to_string(),
                 r#"functions: "Bad_Name::health" is registered automatically; remove it from the list"#.to_string(),
-                r#"http_routes: method "get" of v1/x must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"#.to_string(),
+                r#"http_routes: method "get" of v1/x must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"#
+                    .to_string(),
                 r#"http_routes: path "v1/x" must start with '/'"#.to_string(),
                 r#"http_routes: get v1/x calls "x::missing", which is not in functions; add it there"#.to_string(),
                 "http_routes: GET /v1/y is declared twice".to_string(),

@@ -32,7 +32,11 @@ pub fn run_worker(manifest: &'static WorkerManifest, register: impl FnOnce(&III)
     if let Ok(given) = std::env::var("AGENTOS_WORKER_NAME")
         && given != manifest.name
     {
-        tracing::warn!(given, name = manifest.name, "AGENTOS_WORKER_NAME differs from the manifest name; using the manifest name");
+        tracing::warn!(
+            given,
+            name = manifest.name,
+            "AGENTOS_WORKER_NAME differs from the manifest name; using the manifest name"
+        );
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -53,12 +57,18 @@ pub fn run_worker(manifest: &'static WorkerManifest, register: impl FnOnce(&III)
         register_manifest_health(&iii, manifest);
         register(&iii);
     }
-    tracing::info!(worker = manifest.name, functions = manifest.functions.len(), "registered; waiting for SIGTERM or SIGINT");
+    tracing::info!(
+        worker = manifest.name,
+        functions = manifest.functions.len(),
+        "registered; waiting for SIGTERM or SIGINT"
+    );
 
     let waited = runtime.block_on(wait_for_stop_signal());
     tracing::info!(worker = manifest.name, "stopping");
     iii.shutdown();
-    waited.map(drop).map_err(|e| WorkerError::new(codes::INTERNAL, format!("{}: cannot listen for stop signals: {e}", manifest.name)))
+    waited.map(drop).map_err(|e| {
+        WorkerError::new(codes::INTERNAL, format!("{}: cannot listen for stop signals: {e}", manifest.name))
+    })
 }
 
 /// Resolves at the first SIGTERM or SIGINT (Ctrl-C elsewhere than Unix).
@@ -99,6 +109,10 @@ mod tests {
         };
         let err = run_worker(&BAD, |_| panic!("register must not run")).unwrap_err();
         assert_eq!(err.code, codes::INVALID_INPUT);
-        assert!(err.message.starts_with(r#"worker manifest "Bad Name" is invalid: name "Bad Name" must be kebab-case"#), "{}", err.message);
+        assert!(
+            err.message.starts_with(r#"worker manifest "Bad Name" is invalid: name "Bad Name" must be kebab-case"#),
+            "{}",
+            err.message
+        );
     }
 }

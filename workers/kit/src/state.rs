@@ -33,8 +33,8 @@ pub async fn get<T: DeserializeOwned>(iii: &III, scope: &str, key: &str) -> Resu
 
 /// Stores `value` at `scope`/`key`, replacing what was there.
 pub async fn set<T: Serialize + ?Sized>(iii: &III, scope: &str, key: &str, value: &T) -> Result<(), WorkerError> {
-    let value =
-        serde_json::to_value(value).map_err(|e| WorkerError::internal(format!("state {scope}/{key}: could not encode the value: {e}")))?;
+    let value = serde_json::to_value(value)
+        .map_err(|e| WorkerError::internal(format!("state {scope}/{key}: could not encode the value: {e}")))?;
     let _: Value = call(iii, "state::set", &json!({"scope": scope, "key": key, "value": value}), STATE_TIMEOUT).await?;
     Ok(())
 }
@@ -56,11 +56,13 @@ pub async fn list<T: DeserializeOwned>(iii: &III, scope: &str) -> Result<Vec<T>,
 /// the others; that is reported as `INVALID_INPUT` listing each failed op, since the ops were
 /// wrong for the stored value.
 pub async fn update(iii: &III, scope: &str, key: &str, ops: Vec<Value>) -> Result<Value, WorkerError> {
-    let result: UpdateResult = call(iii, "state::update", &json!({"scope": scope, "key": key, "ops": ops}), STATE_TIMEOUT).await?;
+    let result: UpdateResult =
+        call(iii, "state::update", &json!({"scope": scope, "key": key, "ops": ops}), STATE_TIMEOUT).await?;
     if result.errors.is_empty() {
         return Ok(result.new_value);
     }
-    let failures: Vec<String> = result.errors.iter().map(|e| format!("op {} failed ({}: {})", e.op_index, e.code, e.message)).collect();
+    let failures: Vec<String> =
+        result.errors.iter().map(|e| format!("op {} failed ({}: {})", e.op_index, e.code, e.message)).collect();
     Err(WorkerError::invalid_input(format!(
         "state::update {scope}/{key}: {}; the other ops were applied, so fix the failing ops for the stored value and retry",
         failures.join(", ")
@@ -90,7 +92,10 @@ fn decode_stored<T: DeserializeOwned>(scope: &str, key: Option<&str>, value: Val
         let at = key.map_or_else(|| format!("a value in scope {scope}"), |k| format!("state {scope}/{k}"));
         WorkerError::new(
             codes::BAD_STATE,
-            format!("{at} does not match {}: {e}; repair or delete it, it is never reset silently", std::any::type_name::<T>()),
+            format!(
+                "{at} does not match {}: {e}; repair or delete it, it is never reset silently",
+                std::any::type_name::<T>()
+            ),
         )
     })
 }

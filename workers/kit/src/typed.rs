@@ -41,8 +41,9 @@ where
         let function_id = function_id.clone();
         async move {
             let response = started?.await?;
-            serde_json::to_value(response)
-                .map_err(|e| IIIError::from(WorkerError::internal(format!("{function_id}: could not encode the response: {e}"))))
+            serde_json::to_value(response).map_err(|e| {
+                IIIError::from(WorkerError::internal(format!("{function_id}: could not encode the response: {e}")))
+            })
         }
     })
 }
@@ -57,9 +58,8 @@ pub fn decode<Req: DeserializeOwned>(function_id: &str, mut input: Value) -> Res
     let was_null = input.is_null();
     match serde_json::from_value::<Req>(input) {
         Ok(req) => Ok(req),
-        Err(_) if was_null => {
-            serde_json::from_value::<Req>(Value::Object(serde_json::Map::new())).map_err(|e| invalid_input::<Req>(function_id, &e))
-        }
+        Err(_) if was_null => serde_json::from_value::<Req>(Value::Object(serde_json::Map::new()))
+            .map_err(|e| invalid_input::<Req>(function_id, &e)),
         Err(e) => Err(invalid_input::<Req>(function_id, &e)),
     }
 }
@@ -105,8 +105,8 @@ where
     Req: Serialize + ?Sized,
     Resp: DeserializeOwned,
 {
-    let payload =
-        serde_json::to_value(req).map_err(|e| WorkerError::internal(format!("{function_id}: could not encode the request: {e}")))?;
+    let payload = serde_json::to_value(req)
+        .map_err(|e| WorkerError::internal(format!("{function_id}: could not encode the request: {e}")))?;
     let request = TriggerRequest {
         function_id: function_id.to_string(),
         payload,
@@ -128,9 +128,14 @@ where
 /// Fire-and-forget: sends `req` to `function_id` without waiting for (or getting) a result.
 /// Only encoding fails here; delivery problems show up in the engine's log.
 pub async fn fire<Req: Serialize + ?Sized>(iii: &III, function_id: &str, req: &Req) -> Result<(), WorkerError> {
-    let payload =
-        serde_json::to_value(req).map_err(|e| WorkerError::internal(format!("{function_id}: could not encode the request: {e}")))?;
-    let request = TriggerRequest { function_id: function_id.to_string(), payload, action: Some(TriggerAction::Void), timeout_ms: None };
+    let payload = serde_json::to_value(req)
+        .map_err(|e| WorkerError::internal(format!("{function_id}: could not encode the request: {e}")))?;
+    let request = TriggerRequest {
+        function_id: function_id.to_string(),
+        payload,
+        action: Some(TriggerAction::Void),
+        timeout_ms: None,
+    };
     iii.trigger(request).await.map(drop).map_err(|e| from_iii(iii, function_id, Duration::ZERO, e))
 }
 
@@ -141,9 +146,8 @@ pub fn from_iii(iii: &III, function_id: &str, timeout: Duration, err: IIIError) 
         IIIError::Remote { code, message, .. } => {
             WorkerError::from_handler_text(&message).unwrap_or_else(|| WorkerError::new(code, message))
         }
-        IIIError::Handler(text) => {
-            WorkerError::from_handler_text(&format!("handler error: {text}")).unwrap_or_else(|| WorkerError::internal(text))
-        }
+        IIIError::Handler(text) => WorkerError::from_handler_text(&format!("handler error: {text}"))
+            .unwrap_or_else(|| WorkerError::internal(text)),
         IIIError::Timeout if iii.get_connection_state() != IIIConnectionState::Connected => unavailable(address),
         IIIError::Timeout => WorkerError::new(
             codes::TIMEOUT,
@@ -239,7 +243,9 @@ mod tests {
         let err = decode::<Store>("memory::store", json!({"txt": "hi"})).unwrap_err();
         assert_eq!(
             err,
-            WorkerError::invalid_input("memory::store: unknown field `txt`, expected `text` or `tags`; expected fields: text, tags")
+            WorkerError::invalid_input(
+                "memory::store: unknown field `txt`, expected `text` or `tags`; expected fields: text, tags"
+            )
         );
     }
 
@@ -271,7 +277,11 @@ mod tests {
             stacktrace: None,
         };
         assert_eq!(from_iii(&iii, "realm::get", Duration::from_secs(1), kit), WorkerError::not_found("no realm 'x'"));
-        let engine = IIIError::Remote { code: "function_not_found".into(), message: "Function a::b not found".into(), stacktrace: None };
+        let engine = IIIError::Remote {
+            code: "function_not_found".into(),
+            message: "Function a::b not found".into(),
+            stacktrace: None,
+        };
         assert_eq!(
             from_iii(&iii, "a::b", Duration::from_secs(1), engine),
             WorkerError::new("function_not_found", "Function a::b not found")

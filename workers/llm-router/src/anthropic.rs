@@ -78,12 +78,16 @@ struct WireTool {
 
 /// Builds the wire body for `model`.
 pub fn request_body(model: &str, req: &CompletionRequest, stream: bool) -> WireRequest {
-    let system: Vec<&str> = req.messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
+    let system: Vec<&str> =
+        req.messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
     let mut messages: Vec<WireMessage> = Vec::new();
     for m in req.messages.iter().filter(|m| m.role != Role::System) {
         let (role, blocks) = match m.role {
             Role::Tool => {
-                let block = Block::ToolResult { tool_use_id: m.tool_call_id.clone().unwrap_or_default(), content: m.content.clone() };
+                let block = Block::ToolResult {
+                    tool_use_id: m.tool_call_id.clone().unwrap_or_default(),
+                    content: m.content.clone(),
+                };
                 // Consecutive results answer one assistant turn: they share one user message.
                 if let Some(last) = messages.last_mut()
                     && last.role == "user"
@@ -99,7 +103,11 @@ pub fn request_body(model: &str, req: &CompletionRequest, stream: bool) -> WireR
                 if !m.content.is_empty() {
                     blocks.push(Block::Text { text: m.content.clone() });
                 }
-                blocks.extend(m.tool_calls.iter().map(|c| Block::ToolUse { id: c.id.clone(), name: c.name.clone(), input: c.arguments.clone() }));
+                blocks.extend(m.tool_calls.iter().map(|c| Block::ToolUse {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    input: c.arguments.clone(),
+                }));
                 ("assistant", blocks)
             }
             Role::User | Role::System => ("user", vec![Block::Text { text: m.content.clone() }]),
@@ -114,7 +122,11 @@ pub fn request_body(model: &str, req: &CompletionRequest, stream: bool) -> WireR
         tools: req
             .tools
             .iter()
-            .map(|t| WireTool { name: t.name.clone(), description: t.description.clone(), input_schema: t.parameters.clone() })
+            .map(|t| WireTool {
+                name: t.name.clone(),
+                description: t.description.clone(),
+                input_schema: t.parameters.clone(),
+            })
             .collect(),
         temperature: req.temperature,
         stream,
@@ -184,7 +196,10 @@ pub async fn complete(
         content,
         tool_calls,
         finish_reason: normalise_finish(wire.stop_reason.as_deref().unwrap_or("end_turn")),
-        usage: Usage { input_tokens: wire.usage.input_tokens.unwrap_or(0), output_tokens: wire.usage.output_tokens.unwrap_or(0) },
+        usage: Usage {
+            input_tokens: wire.usage.input_tokens.unwrap_or(0),
+            output_tokens: wire.usage.output_tokens.unwrap_or(0),
+        },
         latency_ms: elapsed_ms(started),
     })
 }
@@ -306,9 +321,14 @@ pub async fn stream(
                     on_token(&text);
                     content.push_str(&text);
                 }
-                (Piece::InputJsonDelta { partial_json }, Some(Partial::Tool { json, .. })) => json.push_str(&partial_json),
+                (Piece::InputJsonDelta { partial_json }, Some(Partial::Tool { json, .. })) => {
+                    json.push_str(&partial_json)
+                }
                 (Piece::InputJsonDelta { .. }, _) => {
-                    return Err(LlmError::bad(name, format!("input_json_delta for block {index}, which is not a tool_use block")));
+                    return Err(LlmError::bad(
+                        name,
+                        format!("input_json_delta for block {index}, which is not a tool_use block"),
+                    ));
                 }
                 (Piece::Other, _) => {}
             },
@@ -344,7 +364,9 @@ pub async fn stream(
             let arguments = if json.trim().is_empty() {
                 Value::Object(serde_json::Map::new())
             } else {
-                serde_json::from_str(&json).map_err(|e| LlmError::bad(name, format!("the input of tool call {tool:?} is not JSON: {e}: {json}")))?
+                serde_json::from_str(&json).map_err(|e| {
+                    LlmError::bad(name, format!("the input of tool call {tool:?} is not JSON: {e}: {json}"))
+                })?
             };
             tool_calls.push(ToolCall { id, name: tool, arguments });
         }

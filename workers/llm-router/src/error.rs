@@ -82,7 +82,9 @@ impl LlmError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::NoProvider(_) => "NO_PROVIDER",
-            Self::Provider { .. } | Self::Unreachable { .. } | Self::CoolingDown(_) | Self::Client(_) => "PROVIDER_ERROR",
+            Self::Provider { .. } | Self::Unreachable { .. } | Self::CoolingDown(_) | Self::Client(_) => {
+                "PROVIDER_ERROR"
+            }
             Self::RateLimited { .. } => codes::RATE_LIMITED,
             Self::Timeout { .. } => codes::TIMEOUT,
             Self::BadResponse { .. } => codes::BAD_RESPONSE,
@@ -96,7 +98,11 @@ impl LlmError {
         match self {
             Self::RateLimited { .. } | Self::Timeout { .. } | Self::Unreachable { .. } => true,
             Self::Provider { status, .. } => *status >= 500,
-            Self::NoProvider(_) | Self::BadResponse { .. } | Self::CoolingDown(_) | Self::InvalidRequest(_) | Self::Client(_) => false,
+            Self::NoProvider(_)
+            | Self::BadResponse { .. }
+            | Self::CoolingDown(_)
+            | Self::InvalidRequest(_)
+            | Self::Client(_) => false,
         }
     }
 

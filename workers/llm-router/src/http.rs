@@ -19,11 +19,20 @@ use serde::de::DeserializeOwned;
 use crate::error::LlmError;
 
 /// Sends `request` and returns the response when its status is a success.
-pub(crate) async fn send(provider: &str, url: &str, request: reqwest::RequestBuilder, timeout: Duration) -> Result<reqwest::Response, LlmError> {
+pub(crate) async fn send(
+    provider: &str,
+    url: &str,
+    request: reqwest::RequestBuilder,
+    timeout: Duration,
+) -> Result<reqwest::Response, LlmError> {
     let response = match tokio::time::timeout(timeout, request.send()).await {
         Err(_) => return Err(LlmError::Timeout { provider: provider.to_string(), after: timeout }),
-        Ok(Err(e)) if e.is_timeout() => return Err(LlmError::Timeout { provider: provider.to_string(), after: timeout }),
-        Ok(Err(source)) => return Err(LlmError::Unreachable { provider: provider.to_string(), url: url.to_string(), source }),
+        Ok(Err(e)) if e.is_timeout() => {
+            return Err(LlmError::Timeout { provider: provider.to_string(), after: timeout });
+        }
+        Ok(Err(source)) => {
+            return Err(LlmError::Unreachable { provider: provider.to_string(), url: url.to_string(), source });
+        }
         Ok(Ok(r)) => r,
     };
     let status = response.status();
@@ -66,13 +75,18 @@ pub(crate) fn error_message(body: &str) -> String {
 }
 
 /// Reads a whole JSON body into `T`.
-pub(crate) async fn read_json<T: DeserializeOwned>(provider: &str, response: reqwest::Response, timeout: Duration) -> Result<T, LlmError> {
+pub(crate) async fn read_json<T: DeserializeOwned>(
+    provider: &str,
+    response: reqwest::Response,
+    timeout: Duration,
+) -> Result<T, LlmError> {
     let bytes = match tokio::time::timeout(timeout, response.bytes()).await {
         Err(_) => return Err(LlmError::Timeout { provider: provider.to_string(), after: timeout }),
         Ok(Err(e)) => return Err(LlmError::bad(provider, format!("the body could not be read: {e}"))),
         Ok(Ok(b)) => b,
     };
-    serde_json::from_slice(&bytes).map_err(|e| LlmError::bad(provider, format!("the body is not the documented JSON: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| LlmError::bad(provider, format!("the body is not the documented JSON: {e}")))
 }
 
 /// What a stream handler wants after one event.
@@ -111,7 +125,8 @@ pub(crate) async fn each_event(
 
 /// Parses one event's `data` into `T`.
 pub(crate) fn parse_data<T: DeserializeOwned>(provider: &str, event: &Event) -> Result<T, LlmError> {
-    serde_json::from_str(&event.data).map_err(|e| LlmError::bad(provider, format!("a stream event is not the documented JSON: {e}: {}", event.data)))
+    serde_json::from_str(&event.data)
+        .map_err(|e| LlmError::bad(provider, format!("a stream event is not the documented JSON: {e}: {}", event.data)))
 }
 
 #[cfg(test)]

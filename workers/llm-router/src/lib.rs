@@ -133,7 +133,11 @@ impl Router {
 
     /// One streamed completion: every text delta goes to `on_token` as it arrives, and the
     /// whole answer is returned at the end.
-    pub async fn stream(&self, req: &CompletionRequest, mut on_token: impl FnMut(&str) + Send) -> Result<Completion, LlmError> {
+    pub async fn stream(
+        &self,
+        req: &CompletionRequest,
+        mut on_token: impl FnMut(&str) + Send,
+    ) -> Result<Completion, LlmError> {
         self.run(req, Some(&mut on_token)).await
     }
 
@@ -190,12 +194,22 @@ impl Router {
                     }
                     Err(e) => match self.policy.after(attempt, &e) {
                         Next::Retry(wait) => {
-                            tracing::warn!(provider = provider.name, attempt, code = e.code(), wait_ms = wait.as_millis(), "retrying: {e}");
+                            tracing::warn!(
+                                provider = provider.name,
+                                attempt,
+                                code = e.code(),
+                                wait_ms = wait.as_millis(),
+                                "retrying: {e}"
+                            );
                             tokio::time::sleep(wait).await;
                             attempt += 1;
                         }
                         Next::NextProvider => {
-                            tracing::warn!(provider = provider.name, code = e.code(), "giving up on this provider: {e}");
+                            tracing::warn!(
+                                provider = provider.name,
+                                code = e.code(),
+                                "giving up on this provider: {e}"
+                            );
                             lock(&self.health).failed(&provider.name, Instant::now());
                             last = Some(e);
                             break;

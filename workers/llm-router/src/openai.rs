@@ -99,7 +99,11 @@ pub fn request_body(model: &str, req: &CompletionRequest, stream: bool) -> WireR
             .iter()
             .map(|t| WireTool {
                 kind: "function",
-                function: WireFunction { name: t.name.clone(), description: t.description.clone(), parameters: t.parameters.clone() },
+                function: WireFunction {
+                    name: t.name.clone(),
+                    description: t.description.clone(),
+                    parameters: t.parameters.clone(),
+                },
             })
             .collect(),
         max_tokens: req.max_tokens,
@@ -175,7 +179,8 @@ fn parse_arguments(provider: &str, name: &str, text: &str) -> Result<Value, LlmE
     if text.trim().is_empty() {
         return Ok(Value::Object(serde_json::Map::new()));
     }
-    serde_json::from_str(text).map_err(|e| LlmError::bad(provider, format!("the arguments of tool call {name:?} are not JSON: {e}: {text}")))
+    serde_json::from_str(text)
+        .map_err(|e| LlmError::bad(provider, format!("the arguments of tool call {name:?} are not JSON: {e}: {text}")))
 }
 
 /// The chat completions URL under the base URL.
@@ -212,7 +217,13 @@ pub async fn complete(
         .message
         .tool_calls
         .into_iter()
-        .map(|c| Ok(ToolCall { arguments: parse_arguments(name, &c.function.name, &c.function.arguments)?, id: c.id, name: c.function.name }))
+        .map(|c| {
+            Ok(ToolCall {
+                arguments: parse_arguments(name, &c.function.name, &c.function.arguments)?,
+                id: c.id,
+                name: c.function.name,
+            })
+        })
         .collect::<Result<Vec<_>, LlmError>>()?;
     Ok(Completion {
         model: if wire.model.is_empty() { model.to_string() } else { wire.model },

@@ -55,9 +55,12 @@ pub fn register(iii: &III, router: Arc<Router>) {
         },
     );
     let r = Arc::clone(&router);
-    register_typed(iii, "llm::models", "The configured models: {} -> {models: [{id, provider, wire, base_url, default}]}.", move |_: NoArgs| {
-        std::future::ready(Ok::<_, WorkerError>(r.models()))
-    });
+    register_typed(
+        iii,
+        "llm::models",
+        "The configured models: {} -> {models: [{id, provider, wire, base_url, default}]}.",
+        move |_: NoArgs| std::future::ready(Ok::<_, WorkerError>(r.models())),
+    );
     register_typed(
         iii,
         "llm::usage",

@@ -143,7 +143,8 @@ impl Providers {
             Some(id) => {
                 let (provider, bare) = split_model(id);
                 let Some(index) = self.list.iter().position(|p| p.name == provider) else {
-                    let variable = if provider == "anthropic" { "ANTHROPIC_API_KEY" } else { "OPENAI_API_KEY or OPENAI_BASE_URL" };
+                    let variable =
+                        if provider == "anthropic" { "ANTHROPIC_API_KEY" } else { "OPENAI_API_KEY or OPENAI_BASE_URL" };
                     return Err(LlmError::NoProvider(format!(
                         "model {id:?} needs the {provider} provider, which is not configured; set {variable}, or name a configured provider's model ({})",
                         self.list.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
@@ -151,9 +152,15 @@ impl Providers {
                 };
                 vec![Target { provider: index, model: bare.to_string() }]
             }
-            None => self.list.iter().enumerate().map(|(i, p)| Target { provider: i, model: p.default_model.clone() }).collect(),
+            None => self
+                .list
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Target { provider: i, model: p.default_model.clone() })
+                .collect(),
         };
-        let ready: Vec<Target> = candidates.iter().filter(|t| !health.cooling(&self.list[t.provider].name, now)).cloned().collect();
+        let ready: Vec<Target> =
+            candidates.iter().filter(|t| !health.cooling(&self.list[t.provider].name, now)).cloned().collect();
         if ready.is_empty() {
             let names: Vec<&str> = candidates.iter().map(|t| self.list[t.provider].name.as_str()).collect();
             return Err(LlmError::CoolingDown(format!(

@@ -52,7 +52,12 @@ fn the_environment_decides_which_providers_exist_and_in_what_order() {
             ],
         ),
         (
-            vec![("OPENAI_API_KEY", "o"), ("ANTHROPIC_API_KEY", "a"), ("ANTHROPIC_BASE_URL", "http://x"), ("AGENTOS_MODEL", "claude-haiku-4-5")],
+            vec![
+                ("OPENAI_API_KEY", "o"),
+                ("ANTHROPIC_API_KEY", "a"),
+                ("ANTHROPIC_BASE_URL", "http://x"),
+                ("AGENTOS_MODEL", "claude-haiku-4-5"),
+            ],
             vec![
                 ("anthropic".into(), "claude-haiku-4-5".into(), "http://x".into(), true),
                 ("openai".into(), OPENAI_DEFAULT_MODEL.into(), OPENAI_URL.into(), true),
@@ -73,7 +78,10 @@ fn an_explicit_model_wins_and_otherwise_every_provider_is_a_fallback() {
     let both = providers(&[("ANTHROPIC_API_KEY", "a"), ("OPENAI_API_KEY", "o")]);
     let now = Instant::now();
     let h = Health::default();
-    assert_eq!(plan(&both, None, &h, now), Ok(vec![pair("anthropic", ANTHROPIC_DEFAULT_MODEL), pair("openai", OPENAI_DEFAULT_MODEL)]));
+    assert_eq!(
+        plan(&both, None, &h, now),
+        Ok(vec![pair("anthropic", ANTHROPIC_DEFAULT_MODEL), pair("openai", OPENAI_DEFAULT_MODEL)])
+    );
     assert_eq!(plan(&both, Some("openai/gpt-4.1"), &h, now), Ok(vec![pair("openai", "gpt-4.1")]));
     assert_eq!(plan(&both, Some("gpt-4.1"), &h, now), Ok(vec![pair("openai", "gpt-4.1")]));
     assert_eq!(plan(&both, Some("claude-opus-4-1"), &h, now), Ok(vec![pair("anthropic", "claude-opus-4-1")]));
@@ -99,7 +107,11 @@ fn retries_back_off_exponentially_honour_retry_after_up_to_the_cap_and_then_move
     let policy = RetryPolicy::default();
     let server = LlmError::Provider { provider: "p".into(), status: 503, message: "x".into() };
     let client = LlmError::Provider { provider: "p".into(), status: 400, message: "x".into() };
-    let limited = |s| LlmError::RateLimited { provider: "p".into(), message: "x".into(), retry_after: Some(Duration::from_secs(s)) };
+    let limited = |s| LlmError::RateLimited {
+        provider: "p".into(),
+        message: "x".into(),
+        retry_after: Some(Duration::from_secs(s)),
+    };
     let timeout = LlmError::Timeout { provider: "p".into(), after: Duration::from_secs(1) };
     let ms = Duration::from_millis;
     let cases = [

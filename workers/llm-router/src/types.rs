@@ -182,7 +182,10 @@ mod tests {
             req.messages,
             vec![
                 ChatMessage::user("hi"),
-                ChatMessage::assistant_calls("", vec![ToolCall { id: "c1".into(), name: "ls".into(), arguments: json!({}) }]),
+                ChatMessage::assistant_calls(
+                    "",
+                    vec![ToolCall { id: "c1".into(), name: "ls".into(), arguments: json!({}) }]
+                ),
                 ChatMessage::tool_result("c1", "a.txt"),
             ]
         );

@@ -191,10 +191,11 @@ impl Guard {
             self.turns = 1;
         }
         let fingerprint = fingerprint(&call.function_id, &call.arguments);
-        let verdict = [self.repeat(call, fingerprint, limits), self.cycle(call, fingerprint, limits), self.runaway(limits)]
-            .into_iter()
-            .flatten()
-            .fold(Verdict::allow(), |best, v| if severity(v.action) > severity(best.action) { v } else { best });
+        let verdict =
+            [self.repeat(call, fingerprint, limits), self.cycle(call, fingerprint, limits), self.runaway(limits)]
+                .into_iter()
+                .flatten()
+                .fold(Verdict::allow(), |best, v| if severity(v.action) > severity(best.action) { v } else { best });
         self.turn.count(verdict.action);
         self.total.count(verdict.action);
         if verdict.action != Action::Block {

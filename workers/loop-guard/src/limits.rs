@@ -44,7 +44,9 @@ impl Default for Limits {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitsError {
     /// A variable is not a whole number in range.
-    #[error("{var}={value:?} is not a whole number of at least {min}: set it to, for example, {example}, or unset it for the default")]
+    #[error(
+        "{var}={value:?} is not a whole number of at least {min}: set it to, for example, {example}, or unset it for the default"
+    )]
     NotANumber {
         /// The variable.
         var: &'static str,
@@ -133,7 +135,10 @@ mod tests {
             "AGENTOS_GUARD_MAX_CALLS=\"lots\" is not a whole number of at least 1: set it to, for example, 50, or unset it for the default"
         );
         assert!(matches!(from(&[(REPEAT_WARN_VAR, "1")]), Err(LimitsError::NotANumber { var: REPEAT_WARN_VAR, .. })));
-        assert!(matches!(from(&[(REPEAT_BLOCK_VAR, "-3")]), Err(LimitsError::NotANumber { var: REPEAT_BLOCK_VAR, .. })));
+        assert!(matches!(
+            from(&[(REPEAT_BLOCK_VAR, "-3")]),
+            Err(LimitsError::NotANumber { var: REPEAT_BLOCK_VAR, .. })
+        ));
         assert!(matches!(from(&[(MAX_CALLS_VAR, "0")]), Err(LimitsError::NotANumber { var: MAX_CALLS_VAR, .. })));
     }
 

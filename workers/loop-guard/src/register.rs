@@ -63,9 +63,13 @@ pub fn register(iii: &III, limits: Limits) {
             verdict
         },
     );
-    bind(iii, &table, "guard::reset", "Drops a session's call history: {session_id} -> {reset: true}.", |sessions, req: SessionRequest| {
-        sessions.reset(&req, Instant::now())
-    });
+    bind(
+        iii,
+        &table,
+        "guard::reset",
+        "Drops a session's call history: {session_id} -> {reset: true}.",
+        |sessions, req: SessionRequest| sessions.reset(&req, Instant::now()),
+    );
     bind(
         iii,
         &table,
@@ -84,7 +88,9 @@ where
     F: Fn(&mut Sessions, Req) -> Result<Resp, GuardError> + Send + Sync + 'static,
 {
     let table = Arc::clone(table);
-    register_typed(iii, id, description, move |req: Req| std::future::ready(f(&mut lock(&table), req).map_err(WorkerError::from)));
+    register_typed(iii, id, description, move |req: Req| {
+        std::future::ready(f(&mut lock(&table), req).map_err(WorkerError::from))
+    });
 }
 
 /// The table, recovered if a handler panicked while holding it: the worst a half-done check
@@ -97,7 +103,6 @@ fn lock(table: &Mutex<Sessions>) -> MutexGuard<'_, Sessions> {
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
-
 
     #[test]
     fn every_verb_of_the_issue_is_a_function() {

@@ -168,7 +168,11 @@ impl Sessions {
     /// `guard::check` at `now`: enters the request's turn, then decides on the call.
     pub fn check(&mut self, req: CheckRequest, limits: &Limits, now: Instant) -> Result<Verdict, GuardError> {
         non_empty(&req.session_id, "session_id", "chat session id")?;
-        non_empty(&req.function_id, "function_id", "id of the function the model wants to call, for example code::read_file")?;
+        non_empty(
+            &req.function_id,
+            "function_id",
+            "id of the function the model wants to call, for example code::read_file",
+        )?;
         self.sweep(now);
         if !self.map.contains_key(&req.session_id) {
             self.make_room();

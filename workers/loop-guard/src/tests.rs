@@ -36,7 +36,11 @@ fn the_rules_warn_then_block_as_documented() {
     let table: Vec<(&str, &str, Vec<Short>)> = vec![
         ("different calls are allowed", "abcd", vec![OK; 4]),
         ("a call may be made twice in a row", "aa", vec![OK, OK]),
-        ("the third identical call is warned, the fifth blocked", "aaaaa", vec![OK, OK, WARN_REPEAT, WARN_REPEAT, BLOCK_REPEAT]),
+        (
+            "the third identical call is warned, the fifth blocked",
+            "aaaaa",
+            vec![OK, OK, WARN_REPEAT, WARN_REPEAT, BLOCK_REPEAT],
+        ),
         ("a blocked call is not recorded, so insisting stays blocked", "aaaaaa", {
             let mut v = vec![OK, OK, WARN_REPEAT, WARN_REPEAT, BLOCK_REPEAT];
             v.push(BLOCK_REPEAT);
@@ -77,8 +81,10 @@ fn a_turn_may_make_max_calls_and_is_warned_from_eighty_percent() {
     assert_eq!(run("abcdefg", &limits), vec![OK, OK, OK, WARN_RUNAWAY, WARN_RUNAWAY, BLOCK_RUNAWAY, BLOCK_RUNAWAY]);
     let d = Limits::default();
     let mut guard = Guard::new();
-    let verdicts: Vec<Short> =
-        (0..52).map(|i| guard.check(&ToolCall::new("code::read_file", json!({ "i": i })), &d)).map(|v| (v.action, v.rule)).collect();
+    let verdicts: Vec<Short> = (0..52)
+        .map(|i| guard.check(&ToolCall::new("code::read_file", json!({ "i": i })), &d))
+        .map(|v| (v.action, v.rule))
+        .collect();
     assert_eq!(verdicts[..39], vec![OK; 39]);
     assert_eq!(verdicts[39..50], vec![WARN_RUNAWAY; 11]);
     assert_eq!(verdicts[50..], vec![BLOCK_RUNAWAY; 2]);
@@ -95,13 +101,18 @@ fn a_block_wins_over_a_warning_from_another_rule() {
 fn key_order_does_not_make_a_call_different() {
     let d = Limits::default();
     let mut guard = Guard::new();
-    let args: [Value; 3] = [json!({"path": "a.rs", "range": {"from": 1, "to": 9}}), json!({"range": {"to": 9, "from": 1}, "path": "a.rs"}), {
-        let mut m = serde_json::Map::new();
-        m.insert("range".into(), json!({"to": 9, "from": 1}));
-        m.insert("path".into(), json!("a.rs"));
-        Value::Object(m)
-    }];
-    let verdicts: Vec<Action> = args.iter().map(|a| guard.check(&ToolCall::new("code::read_file", a.clone()), &d).action).collect();
+    let args: [Value; 3] = [
+        json!({"path": "a.rs", "range": {"from": 1, "to": 9}}),
+        json!({"range": {"to": 9, "from": 1}, "path": "a.rs"}),
+        {
+            let mut m = serde_json::Map::new();
+            m.insert("range".into(), json!({"to": 9, "from": 1}));
+            m.insert("path".into(), json!("a.rs"));
+            Value::Object(m)
+        },
+    ];
+    let verdicts: Vec<Action> =
+        args.iter().map(|a| guard.check(&ToolCall::new("code::read_file", a.clone()), &d).action).collect();
     assert_eq!(verdicts, vec![Action::Allow, Action::Allow, Action::Warn]);
     assert_eq!(canonical_json(&args[1]), r#"{"path":"a.rs","range":{"from":1,"to":9}}"#);
 }
@@ -181,7 +192,12 @@ fn a_new_turn_forgets_the_calls_but_keeps_the_totals() {
 }
 
 fn check(session: &str, turn: Option<&str>, function: &str) -> CheckRequest {
-    CheckRequest { session_id: session.into(), turn_id: turn.map(str::to_string), function_id: function.into(), arguments: json!({}) }
+    CheckRequest {
+        session_id: session.into(),
+        turn_id: turn.map(str::to_string),
+        function_id: function.into(),
+        arguments: json!({}),
+    }
 }
 
 fn session(id: &str) -> SessionRequest {

@@ -272,7 +272,14 @@ pub async fn create<S: RealmStore>(store: &S, req: CreateRealm) -> Result<Realm,
         return Err(RealmError::Exists { id: req.id, fix: "pick another id, or change it with realm::update" });
     }
     let now = store.now_ms();
-    let realm = Realm { id: req.id, name, description: req.description, created_ms: now, updated_ms: now, settings: req.settings };
+    let realm = Realm {
+        id: req.id,
+        name,
+        description: req.description,
+        created_ms: now,
+        updated_ms: now,
+        settings: req.settings,
+    };
     store.put_realm(&realm).await?;
     Ok(realm)
 }
@@ -338,7 +345,11 @@ pub async fn delete<S: RealmStore>(store: &S, req: RealmId) -> Result<Deleted, R
 /// `realm::export`: the realm and the values of every `realm:<id>:*` scope.
 pub async fn export<S: RealmStore>(store: &S, req: RealmId) -> Result<RealmExport, RealmError> {
     let realm = load(store, &req.id).await?;
-    let scopes = gather(store, &realm.id).await?.into_iter().map(|(what, items)| (what, items.into_values().collect())).collect();
+    let scopes = gather(store, &realm.id)
+        .await?
+        .into_iter()
+        .map(|(what, items)| (what, items.into_values().collect()))
+        .collect();
     Ok(RealmExport { realm, scopes })
 }
 
@@ -355,7 +366,10 @@ pub async fn import<S: RealmStore>(store: &S, req: ImportRealm) -> Result<Import
 
     let exists = id == DEFAULT_REALM || store.get_realm(&id).await?.is_some();
     if exists && !overwrite {
-        return Err(RealmError::Exists { id, fix: "import with \"overwrite\": true to replace it, or give another \"id\"" });
+        return Err(RealmError::Exists {
+            id,
+            fix: "import with \"overwrite\": true to replace it, or give another \"id\"",
+        });
     }
     if exists {
         let old = gather(store, &id).await?;
@@ -400,7 +414,10 @@ async fn gather<S: RealmStore>(store: &S, id: &str) -> Result<Scoped, RealmError
         let mut keyed = BTreeMap::new();
         for value in store.scope_items(&scope).await? {
             let Some(key) = item_key(&value) else {
-                return Err(RealmError::BadState { scope, problem: format!("the value {} has no string \"id\"", preview(&value)) });
+                return Err(RealmError::BadState {
+                    scope,
+                    problem: format!("the value {} has no string \"id\"", preview(&value)),
+                });
             };
             keyed.insert(key, value);
         }
@@ -421,7 +438,9 @@ async fn wipe<S: RealmStore>(store: &S, id: &str, scoped: &Scoped) -> Result<usi
             if !store.delete_item(&scope, key).await? {
                 return Err(RealmError::BadState {
                     scope,
-                    problem: format!("the value with \"id\" {key:?} is stored under another key, so it could not be deleted"),
+                    problem: format!(
+                        "the value with \"id\" {key:?} is stored under another key, so it could not be deleted"
+                    ),
                 });
             }
             items += 1;
@@ -443,11 +462,15 @@ fn key_document(scopes: &BTreeMap<String, Vec<Value>>) -> Result<Scoped, RealmEr
         for (index, value) in values.iter().enumerate() {
             let Some(key) = item_key(value) else {
                 return Err(RealmError::InvalidDocument {
-                    problem: format!("scopes.{what}[{index}] has no string \"id\"; every value must be an object with a non-empty \"id\""),
+                    problem: format!(
+                        "scopes.{what}[{index}] has no string \"id\"; every value must be an object with a non-empty \"id\""
+                    ),
                 });
             };
             if by_key.insert(key.clone(), value.clone()).is_some() {
-                return Err(RealmError::InvalidDocument { problem: format!("scopes.{what} lists \"id\" {key:?} twice; keep one") });
+                return Err(RealmError::InvalidDocument {
+                    problem: format!("scopes.{what} lists \"id\" {key:?} twice; keep one"),
+                });
             }
         }
         if !by_key.is_empty() {

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    CreateRealm, ImportRealm, ListRealms, REALMS_SCOPE, Realm, RealmError, RealmId, RealmPatch, RealmStore, UpdateRealm, create, delete,
-    export, get, import, list, update,
+    CreateRealm, ImportRealm, ListRealms, REALMS_SCOPE, Realm, RealmError, RealmId, RealmPatch, RealmStore,
+    UpdateRealm, create, delete, export, get, import, list, update,
 };
 
 /// `GET /v1/realms`: every realm.
@@ -33,11 +33,14 @@ const HTTP_GET: HttpRoute = HttpRoute { method: "GET", path: "/v1/realms/:id", f
 /// `PATCH /v1/realms/:id`: change it (body: [`RealmPatch`]).
 const HTTP_UPDATE: HttpRoute = HttpRoute { method: "PATCH", path: "/v1/realms/:id", function_id: "realm::http_update" };
 /// `DELETE /v1/realms/:id`: delete it and its scoped state.
-const HTTP_DELETE: HttpRoute = HttpRoute { method: "DELETE", path: "/v1/realms/:id", function_id: "realm::http_delete" };
+const HTTP_DELETE: HttpRoute =
+    HttpRoute { method: "DELETE", path: "/v1/realms/:id", function_id: "realm::http_delete" };
 /// `GET /v1/realms/:id/export`: the export document.
-const HTTP_EXPORT: HttpRoute = HttpRoute { method: "GET", path: "/v1/realms/:id/export", function_id: "realm::http_export" };
+const HTTP_EXPORT: HttpRoute =
+    HttpRoute { method: "GET", path: "/v1/realms/:id/export", function_id: "realm::http_export" };
 /// `POST /v1/realms/import`: restore an export (body: [`ImportRealm`]); 201 when new, 200 when replaced.
-const HTTP_IMPORT: HttpRoute = HttpRoute { method: "POST", path: "/v1/realms/import", function_id: "realm::http_import" };
+const HTTP_IMPORT: HttpRoute =
+    HttpRoute { method: "POST", path: "/v1/realms/import", function_id: "realm::http_import" };
 
 /// The realm worker's manifest; `workers/realm/iii.worker.yaml` mirrors it.
 pub static MANIFEST: WorkerManifest = WorkerManifest {
@@ -75,11 +78,17 @@ pub fn run() -> Result<(), WorkerError> {
 pub fn register(iii: &III, api_key: Option<Arc<str>>) {
     let store = StateStore::new(iii.clone());
 
-    bind(iii, &store, "realm::create", "Creates a realm: {id, name?, description?, settings?}.", |s, req: CreateRealm| async move {
-        create(&s, req).await
-    });
+    bind(
+        iii,
+        &store,
+        "realm::create",
+        "Creates a realm: {id, name?, description?, settings?}.",
+        |s, req: CreateRealm| async move { create(&s, req).await },
+    );
     bind(iii, &store, "realm::get", "One realm by {id}.", |s, req: RealmId| async move { get(&s, req).await });
-    bind(iii, &store, "realm::list", "Every realm, sorted by id: {realms}.", |s, req: ListRealms| async move { list(&s, req).await });
+    bind(iii, &store, "realm::list", "Every realm, sorted by id: {realms}.", |s, req: ListRealms| async move {
+        list(&s, req).await
+    });
     bind(
         iii,
         &store,
@@ -87,31 +96,62 @@ pub fn register(iii: &III, api_key: Option<Arc<str>>) {
         "Changes a realm: {id, name?, description?, settings? (merged, null removes)}.",
         |s, req: UpdateRealm| async move { update(&s, req).await },
     );
-    bind(iii, &store, "realm::delete", "Deletes a realm by {id} and its realm:<id>:* state.", |s, req: RealmId| async move {
-        delete(&s, req).await
-    });
-    bind(iii, &store, "realm::export", "A realm by {id} with its scoped state: {realm, scopes}.", |s, req: RealmId| async move {
-        export(&s, req).await
-    });
-    bind(iii, &store, "realm::import", "Restores an export: {realm, scopes, id?, overwrite?}.", |s, req: ImportRealm| async move {
-        import(&s, req).await
-    });
+    bind(
+        iii,
+        &store,
+        "realm::delete",
+        "Deletes a realm by {id} and its realm:<id>:* state.",
+        |s, req: RealmId| async move { delete(&s, req).await },
+    );
+    bind(
+        iii,
+        &store,
+        "realm::export",
+        "A realm by {id} with its scoped state: {realm, scopes}.",
+        |s, req: RealmId| async move { export(&s, req).await },
+    );
+    bind(
+        iii,
+        &store,
+        "realm::import",
+        "Restores an export: {realm, scopes, id?, overwrite?}.",
+        |s, req: ImportRealm| async move { import(&s, req).await },
+    );
 
     if api_key.is_none() {
-        tracing::warn!(worker = MANIFEST.name, "no API key (AGENTOS_API_KEY): the /v1/realms routes answer without one");
+        tracing::warn!(
+            worker = MANIFEST.name,
+            "no API key (AGENTOS_API_KEY): the /v1/realms routes answer without one"
+        );
     }
-    route(iii, &store, HTTP_LIST, &api_key, |s, _req| async move { Ok(HttpResponse::ok(list(&s, ListRealms {}).await?)) });
+    route(
+        iii,
+        &store,
+        HTTP_LIST,
+        &api_key,
+        |s, _req| async move { Ok(HttpResponse::ok(list(&s, ListRealms {}).await?)) },
+    );
     route(iii, &store, HTTP_CREATE, &api_key, |s, req| async move {
         let realm = create(&s, req.body_as::<CreateRealm>()?).await?;
         Ok(HttpResponse::json(201, &realm).with_header("location", format!("/v1/realms/{}", realm.id)))
     });
-    route(iii, &store, HTTP_GET, &api_key, |s, req| async move { Ok(HttpResponse::ok(get(&s, path_id(&req)?).await?)) });
+    route(
+        iii,
+        &store,
+        HTTP_GET,
+        &api_key,
+        |s, req| async move { Ok(HttpResponse::ok(get(&s, path_id(&req)?).await?)) },
+    );
     route(iii, &store, HTTP_UPDATE, &api_key, |s, req| async move {
         let patch = req.body_as::<RealmPatch>()?;
         Ok(HttpResponse::ok(update(&s, patch.for_realm(path_id(&req)?.id)).await?))
     });
-    route(iii, &store, HTTP_DELETE, &api_key, |s, req| async move { Ok(HttpResponse::ok(delete(&s, path_id(&req)?).await?)) });
-    route(iii, &store, HTTP_EXPORT, &api_key, |s, req| async move { Ok(HttpResponse::ok(export(&s, path_id(&req)?).await?)) });
+    route(iii, &store, HTTP_DELETE, &api_key, |s, req| async move {
+        Ok(HttpResponse::ok(delete(&s, path_id(&req)?).await?))
+    });
+    route(iii, &store, HTTP_EXPORT, &api_key, |s, req| async move {
+        Ok(HttpResponse::ok(export(&s, path_id(&req)?).await?))
+    });
     route(iii, &store, HTTP_IMPORT, &api_key, |s, req| async move {
         let imported = import(&s, req.body_as::<ImportRealm>()?).await?;
         let status = if imported.replaced { 200 } else { 201 };
@@ -225,7 +265,6 @@ impl RealmStore for StateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
 
     #[test]
     fn every_bus_verb_of_the_issue_is_a_function() {

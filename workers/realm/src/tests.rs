@@ -112,7 +112,14 @@ fn id(id: &str) -> RealmId {
 }
 
 fn realm(id: &str, name: &str, at: u64) -> Realm {
-    Realm { id: id.into(), name: name.into(), description: String::new(), created_ms: at, updated_ms: at, settings: Map::new() }
+    Realm {
+        id: id.into(),
+        name: name.into(),
+        description: String::new(),
+        created_ms: at,
+        updated_ms: at,
+        settings: Map::new(),
+    }
 }
 
 fn settings(value: Value) -> Map<String, Value> {
@@ -167,7 +174,8 @@ fn names_are_trimmed_and_hold_1_to_100_characters() {
 fn create_stores_the_realm_with_both_timestamps_now_and_the_id_as_the_default_name() {
     let store = Fake::at(1_000);
     let req = CreateRealm { description: "work".into(), settings: settings(json!({"model": "m"})), ..new("work") };
-    let expected = Realm { description: "work".into(), settings: settings(json!({"model": "m"})), ..realm("work", "work", 1_000) };
+    let expected =
+        Realm { description: "work".into(), settings: settings(json!({"model": "m"})), ..realm("work", "work", 1_000) };
     assert_eq!(now(create(&store, req)), Ok(expected.clone()));
     assert_eq!(now(get(&store, id("work"))), Ok(expected));
 }
@@ -178,9 +186,21 @@ fn create_refuses_bad_ids_bad_names_and_taken_ids_with_their_codes() {
     now(create(&store, new("taken"))).unwrap();
     let table = [
         (new("Bad Id"), RealmError::InvalidId { id: "Bad Id".into() }, "INVALID_INPUT"),
-        (CreateRealm { name: Some(" ".into()), ..new("ok") }, RealmError::InvalidName { problem: "is empty".into() }, "INVALID_INPUT"),
-        (new("taken"), RealmError::Exists { id: "taken".into(), fix: "pick another id, or change it with realm::update" }, "CONFLICT"),
-        (new("default"), RealmError::Exists { id: "default".into(), fix: "pick another id, or change it with realm::update" }, "CONFLICT"),
+        (
+            CreateRealm { name: Some(" ".into()), ..new("ok") },
+            RealmError::InvalidName { problem: "is empty".into() },
+            "INVALID_INPUT",
+        ),
+        (
+            new("taken"),
+            RealmError::Exists { id: "taken".into(), fix: "pick another id, or change it with realm::update" },
+            "CONFLICT",
+        ),
+        (
+            new("default"),
+            RealmError::Exists { id: "default".into(), fix: "pick another id, or change it with realm::update" },
+            "CONFLICT",
+        ),
     ];
     for (req, expected, code) in table {
         let err = now(create(&store, req)).unwrap_err();
@@ -224,14 +244,19 @@ fn list_creates_default_once_and_sorts_realms_by_id() {
 #[test]
 fn update_changes_only_the_given_fields_and_merges_settings_where_null_removes_a_key() {
     let store = Fake::at(10);
-    now(create(&store, CreateRealm { settings: settings(json!({"keep": 1, "drop": 2, "change": 3})), ..new("r") })).unwrap();
+    now(create(&store, CreateRealm { settings: settings(json!({"keep": 1, "drop": 2, "change": 3})), ..new("r") }))
+        .unwrap();
     store.set_now(20);
     let patch = RealmPatch {
         name: Some("  Renamed ".into()),
         description: None,
         settings: Some(settings(json!({"drop": null, "change": 4, "add": 5}))),
     };
-    let expected = Realm { updated_ms: 20, settings: settings(json!({"keep": 1, "change": 4, "add": 5})), ..realm("r", "Renamed", 10) };
+    let expected = Realm {
+        updated_ms: 20,
+        settings: settings(json!({"keep": 1, "change": 4, "add": 5})),
+        ..realm("r", "Renamed", 10)
+    };
     assert_eq!(now(update(&store, patch.for_realm("r"))), Ok(expected.clone()));
     assert_eq!(now(get(&store, id("r"))), Ok(expected));
 }
@@ -241,7 +266,11 @@ fn an_update_that_changes_nothing_keeps_updated_ms() {
     let store = Fake::at(10);
     now(create(&store, new("r"))).unwrap();
     store.set_now(20);
-    let same = RealmPatch { name: Some("r".into()), description: Some(String::new()), settings: Some(settings(json!({"gone": null}))) };
+    let same = RealmPatch {
+        name: Some("r".into()),
+        description: Some(String::new()),
+        settings: Some(settings(json!({"gone": null}))),
+    };
     assert_eq!(now(update(&store, same.for_realm("r"))), Ok(realm("r", "r", 10)));
 }
 
@@ -308,7 +337,11 @@ fn export_gathers_every_scope_of_the_realm_by_relative_name() {
 #[test]
 fn export_then_delete_then_import_restores_the_realm_and_its_state() {
     let store = Fake::at(1);
-    now(create(&store, CreateRealm { name: Some("Team".into()), settings: settings(json!({"hand": "coder"})), ..new("team") })).unwrap();
+    now(create(
+        &store,
+        CreateRealm { name: Some("Team".into()), settings: settings(json!({"hand": "coder"})), ..new("team") },
+    ))
+    .unwrap();
     store.seed("realm:team:memory", "m1", json!({"id": "m1", "text": "x"}));
     store.seed("realm:team:agents", "a1", json!({"id": "a1", "model": "m"}));
     let before = store.snapshot();
@@ -321,7 +354,10 @@ fn export_then_delete_then_import_restores_the_realm_and_its_state() {
     let restored = Realm { updated_ms: 50, ..doc.realm };
     assert_eq!(imported, Ok(Imported { realm: restored.clone(), scopes: 2, items: 2, replaced: false }));
     let mut expected = before;
-    expected.insert(REALMS_SCOPE.to_string(), BTreeMap::from([("team".to_string(), serde_json::to_value(&restored).unwrap())]));
+    expected.insert(
+        REALMS_SCOPE.to_string(),
+        BTreeMap::from([("team".to_string(), serde_json::to_value(&restored).unwrap())]),
+    );
     assert_eq!(store.snapshot(), expected);
 }
 
@@ -344,7 +380,15 @@ fn import_over_an_existing_realm_is_a_conflict_unless_overwrite_which_replaces_i
 
     store.set_now(2);
     let imported = now(import(&store, ImportRealm { overwrite: true, ..doc }));
-    assert_eq!(imported, Ok(Imported { realm: Realm { updated_ms: 2, ..realm("r", "Restored", 1) }, scopes: 1, items: 1, replaced: true }));
+    assert_eq!(
+        imported,
+        Ok(Imported {
+            realm: Realm { updated_ms: 2, ..realm("r", "Restored", 1) },
+            scopes: 1,
+            items: 1,
+            replaced: true
+        })
+    );
     assert_eq!(store.scope("realm:r:memory"), BTreeMap::from([("new".to_string(), json!({"id": "new"}))]));
 }
 
@@ -404,7 +448,10 @@ fn a_scoped_value_without_an_id_is_bad_state_and_delete_then_changes_nothing() {
 
     let err = now(delete(&store, id("r"))).unwrap_err();
     assert_eq!(err.code(), "BAD_STATE");
-    assert!(err.to_string().starts_with("state scope realm:r:notes: the value \"free text\" has no string \"id\""), "{err}");
+    assert!(
+        err.to_string().starts_with("state scope realm:r:notes: the value \"free text\" has no string \"id\""),
+        "{err}"
+    );
     assert_eq!(store.snapshot(), before);
     assert_eq!(now(export(&store, id("r"))).unwrap_err(), err);
 }

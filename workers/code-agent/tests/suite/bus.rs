@@ -2,9 +2,7 @@
 
 use agentos_kit::harness::TestStack;
 use agentos_kit::{WorkerError, call};
-use agentos_worker_code_agent::{
-    CommandOutput, FileContent, ReadFile, RunCommand, WriteFile, Written,
-};
+use agentos_worker_code_agent::{CommandOutput, FileContent, ReadFile, RunCommand, WriteFile, Written};
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
@@ -17,41 +15,21 @@ async fn a_file_written_on_the_bus_reads_back() {
     start_code_agent(&stack, dir.path()).await;
     let client = stack.client();
 
-    let req = WriteFile {
-        path: "notes/todo.md".into(),
-        content: "- ship\n".into(),
-        create_dirs: true,
-    };
+    let req = WriteFile { path: "notes/todo.md".into(), content: "- ship\n".into(), create_dirs: true };
     let written: Written = call(&client, "code::write_file", &req, T).await.unwrap();
-    assert_eq!(
-        written,
-        Written {
-            path: "notes/todo.md".into(),
-            bytes: 7,
-            created: true
-        }
-    );
+    assert_eq!(written, Written { path: "notes/todo.md".into(), bytes: 7, created: true });
 
     let read: FileContent = call(
         &client,
         "code::read_file",
-        &ReadFile {
-            path: "notes/todo.md".into(),
-            offset_line: None,
-            max_lines: None,
-        },
+        &ReadFile { path: "notes/todo.md".into(), offset_line: None, max_lines: None },
         T,
     )
     .await
     .unwrap();
     assert_eq!(
         read,
-        FileContent {
-            path: "notes/todo.md".into(),
-            content: "- ship\n".into(),
-            total_lines: 1,
-            truncated: false
-        }
+        FileContent { path: "notes/todo.md".into(), content: "- ship\n".into(), total_lines: 1, truncated: false }
     );
     stack.stop().await;
 }
@@ -62,20 +40,10 @@ async fn an_escape_attempt_reaches_a_typed_caller_as_outside_workspace() {
     let stack = TestStack::start().await;
     start_code_agent(&stack, dir.path()).await;
 
-    let req = ReadFile {
-        path: "../../etc/passwd".into(),
-        offset_line: None,
-        max_lines: None,
-    };
-    let err = call::<_, FileContent>(&stack.client(), "code::read_file", &req, T)
-        .await
-        .unwrap_err();
+    let req = ReadFile { path: "../../etc/passwd".into(), offset_line: None, max_lines: None };
+    let err = call::<_, FileContent>(&stack.client(), "code::read_file", &req, T).await.unwrap_err();
     assert_eq!(err.code, "OUTSIDE_WORKSPACE");
-    assert!(
-        err.message.contains("`..` is not allowed"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("`..` is not allowed"), "{}", err.message);
     stack.stop().await;
 }
 
@@ -106,20 +74,10 @@ async fn a_command_runs_through_the_bus_and_unknown_fields_are_invalid_input() {
         }
     );
 
-    let err = call::<_, CommandOutput>(
-        &client,
-        "code::run_command",
-        &json!({"program": "ls", "shell": true}),
-        T,
-    )
-    .await
-    .unwrap_err();
+    let err = call::<_, CommandOutput>(&client, "code::run_command", &json!({"program": "ls", "shell": true}), T)
+        .await
+        .unwrap_err();
     assert_eq!(err, WorkerError::new("INVALID_INPUT", err.message.clone()));
-    assert!(
-        err.message
-            .starts_with("code::run_command: unknown field `shell`"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.starts_with("code::run_command: unknown field `shell`"), "{}", err.message);
     stack.stop().await;
 }

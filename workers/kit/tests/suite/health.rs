@@ -23,7 +23,8 @@ async fn health_answers_within_a_second_and_reports_the_worker_name() {
     stack.worker(&QUIET, |_| {}).await;
 
     let started = Instant::now();
-    let health: Health = call(&stack.client(), &QUIET.health_function_id(), &json!({}), Duration::from_secs(1)).await.unwrap();
+    let health: Health =
+        call(&stack.client(), &QUIET.health_function_id(), &json!({}), Duration::from_secs(1)).await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
     assert_eq!(
         health,

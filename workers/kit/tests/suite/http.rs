@@ -33,8 +33,10 @@ fn register(iii: &III) {
         Ok(HttpResponse::ok(json!({"id": id})))
     })
     .unwrap();
-    register_route(iii, THINGS.name, HEALTH, key, |_req| async { Ok(HttpResponse::ok(json!({"status": "ok"}))) }).unwrap();
-    register_route(iii, THINGS.name, OPEN, None, |_req| async { Ok(HttpResponse::json(201, json!({"pong": true}))) }).unwrap();
+    register_route(iii, THINGS.name, HEALTH, key, |_req| async { Ok(HttpResponse::ok(json!({"status": "ok"}))) })
+        .unwrap();
+    register_route(iii, THINGS.name, OPEN, None, |_req| async { Ok(HttpResponse::json(201, json!({"pong": true}))) })
+        .unwrap();
 }
 
 async fn get(url: String, bearer: Option<&str>) -> (u16, Value) {
@@ -83,7 +85,10 @@ async fn a_not_found_worker_error_becomes_a_404_json_error() {
 
     assert_eq!(
         get(format!("{}/v1/things/missing", stack.http_url()), Some(KEY)).await,
-        (404, json!({"error": {"code": "NOT_FOUND", "message": "no thing \"missing\"; list them with GET /v1/things"}}))
+        (
+            404,
+            json!({"error": {"code": "NOT_FOUND", "message": "no thing \"missing\"; list them with GET /v1/things"}})
+        )
     );
     stack.stop().await;
 }

@@ -24,7 +24,9 @@ async fn a_struct_round_trips_through_set_get_list_update_and_delete() {
     assert_eq!(state::get::<Realm>(&iii, "realms", "r1").await.unwrap(), Some(realm.clone()));
     assert_eq!(state::list::<Realm>(&iii, "realms").await.unwrap(), vec![realm.clone()]);
 
-    let new = state::update(&iii, "realms", "r1", vec![json!({"type": "increment", "path": "agents", "by": 3})]).await.unwrap();
+    let new = state::update(&iii, "realms", "r1", vec![json!({"type": "increment", "path": "agents", "by": 3})])
+        .await
+        .unwrap();
     assert_eq!(new, json!({"id": "r1", "agents": 5, "tags": ["home"]}));
 
     assert!(state::delete(&iii, "realms", "r1").await.unwrap());
@@ -51,7 +53,9 @@ async fn an_update_op_that_does_not_fit_the_stored_value_is_invalid_input() {
     let iii = stack.client();
     state::set(&iii, "counters", "c", &json!({"n": "not a number"})).await.unwrap();
 
-    let err = state::update(&iii, "counters", "c", vec![json!({"type": "increment", "path": "n", "by": 1})]).await.unwrap_err();
+    let err = state::update(&iii, "counters", "c", vec![json!({"type": "increment", "path": "n", "by": 1})])
+        .await
+        .unwrap_err();
     assert_eq!(err.code, "INVALID_INPUT");
     assert!(err.message.starts_with("state::update counters/c: op 0 failed (increment.not_number"), "{}", err.message);
     stack.stop().await;

@@ -39,7 +39,10 @@ fn register(iii: &III) {
         Err::<Greeting, _>(WorkerError::not_found(format!("no one called {}; list people first", req.name)))
     });
     // A raw echo, to show what the engine really delivers.
-    iii.register_function_with(RegisterFunctionMessage::with_id("greeter::raw".to_string()), |input: Value| async move { Ok(input) });
+    iii.register_function_with(
+        RegisterFunctionMessage::with_id("greeter::raw".to_string()),
+        |input: Value| async move { Ok(input) },
+    );
 }
 
 #[tokio::test]
@@ -62,7 +65,10 @@ async fn bad_input_is_invalid_input_naming_the_function_and_the_fields_it_expect
     stack.worker(&GREETER, register).await;
 
     let err = call::<_, Greeting>(&stack.client(), "greeter::greet", &json!({"nme": "ada"}), T).await.unwrap_err();
-    assert_eq!(err, WorkerError::invalid_input("greeter::greet: unknown field `nme`, expected `name`; expected fields: name"));
+    assert_eq!(
+        err,
+        WorkerError::invalid_input("greeter::greet: unknown field `nme`, expected `name`; expected fields: name")
+    );
     stack.stop().await;
 }
 
@@ -71,7 +77,8 @@ async fn a_worker_errors_code_reaches_a_typed_caller() {
     let stack = TestStack::start().await;
     stack.worker(&GREETER, register).await;
 
-    let err = call::<_, Greeting>(&stack.client(), "greeter::fail", &Greet { name: "bob".into() }, T).await.unwrap_err();
+    let err =
+        call::<_, Greeting>(&stack.client(), "greeter::fail", &Greet { name: "bob".into() }, T).await.unwrap_err();
     assert_eq!(err, WorkerError::not_found("no one called bob; list people first"));
     stack.stop().await;
 }
@@ -81,7 +88,8 @@ async fn a_result_of_the_wrong_shape_is_bad_response() {
     let stack = TestStack::start().await;
     stack.worker(&GREETER, register).await;
 
-    let err = call::<_, Vec<u32>>(&stack.client(), "greeter::greet", &Greet { name: "ada".into() }, T).await.unwrap_err();
+    let err =
+        call::<_, Vec<u32>>(&stack.client(), "greeter::greet", &Greet { name: "ada".into() }, T).await.unwrap_err();
     assert_eq!(err.code, "BAD_RESPONSE");
     assert!(err.message.starts_with("greeter::greet answered with a value that is not a Vec<u32>"), "{}", err.message);
     stack.stop().await;

@@ -59,11 +59,18 @@ async fn a_streamed_anthropic_tool_call_is_reassembled_from_partial_json() {
 
     let done = anthropic_router(&server).stream(&req, |t| tokens.push_str(t)).await.unwrap();
 
-    assert_eq!((tokens.as_str(), done.content.as_str(), done.finish_reason.as_str()), ("Checking.", "Checking.", "tool_calls"));
+    assert_eq!(
+        (tokens.as_str(), done.content.as_str(), done.finish_reason.as_str()),
+        ("Checking.", "Checking.", "tool_calls")
+    );
     assert_eq!(
         done.tool_calls,
         vec![
-            ToolCall { id: "toolu_1".into(), name: "get_weather".into(), arguments: json!({"city": "Paris", "unit": "celsius"}) },
+            ToolCall {
+                id: "toolu_1".into(),
+                name: "get_weather".into(),
+                arguments: json!({"city": "Paris", "unit": "celsius"})
+            },
             ToolCall { id: "toolu_2".into(), name: "get_weather".into(), arguments: json!({"city": "Tokyo"}) },
         ]
     );

@@ -17,9 +17,14 @@ async fn with_no_provider_llm_complete_fails_with_no_provider_naming_the_variabl
     let router = Arc::new(Router::new(Providers::default()).unwrap());
     stack.worker(&MANIFEST, |iii| register(iii, router)).await;
 
-    let err = call::<_, Value>(&stack.client(), "llm::complete", &json!({"messages": [{"role": "user", "content": "hi"}]}), T)
-        .await
-        .unwrap_err();
+    let err = call::<_, Value>(
+        &stack.client(),
+        "llm::complete",
+        &json!({"messages": [{"role": "user", "content": "hi"}]}),
+        T,
+    )
+    .await
+    .unwrap_err();
 
     assert_eq!(err.code, "NO_PROVIDER");
     for var in ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "AGENTOS_MODEL"] {
@@ -39,7 +44,8 @@ async fn llm_complete_on_the_bus_answers_from_the_provider_and_llm_usage_counts_
     stack.worker(&MANIFEST, |iii| register(iii, router)).await;
     let client = stack.client();
 
-    let mut done: Value = call(&client, "llm::complete", &json!({"messages": [{"role": "user", "content": "hi"}]}), T).await.unwrap();
+    let mut done: Value =
+        call(&client, "llm::complete", &json!({"messages": [{"role": "user", "content": "hi"}]}), T).await.unwrap();
     done["latency_ms"] = json!(0);
     assert_eq!(
         done,

@@ -18,7 +18,9 @@ pub const T: Duration = Duration::from_secs(10);
 pub fn router(vars: &[(&str, String)]) -> Router {
     let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
     let providers = Providers::from_lookup(&move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
-    Router::new(providers).unwrap().with_policy(RetryPolicy { base: Duration::from_millis(20), ..RetryPolicy::default() })
+    Router::new(providers)
+        .unwrap()
+        .with_policy(RetryPolicy { base: Duration::from_millis(20), ..RetryPolicy::default() })
 }
 
 /// A router whose only provider is the server's OpenAI side, default model `gpt-test`.

@@ -64,7 +64,11 @@ async fn a_streamed_openai_tool_call_is_reassembled_from_its_argument_pieces() {
     assert_eq!(
         done.tool_calls,
         vec![
-            ToolCall { id: "call_1".into(), name: "get_weather".into(), arguments: json!({"city": "Paris", "unit": "celsius"}) },
+            ToolCall {
+                id: "call_1".into(),
+                name: "get_weather".into(),
+                arguments: json!({"city": "Paris", "unit": "celsius"})
+            },
             ToolCall { id: "call_2".into(), name: "get_weather".into(), arguments: json!({"city": "Tokyo"}) },
         ]
     );
@@ -79,7 +83,11 @@ async fn a_non_streamed_openai_tool_call_has_its_argument_string_parsed() {
 
     assert_eq!(
         (done.content.as_str(), done.finish_reason.as_str(), done.tool_calls),
-        ("", "tool_calls", vec![ToolCall { id: "call_9".into(), name: "get_weather".into(), arguments: json!({"city": "Oslo"}) }])
+        (
+            "",
+            "tool_calls",
+            vec![ToolCall { id: "call_9".into(), name: "get_weather".into(), arguments: json!({"city": "Oslo"}) }]
+        )
     );
 }
 

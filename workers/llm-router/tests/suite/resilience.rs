@@ -20,7 +20,11 @@ async fn a_server_error_is_retried_and_the_retry_succeeds() {
     assert_eq!(done.content, "Recovered.");
     assert_eq!(server.requests().len(), 2);
     let usage = router.usage();
-    assert_eq!(usage.total, UsageTotals { calls: 1, input_tokens: 10, output_tokens: 5 }, "the failed attempt books nothing");
+    assert_eq!(
+        usage.total,
+        UsageTotals { calls: 1, input_tokens: 10, output_tokens: 5 },
+        "the failed attempt books nothing"
+    );
 }
 
 #[tokio::test]
@@ -43,7 +47,10 @@ async fn a_provider_that_keeps_failing_gives_its_last_error_with_status_and_mess
 
     let err = openai_router(&server).complete(&ask("hi")).await.unwrap_err();
 
-    assert_eq!((err.code(), err.to_string().as_str()), ("PROVIDER_ERROR", "openai answered HTTP 503: overloaded, try later"));
+    assert_eq!(
+        (err.code(), err.to_string().as_str()),
+        ("PROVIDER_ERROR", "openai answered HTTP 503: overloaded, try later")
+    );
     assert_eq!(server.requests().len(), 3, "the first attempt and two retries");
 }
 
@@ -95,7 +102,10 @@ async fn a_provider_that_failed_three_calls_in_a_row_cools_down_and_is_not_calle
 
     assert_eq!(
         (err.code(), err.to_string().as_str()),
-        ("PROVIDER_ERROR", "openai failed 3 times in a row and cool down for 30 s; retry later or check the provider's status")
+        (
+            "PROVIDER_ERROR",
+            "openai failed 3 times in a row and cool down for 30 s; retry later or check the provider's status"
+        )
     );
     assert_eq!(server.requests().len(), 3, "the cooled-down provider was not called");
 }

@@ -31,7 +31,14 @@ async fn a_repeated_call_is_allowed_then_warned_then_blocked_with_a_reason() {
     assert_eq!(actions, vec![Action::Allow, Action::Allow, Action::Warn, Action::Warn, Action::Block]);
     let blocked = last.unwrap();
     assert_eq!(blocked.rule, Some(Rule::Repeat));
-    assert!(blocked.reason.as_deref().unwrap().starts_with("Blocked: you called code::read_file with the same arguments 5 times"), "{blocked:?}");
+    assert!(
+        blocked
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("Blocked: you called code::read_file with the same arguments 5 times"),
+        "{blocked:?}"
+    );
 
     // The wire shape: an allowed call is just {"action": "allow"}.
     let raw: Value = call(&client, "guard::check", &check("t1", "code::ls", json!({})), T).await.unwrap();
@@ -47,12 +54,17 @@ async fn an_a_b_cycle_is_caught_and_a_new_turn_starts_clean() {
 
     let mut verdicts = Vec::new();
     for i in 0..8 {
-        let (function, args) = if i % 2 == 0 { ("code::edit", json!({"patch": "x"})) } else { ("code::test", json!({})) };
+        let (function, args) =
+            if i % 2 == 0 { ("code::edit", json!({"patch": "x"})) } else { ("code::test", json!({})) };
         let v: Verdict = call(&client, "guard::check", &check("t1", function, args), T).await.unwrap();
         verdicts.push((v.action, v.rule));
     }
     let mut expected = vec![(Action::Allow, None); 5];
-    expected.extend([(Action::Warn, Some(Rule::Cycle)), (Action::Warn, Some(Rule::Cycle)), (Action::Block, Some(Rule::Cycle))]);
+    expected.extend([
+        (Action::Warn, Some(Rule::Cycle)),
+        (Action::Warn, Some(Rule::Cycle)),
+        (Action::Block, Some(Rule::Cycle)),
+    ]);
     assert_eq!(verdicts, expected);
 
     let v: Verdict = call(&client, "guard::check", &check("t2", "code::test", json!({})), T).await.unwrap();
@@ -79,7 +91,8 @@ async fn reset_clears_a_sessions_history() {
     let client = stack.client();
 
     for _ in 0..4 {
-        let _: Verdict = call(&client, "guard::check", &check("t1", "web::fetch", json!({"url": "https://x"})), T).await.unwrap();
+        let _: Verdict =
+            call(&client, "guard::check", &check("t1", "web::fetch", json!({"url": "https://x"})), T).await.unwrap();
     }
     let answer: ResetAnswer = call(&client, "guard::reset", &json!({"session_id": "s1"}), T).await.unwrap();
     assert_eq!(answer, ResetAnswer { reset: true });
@@ -89,7 +102,8 @@ async fn reset_clears_a_sessions_history() {
         json!({"session_id": "s1", "tracked": false, "turns": 0,
                "turn": {"allowed": 0, "warned": 0, "blocked": 0}, "total": {"allowed": 0, "warned": 0, "blocked": 0}})
     );
-    let v: Verdict = call(&client, "guard::check", &check("t1", "web::fetch", json!({"url": "https://x"})), T).await.unwrap();
+    let v: Verdict =
+        call(&client, "guard::check", &check("t1", "web::fetch", json!({"url": "https://x"})), T).await.unwrap();
     assert_eq!(v, Verdict::allow(), "the same call in the same turn starts counting again");
     stack.stop().await;
 }
@@ -100,15 +114,25 @@ async fn unknown_fields_and_missing_ids_are_invalid_input() {
     start_guard(&stack).await;
     let client = stack.client();
 
-    let err = call::<_, Verdict>(&client, "guard::check", &json!({"session_id": "s1", "function_id": "code::ls", "args": {}}), T)
-        .await
-        .unwrap_err();
+    let err = call::<_, Verdict>(
+        &client,
+        "guard::check",
+        &json!({"session_id": "s1", "function_id": "code::ls", "args": {}}),
+        T,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code, "INVALID_INPUT");
     assert!(err.message.starts_with("guard::check: unknown field `args`"), "{}", err.message);
 
     let err = call::<_, Value>(&client, "guard::reset", &json!({"session": "s1"}), T).await.unwrap_err();
     assert_eq!(err.code, "INVALID_INPUT");
-    let err = call::<_, Value>(&client, "guard::check", &json!({"session_id": "", "function_id": "code::ls"}), T).await.unwrap_err();
-    assert_eq!((err.code.as_str(), err.message.as_str()), ("INVALID_INPUT", "session_id is empty: pass the chat session id"));
+    let err = call::<_, Value>(&client, "guard::check", &json!({"session_id": "", "function_id": "code::ls"}), T)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code.as_str(), err.message.as_str()),
+        ("INVALID_INPUT", "session_id is empty: pass the chat session id")
+    );
     stack.stop().await;
 }

@@ -47,7 +47,13 @@ async fn conflict_and_not_found_reach_a_typed_caller_with_their_codes() {
     let _: Realm = call(&client, "realm::create", &team(), T).await.unwrap();
 
     let err = call::<_, Realm>(&client, "realm::create", &team(), T).await.unwrap_err();
-    assert_eq!(err, WorkerError::from(RealmError::Exists { id: "team".into(), fix: "pick another id, or change it with realm::update" }));
+    assert_eq!(
+        err,
+        WorkerError::from(RealmError::Exists {
+            id: "team".into(),
+            fix: "pick another id, or change it with realm::update"
+        })
+    );
     assert_eq!(err.code, "CONFLICT");
 
     let err = call::<_, Realm>(&client, "realm::get", &RealmId { id: "ghost".into() }, T).await.unwrap_err();
@@ -66,7 +72,10 @@ async fn update_on_the_bus_merges_settings_and_an_unknown_field_is_invalid_input
     let client = stack.client();
     let _: Realm = call(&client, "realm::create", &team(), T).await.unwrap();
 
-    let patch = RealmPatch { settings: Some(serde_json::from_value(json!({"hand": "coder"})).unwrap()), ..RealmPatch::default() };
+    let patch = RealmPatch {
+        settings: Some(serde_json::from_value(json!({"hand": "coder"})).unwrap()),
+        ..RealmPatch::default()
+    };
     let updated: Realm = call(&client, "realm::update", &patch.for_realm("team"), T).await.unwrap();
     assert_eq!(updated.settings, serde_json::from_value::<Map<_, _>>(json!({"hand": "coder"})).unwrap());
 

@@ -54,8 +54,13 @@ async fn create_is_201_with_a_location_and_get_list_patch_delete_answer_with_the
     let base = stack.http_url();
     let realms = format!("{base}/v1/realms");
 
-    let (status, location, created) =
-        send(Method::POST, realms.clone(), Some(KEY), Some(json!({"id": "team", "name": "Team", "settings": {"hand": "coder"}}))).await;
+    let (status, location, created) = send(
+        Method::POST,
+        realms.clone(),
+        Some(KEY),
+        Some(json!({"id": "team", "name": "Team", "settings": {"hand": "coder"}})),
+    )
+    .await;
     assert_eq!((status, location.as_deref()), (201, Some("/v1/realms/team")));
     let at = created["created_ms"].clone();
     assert_eq!(
@@ -71,7 +76,8 @@ async fn create_is_201_with_a_location_and_get_list_patch_delete_answer_with_the
     let ids: Vec<&Value> = listed["realms"].as_array().unwrap().iter().map(|r| &r["id"]).collect();
     assert_eq!(ids, vec![&json!("default"), &json!("team")]);
 
-    let (status, _, patched) = send(Method::PATCH, format!("{realms}/team"), Some(KEY), Some(json!({"description": "ours"}))).await;
+    let (status, _, patched) =
+        send(Method::PATCH, format!("{realms}/team"), Some(KEY), Some(json!({"description": "ours"}))).await;
     assert_eq!((status, &patched["description"], &patched["name"]), (200, &json!("ours"), &json!("Team")));
 
     let (status, _, deleted) = send(Method::DELETE, format!("{realms}/team"), Some(KEY), None).await;

@@ -10,7 +10,8 @@ use super::{KEY, T, start_realm};
 
 /// Creates realm `team` with two memories and an agent in its scopes, plus a neighbour's value.
 async fn seed(client: &III) -> Realm {
-    let req = CreateRealm { id: "team".into(), name: Some("Team".into()), description: String::new(), settings: Map::new() };
+    let req =
+        CreateRealm { id: "team".into(), name: Some("Team".into()), description: String::new(), settings: Map::new() };
     let realm: Realm = call(client, "realm::create", &req, T).await.unwrap();
     for (what, value) in [
         ("memory", json!({"id": "m1", "text": "likes tea"})),
@@ -52,10 +53,23 @@ async fn export_then_delete_then_import_over_http_restores_the_scoped_state() {
 
     let deleted: Deleted = call(&client, "realm::delete", &RealmId { id: "team".into() }, T).await.unwrap();
     assert_eq!(deleted, Deleted { id: "team".into(), scopes: vec!["agents".into(), "memory".into()], items: 3 });
-    assert_eq!(team_state(&client).await, vec![(scope_name("team", "agents"), vec![]), (scope_name("team", "memory"), vec![])]);
-    assert_eq!(state::list::<Value>(&client, "realm:team-b:memory").await.unwrap(), vec![json!({"id": "n1"})], "the neighbour stays");
+    assert_eq!(
+        team_state(&client).await,
+        vec![(scope_name("team", "agents"), vec![]), (scope_name("team", "memory"), vec![])]
+    );
+    assert_eq!(
+        state::list::<Value>(&client, "realm:team-b:memory").await.unwrap(),
+        vec![json!({"id": "n1"})],
+        "the neighbour stays"
+    );
 
-    let resp = http.post(format!("{base}/import")).bearer_auth(KEY).json(&ImportRealm::from(doc.clone())).send().await.unwrap();
+    let resp = http
+        .post(format!("{base}/import"))
+        .bearer_auth(KEY)
+        .json(&ImportRealm::from(doc.clone()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 201);
     let imported: Imported = resp.json().await.unwrap();
     assert_eq!((imported.scopes, imported.items, imported.replaced), (2, 3, false));
