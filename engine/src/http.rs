@@ -48,22 +48,23 @@ enum RouteMatch {
 fn find_route(engine: &Engine, method: &str, path: &str) -> RouteMatch {
     let path = triggers::normalize_path(path);
     let segments: Vec<&str> = if path.is_empty() { Vec::new() } else { path.split('/').collect() };
-    let routes = lock(&engine.inner.triggers.routes).clone();
-    let mut best: Option<(usize, &String, Map<String, Value>, &String)> = None;
+    // Match under the lock (no await inside) and copy out only the winner: the table is read
+    // on every request and must not be cloned each time.
+    let mut best: Option<(usize, String, Map<String, Value>, String)> = None;
     let mut allowed = Vec::new();
-    for ((route_method, pattern), trigger_id) in &routes {
+    for ((route_method, pattern), trigger_id) in lock(&engine.inner.triggers.routes).iter() {
         let Some((score, params)) = match_pattern(pattern, &segments) else { continue };
         if route_method != method && !(method == "HEAD" && route_method == "GET") {
             allowed.push(route_method.clone());
             continue;
         }
         if best.as_ref().is_none_or(|(s, ..)| score > *s) {
-            best = Some((score, trigger_id, params, pattern));
+            best = Some((score, trigger_id.clone(), params, pattern.clone()));
         }
     }
     match best {
-        Some((_, trigger_id, path_params, pattern)) => match triggers::get(engine, trigger_id) {
-            Some(trigger) => RouteMatch::Found(Box::new(Matched { trigger, path_params, pattern: pattern.clone() })),
+        Some((_, trigger_id, path_params, pattern)) => match triggers::get(engine, &trigger_id) {
+            Some(trigger) => RouteMatch::Found(Box::new(Matched { trigger, path_params, pattern })),
             None => RouteMatch::NotFound,
         },
         None if !allowed.is_empty() => {

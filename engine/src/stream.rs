@@ -191,11 +191,7 @@ pub fn register_builtins(engine: &Engine) {
                 json!({"type": kind, "data": new}),
                 meta.traceparent,
             );
-            let mut out = json!({ "old_value": old, "new_value": new });
-            if !errors.is_empty() {
-                out["errors"] = serde_json::to_value(errors).unwrap_or_default();
-            }
-            Ok(out)
+            Ok(crate::update_ops::update_answer(old.as_ref(), new.as_ref().unwrap_or(&Value::Null), &errors))
         },
     );
     engine.register_typed("stream::delete", "Delete a stream item", |engine, input: Value, meta| async move {

@@ -342,6 +342,16 @@ fn apply_remove(root: &mut Value, op: &Op) -> Result<(), OpError> {
     Ok(())
 }
 
+/// The answer of `state::update` and `stream::update`: `{old_value, new_value}`, plus `errors`
+/// when any op failed (left out when none did, as in iii).
+pub fn update_answer(old: Option<&Value>, new: &Value, errors: &[OpError]) -> Value {
+    let mut out = serde_json::json!({ "old_value": old, "new_value": new });
+    if !errors.is_empty() {
+        out["errors"] = serde_json::to_value(errors).unwrap_or_default();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

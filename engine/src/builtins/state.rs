@@ -104,11 +104,7 @@ pub fn register(engine: &Engine) {
             .map_err(|e| err("UPDATE_ERROR", e))?;
         let event = if old.is_some() { "state:updated" } else { "state:created" };
         fire(&engine, event, &i.scope, &i.key, old.clone(), Some(new.clone()), meta.traceparent);
-        let mut out = json!({ "old_value": old, "new_value": new });
-        if !errors.is_empty() {
-            out["errors"] = serde_json::to_value(errors).unwrap_or_default();
-        }
-        Ok(out)
+        Ok(crate::update_ops::update_answer(old.as_ref(), &new, &errors))
     });
     engine.register_typed(
         "state::list",
