@@ -177,7 +177,7 @@ pub fn check_bearer(req: &HttpRequest, api_key: &str) -> Result<(), HttpResponse
             Err(HttpResponse::error(
                 401,
                 codes::UNAUTHORIZED,
-                format!("{what}: pass the key from <config dir>/api_key as Authorization: Bearer <key>, or set {API_KEY_ENV}"),
+                format!("{what}: pass the key from the api_key file in the agentos config dir ($AGENTOS_HOME/config/api_key, or ~/.config/agentos/api_key) as Authorization: Bearer <key>, or set {API_KEY_ENV}"),
             )
             .with_header("www-authenticate", "Bearer"))
         }
@@ -336,7 +336,7 @@ mod tests {
                 HttpResponse::error(
                     401,
                     "UNAUTHORIZED",
-                    format!("{what}: pass the key from <config dir>/api_key as Authorization: Bearer <key>, or set AGENTOS_API_KEY")
+                    format!("{what}: pass the key from the api_key file in the agentos config dir ($AGENTOS_HOME/config/api_key, or ~/.config/agentos/api_key) as Authorization: Bearer <key>, or set AGENTOS_API_KEY")
                 )
                 .with_header("www-authenticate", "Bearer"),
                 "{auth:?}"

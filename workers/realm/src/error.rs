@@ -41,7 +41,7 @@ pub enum RealmError {
         fix: &'static str,
     },
     /// No realm has this id (`NOT_FOUND`).
-    #[error("no realm {id:?}; list the realms with `agentos realm list` (GET /v1/realms) or create it first")]
+    #[error("no realm {id:?}; list the realms with GET /v1/realms or create it with POST /v1/realms")]
     NotFound {
         /// The realm id.
         id: String,

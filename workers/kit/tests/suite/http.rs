@@ -59,7 +59,7 @@ async fn a_route_with_auth_answers_401_json_without_the_bearer_and_200_with_it()
     assert_eq!(status, 401);
     assert_eq!(
         body,
-        json!({"error": {"code": "UNAUTHORIZED", "message": "missing API key: pass the key from <config dir>/api_key as Authorization: Bearer <key>, or set AGENTOS_API_KEY"}})
+        json!({"error": {"code": "UNAUTHORIZED", "message": "missing API key: pass the key from the api_key file in the agentos config dir ($AGENTOS_HOME/config/api_key, or ~/.config/agentos/api_key) as Authorization: Bearer <key>, or set AGENTOS_API_KEY"}})
     );
     let (status, body) = get(url.clone(), Some("wrong")).await;
     assert_eq!((status, &body["error"]["code"]), (401, &json!("UNAUTHORIZED")));

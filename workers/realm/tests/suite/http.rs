@@ -99,7 +99,7 @@ async fn a_missing_realm_is_a_404_json_error_naming_the_fix() {
             404,
             json!({"error": {
                 "code": "NOT_FOUND",
-                "message": "no realm \"ghost\"; list the realms with `agentos realm list` (GET /v1/realms) or create it first"
+                "message": "no realm \"ghost\"; list the realms with GET /v1/realms or create it with POST /v1/realms"
             }})
         )
     );
