@@ -34,6 +34,8 @@ pub mod codes {
     pub const BAD_STATE: &str = "BAD_STATE";
     /// A bug or an unexpected failure inside the worker (HTTP 500).
     pub const INTERNAL: &str = "INTERNAL";
+    /// A channel could not be opened, written or read (HTTP 502).
+    pub const CHANNEL_FAILED: &str = "CHANNEL_FAILED";
 }
 
 /// The prefix iii-sdk 0.11.6 puts before a handler's error text (`IIIError::Handler`).

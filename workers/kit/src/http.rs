@@ -143,6 +143,7 @@ pub fn status_for(code: &str) -> u16 {
         // The engine's codes for "the function's worker is not there (any more)": the service
         // behind the route is unavailable, which a client may retry.
         codes::ENGINE_UNAVAILABLE | "function_not_found" | "invocation_stopped" => 503,
+        codes::CHANNEL_FAILED => 502,
         codes::TIMEOUT => 504,
         _ => 500,
     }

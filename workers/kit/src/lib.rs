@@ -15,6 +15,8 @@
 //! - No worker parses JSON by hand, reads the wall clock ([`clock::now_ms`]) or talks to
 //!   `state::*` with raw values ([`state`]).
 
+pub mod channel;
+pub mod chat;
 pub mod clock;
 pub mod connect;
 pub mod error;

@@ -201,6 +201,7 @@ pub async fn complete(
             output_tokens: wire.usage.output_tokens.unwrap_or(0),
         },
         latency_ms: elapsed_ms(started),
+        cost_usd: None,
     })
 }
 
@@ -379,5 +380,6 @@ pub async fn stream(
         finish_reason: normalise_finish(stop.as_deref().unwrap_or("end_turn")),
         usage,
         latency_ms: elapsed_ms(started),
+        cost_usd: None,
     })
 }

@@ -233,6 +233,7 @@ pub async fn complete(
         finish_reason: normalise_finish(choice.finish_reason.as_deref().unwrap_or("stop")),
         usage: wire.usage.map(Usage::from).unwrap_or_default(),
         latency_ms: elapsed_ms(started),
+        cost_usd: None,
     })
 }
 
@@ -361,6 +362,7 @@ pub async fn stream(
         finish_reason: normalise_finish(finish.as_deref().unwrap_or("stop")),
         usage,
         latency_ms: elapsed_ms(started),
+        cost_usd: None,
     })
 }
 

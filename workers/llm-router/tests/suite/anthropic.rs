@@ -24,6 +24,7 @@ async fn a_non_streamed_anthropic_answer_is_read_whole_with_its_usage() {
             finish_reason: "stop".into(),
             usage: Usage { input_tokens: 12, output_tokens: 4 },
             latency_ms: 0,
+            cost_usd: None,
         }
     );
 }
@@ -95,8 +96,7 @@ async fn the_anthropic_request_has_the_exact_wire_shape_for_tools_system_and_too
             ChatMessage::tool_result("toolu_2", "sunny, 25C"),
         ],
         tools: vec![weather_tool()],
-        max_tokens: None,
-        temperature: None,
+        ..CompletionRequest::default()
     };
 
     anthropic_router(&server).complete(&req).await.unwrap();

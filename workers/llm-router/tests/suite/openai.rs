@@ -24,6 +24,7 @@ async fn a_non_streamed_openai_answer_is_read_whole_with_its_usage() {
             finish_reason: "stop".into(),
             usage: Usage { input_tokens: 7, output_tokens: 3 },
             latency_ms: 0,
+            cost_usd: None,
         }
     );
 }
@@ -107,6 +108,7 @@ async fn the_openai_request_has_the_exact_wire_shape_for_tools_system_and_tool_r
         tools: vec![weather_tool()],
         max_tokens: Some(256),
         temperature: Some(0.5),
+        ..CompletionRequest::default()
     };
 
     openai_router(&server).complete(&req).await.unwrap();
