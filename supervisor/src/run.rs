@@ -370,6 +370,8 @@ impl Supervisor {
             // Worker telemetry goes to the engine's /otel socket; keep it on the same engine.
             ("III_URL".to_string(), format!("ws://127.0.0.1:{}", self.opts.engine_port)),
             ("AGENTOS_WORKSPACE".to_string(), self.opts.workspace.display().to_string()),
+            ("AGENTOS_CONFIG".to_string(), self.opts.home.config_file().display().to_string()),
+            ("AGENTOS_CONFIG_DIR".to_string(), self.opts.home.config_dir.display().to_string()),
         ];
         let mut env = env;
         if let Some(extra) = self.opts.worker_env.get(&name) {

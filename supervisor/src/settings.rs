@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The parsed config file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// `[ports]`
@@ -22,6 +22,17 @@ pub struct Settings {
     /// `[restart]`
     #[serde(default)]
     pub restart: RestartSettings,
+    // The workers' own sections: each worker reads and checks its section itself
+    // (`agentos_kit::config`); the supervisor only passes the file on (`AGENTOS_CONFIG`).
+    /// `[llm]`: llm-router (providers, tiers, prices).
+    #[serde(default)]
+    pub llm: Option<toml::Table>,
+    /// `[agent]`: agent-core (step limit, tool allow-list).
+    #[serde(default)]
+    pub agent: Option<toml::Table>,
+    /// `[hands]`: hand-runner.
+    #[serde(default)]
+    pub hands: Option<toml::Table>,
 }
 
 /// `[ports]`: every port of the stack.
@@ -153,5 +164,18 @@ mod tests {
         let err = Settings::load(&path).unwrap_err();
         let err = format!("{err}: {}", std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default());
         assert!(err.contains("max_restart"), "{err}");
+    }
+
+    #[test]
+    fn worker_sections_are_passed_through_and_other_top_level_keys_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agentos.toml");
+        std::fs::write(&path, "[llm]\ndefault_model = \"openai/x\"\n[agent]\nmax_steps = 3\n").unwrap();
+        let s = Settings::load(&path).unwrap();
+        assert_eq!(s.llm.unwrap()["default_model"].as_str(), Some("openai/x"));
+        std::fs::write(&path, "[lmm]\n").unwrap();
+        let err = Settings::load(&path).unwrap_err();
+        let err = format!("{err}: {}", std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default());
+        assert!(err.contains("lmm"), "{err}");
     }
 }

@@ -18,6 +18,7 @@
 pub mod channel;
 pub mod chat;
 pub mod clock;
+pub mod config;
 pub mod connect;
 pub mod error;
 #[cfg(feature = "test-harness")]
