@@ -117,6 +117,7 @@ pub(crate) struct Inner {
     pub triggers: TriggerRegistry,
     pub queues: crate::queue::Queues,
     pub streams: crate::stream::StreamHub,
+    pub channels: crate::channels::ChannelTable,
     /// Set once shutdown has begun.
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -158,6 +159,7 @@ impl Engine {
                 triggers: TriggerRegistry::default(),
                 queues: crate::queue::Queues::default(),
                 streams: crate::stream::StreamHub::default(),
+                channels: crate::channels::ChannelTable::default(),
                 shutdown,
             }),
         };
@@ -173,6 +175,11 @@ impl Engine {
     /// The durable store.
     pub fn store(&self) -> &Arc<Store> {
         &self.inner.store
+    }
+
+    /// The open channels (`engine::channels::create`, HTTP request and response bodies).
+    pub fn channels(&self) -> &crate::channels::ChannelTable {
+        &self.inner.channels
     }
 
     /// Resolves when shutdown begins.
@@ -347,7 +354,11 @@ impl Engine {
         }
         // 3. Triggers and trigger types it registered.
         crate::triggers::remove_worker(self, worker);
-        // 4. The connection itself.
+        // 4. Channels it created and nobody has started to use, then the connection itself.
+        let channels = self.inner.channels.remove_unused_of(worker);
+        if channels > 0 {
+            tracing::debug!(%worker, channels, "removed the departed worker's unused channels");
+        }
         lock(&self.inner.workers).remove(&worker);
         crate::builtins::engine_fns::fire_workers_available(self, "worker_disconnected", worker);
     }

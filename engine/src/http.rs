@@ -1,10 +1,18 @@
 //! The REST port (3111): HTTP triggers.
 //!
 //! A request is matched against the registered `http` triggers (`:param` segments, exact
-//! segment count), turned into the iii request payload and handed to the trigger's function. The
-//! function's `{status_code, headers, body}` becomes the response. Errors always carry a JSON
-//! body `{"error":{"code","message"}}`: unknown route 404, wrong method 405, invalid JSON body
-//! 400, body too large 413, handler error 500, condition false 422, `default_timeout` 504.
+//! segment count), turned into the iii request payload and handed to the trigger's function.
+//! Errors always carry a JSON body `{"error":{"code","message"}}`: unknown route 404, wrong
+//! method 405, invalid JSON body 400, body too large 413, handler error 500, condition false
+//! 422, `default_timeout` 504.
+//!
+//! Every request opens two channels (spec §3.4): `request_body`, a read ref carrying the raw
+//! bytes of a non-JSON body (closed empty for JSON, whose `body` is the parsed value), and
+//! `response`, a write ref the handler may stream its answer into. Whichever comes first
+//! decides the response: a non-null result from the function (`{status_code, headers, body}`),
+//! or the first binary frame or Close on `response`, after which the status and headers set
+//! by `set_status`/`set_headers` go out and each body frame is sent as it arrives until the
+//! writer closes. `default_timeout` bounds only the time until the response starts.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -16,6 +24,9 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use tokio::sync::mpsc;
+
+use crate::channels::{Created, DEFAULT_BUFFER_SIZE, Direction, Frame};
 use crate::engine::{CallOptions, Engine, lock};
 use crate::triggers::{self, TriggerEntry};
 
@@ -137,10 +148,16 @@ async fn dispatch(State(engine): State<Engine>, request: Request) -> Response {
             format!("request body exceeds {limit} bytes (iii-http.body_limit)"),
         );
     };
-    let body = match parse_body(&headers, &bytes) {
-        Ok(b) => b,
-        Err(message) => return error_response(StatusCode::BAD_REQUEST, "invalid_json", message),
+    let is_json = headers.get("content-type").is_some_and(|ct| ct.contains("application/json"));
+    let (body, raw_body) = if is_json {
+        match parse_json_body(&bytes) {
+            Ok(b) => (b, Bytes::new()),
+            Err(message) => return error_response(StatusCode::BAD_REQUEST, "invalid_json", message),
+        }
+    } else {
+        (Value::Null, bytes)
     };
+    let (channels, response_rx) = RequestChannels::open(&engine, raw_body);
     let trigger_pattern =
         matched.trigger.config.get("api_path").and_then(Value::as_str).unwrap_or(&matched.pattern).to_string();
     let payload = json!({
@@ -151,32 +168,26 @@ async fn dispatch(State(engine): State<Engine>, request: Request) -> Response {
         "method": method,
         "body": body,
         "trigger": { "type": "http", "path": trigger_pattern, "method": method },
+        "request_body": channels.request_body.channel_ref(Direction::Read),
+        "response": channels.response.channel_ref(Direction::Write),
     });
+    answer(&engine, &matched.trigger, payload, channels, response_rx).await
+}
 
+/// Runs the route's condition and then its function, and answers with whichever comes first:
+/// the function's result or the start of a streamed response. `default_timeout` bounds the
+/// time until the response starts, not a streamed body.
+async fn answer(
+    engine: &Engine,
+    entry: &TriggerEntry,
+    payload: Value,
+    channels: RequestChannels,
+    mut response_rx: mpsc::Receiver<Frame>,
+) -> Response {
     let timeout = Duration::from_millis(engine.config().http_default_timeout_ms);
-    let entry = matched.trigger;
-    let work = async {
-        match triggers::condition_passes(&engine, &entry, &payload).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({"error": {"code": "condition_not_met", "message": "Request condition not met"}, "skipped": true}))).into_response();
-            }
-            Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, &e.code, e.message),
-        }
-        let (result, _) = engine.call(&entry.function_id, payload.clone(), CallOptions::default()).await;
-        match result {
-            Ok(value) => build_response(value.unwrap_or(Value::Null)),
-            Err(e) if e.code == agentos_protocol::codes::FUNCTION_NOT_FOUND => error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "function_unavailable",
-                format!("the function behind this route ({}) is not registered right now", entry.function_id),
-            ),
-            Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &e.code, e.message),
-        }
-    };
-    match tokio::time::timeout(timeout, work).await {
-        Ok(response) => response,
-        Err(_) => error_response(
+    let deadline = tokio::time::Instant::now() + timeout;
+    let timed_out = || {
+        error_response(
             StatusCode::GATEWAY_TIMEOUT,
             "timeout",
             format!(
@@ -184,8 +195,209 @@ async fn dispatch(State(engine): State<Engine>, request: Request) -> Response {
                 entry.function_id,
                 timeout.as_millis()
             ),
-        ),
+        )
+    };
+    match tokio::time::timeout_at(deadline, triggers::condition_passes(engine, entry, &payload)).await {
+        Err(_) => return timed_out(),
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => {
+            return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({"error": {"code": "condition_not_met", "message": "Request condition not met"}, "skipped": true}))).into_response();
+        }
+        Ok(Err(e)) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, &e.code, e.message),
     }
+    // The call runs as its own task: once the handler streams its response, it may keep
+    // running (and return null) after this function has answered.
+    let call = {
+        let engine = engine.clone();
+        let function_id = entry.function_id.clone();
+        tokio::spawn(async move { engine.call(&function_id, payload, CallOptions::default()).await.0 })
+    };
+    let abort = call.abort_handle();
+    match tokio::time::timeout_at(deadline, first_answer(call, &mut response_rx, &entry.function_id)).await {
+        Ok(Answer::Respond(response)) => response,
+        Ok(Answer::Stream(head, first)) => head.into_response(streamed_body(first, response_rx, channels)),
+        Err(_) => {
+            abort.abort();
+            timed_out()
+        }
+    }
+}
+
+/// How many bytes of a request body go into one channel frame: the SDKs' own chunk size.
+const BODY_CHUNK: usize = 64 * 1024;
+
+/// The two channels of one request (spec §3.4): the worker reads the raw request body from
+/// one and may stream its response into the other. Both leave the channel table when this
+/// drops, that is when the request or its streamed response ends; a worker still writing
+/// then gets a Close.
+struct RequestChannels {
+    engine: Engine,
+    request_body: Created,
+    response: Created,
+    body_writer: Option<tokio::task::AbortHandle>,
+}
+
+impl RequestChannels {
+    /// Opens both channels. `raw_body` is written into the request body channel, which is then
+    /// closed (at once when it is empty, as for JSON requests).
+    fn open(engine: &Engine, raw_body: Bytes) -> (Self, mpsc::Receiver<Frame>) {
+        let now = tokio::time::Instant::now();
+        let (request_body, tx) = engine.channels().create_engine_writer(DEFAULT_BUFFER_SIZE, now);
+        let (response, rx) = engine.channels().create_engine_reader(DEFAULT_BUFFER_SIZE, now);
+        let body_writer = (!raw_body.is_empty()).then(|| {
+            tokio::spawn(async move {
+                let mut offset = 0;
+                while offset < raw_body.len() {
+                    let end = raw_body.len().min(offset + BODY_CHUNK);
+                    // Fails only when the request is over or nobody reads; either way, stop.
+                    if tx.send(Frame::Binary(raw_body.slice(offset..end))).await.is_err() {
+                        return;
+                    }
+                    offset = end;
+                }
+            })
+            .abort_handle()
+        });
+        (Self { engine: engine.clone(), request_body, response, body_writer }, rx)
+    }
+}
+
+impl Drop for RequestChannels {
+    fn drop(&mut self) {
+        if let Some(task) = &self.body_writer {
+            task.abort();
+        }
+        self.engine.channels().remove(self.request_body.id);
+        self.engine.channels().remove(self.response.id);
+    }
+}
+
+/// What decides the response: the function's result, or the response channel.
+enum Answer {
+    /// A finished response (the function's value, or its error).
+    Respond(Response),
+    /// The handler streams: the head it set, and the first body frame (none when the writer
+    /// closed without data).
+    Stream(StreamHead, Option<Bytes>),
+}
+
+/// Waits for whichever comes first: a non-null result (or an error) from the function, or
+/// the first binary frame or Close on the response channel. A null result alone decides
+/// nothing: the handler may still be about to stream.
+async fn first_answer(
+    mut call: tokio::task::JoinHandle<crate::engine::CallResult>,
+    response: &mut mpsc::Receiver<Frame>,
+    function_id: &str,
+) -> Answer {
+    let mut head = StreamHead::default();
+    let mut call_done = false;
+    loop {
+        tokio::select! {
+            joined = &mut call, if !call_done => match joined {
+                Ok(Ok(Some(value))) => return Answer::Respond(build_response(value)),
+                Ok(Ok(None)) => call_done = true,
+                Ok(Err(e)) if e.code == agentos_protocol::codes::FUNCTION_NOT_FOUND => {
+                    return Answer::Respond(error_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "function_unavailable",
+                        format!("the function behind this route ({function_id}) is not registered right now"),
+                    ));
+                }
+                Ok(Err(e)) => return Answer::Respond(error_response(StatusCode::INTERNAL_SERVER_ERROR, &e.code, e.message)),
+                Err(e) => {
+                    return Answer::Respond(error_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal_error",
+                        format!("the call of {function_id} ended abnormally: {e}"),
+                    ));
+                }
+            },
+            frame = response.recv() => match frame {
+                Some(Frame::Text(text)) => head.apply(text.as_str()),
+                Some(Frame::Binary(bytes)) => return Answer::Stream(head, Some(bytes)),
+                None => return Answer::Stream(head, None),
+            },
+        }
+    }
+}
+
+/// The status and headers a streaming handler set with `set_status` / `set_headers`.
+#[derive(Debug, Default, PartialEq)]
+struct StreamHead {
+    status: Option<u16>,
+    headers: BTreeMap<String, String>,
+}
+
+impl StreamHead {
+    /// Applies one control message; anything else is logged and ignored.
+    fn apply(&mut self, text: &str) {
+        let Ok(message) = serde_json::from_str::<Value>(text) else {
+            tracing::warn!("response channel: a text frame that is not JSON; ignored");
+            return;
+        };
+        match message.get("type").and_then(Value::as_str) {
+            Some("set_status") => {
+                match message.get("status_code").and_then(Value::as_u64).and_then(|s| u16::try_from(s).ok()) {
+                    Some(code @ 100..=599) => self.status = Some(code),
+                    _ => tracing::warn!("response channel: set_status needs a status_code in 100..599; ignored"),
+                }
+            }
+            Some("set_headers") => match message.get("headers") {
+                Some(Value::Object(map)) => {
+                    for (name, value) in map {
+                        let value = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+                        self.headers.insert(name.to_ascii_lowercase(), value);
+                    }
+                }
+                _ => tracing::warn!("response channel: set_headers needs a headers object; ignored"),
+            },
+            other => tracing::warn!(kind = ?other, "response channel: unknown control message; ignored"),
+        }
+    }
+
+    /// The response head around a streamed body; `application/octet-stream` unless the
+    /// handler set a content type.
+    fn into_response(self, body: Body) -> Response {
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status.and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(StatusCode::OK);
+        for (name, value) in &self.headers {
+            match (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+                (Ok(name), Ok(value)) => {
+                    response.headers_mut().insert(name, value);
+                }
+                _ => tracing::warn!(header = %name, "response channel: invalid header; skipped"),
+            }
+        }
+        if !response.headers().contains_key(header::CONTENT_TYPE) {
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        }
+        response
+    }
+}
+
+/// The streamed body: each binary frame goes out as it arrives (nothing waits for the end),
+/// until the writer closes. If the client goes away, the body is dropped with the channels,
+/// and the writer gets a Close.
+fn streamed_body(first: Option<Bytes>, rx: mpsc::Receiver<Frame>, channels: RequestChannels) -> Body {
+    let stream = futures_util::stream::unfold((first, rx, channels), |(mut first, mut rx, channels)| async move {
+        loop {
+            let bytes = match first.take() {
+                Some(bytes) => bytes,
+                None => match rx.recv().await? {
+                    Frame::Binary(bytes) => bytes,
+                    Frame::Text(_) => {
+                        tracing::debug!("response channel: a text frame after the body started; ignored");
+                        continue;
+                    }
+                },
+            };
+            // An empty chunk would read as the end of a chunked body.
+            if !bytes.is_empty() {
+                return Some((Ok::<Bytes, std::convert::Infallible>(bytes), (first, rx, channels)));
+            }
+        }
+    });
+    Body::from_stream(stream)
 }
 
 fn lowercase_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
@@ -233,17 +445,13 @@ fn hex_value(b: u8) -> Option<u8> {
     (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
 }
 
-/// The `body` field: parsed JSON for `application/json`, the text for other UTF-8 bodies,
-/// null when empty. Invalid JSON is an error (the real engine passes null silently).
-fn parse_body(headers: &BTreeMap<String, String>, bytes: &Bytes) -> Result<Value, String> {
+/// The `body` field of a JSON request: the parsed value, null when empty. Invalid JSON is an
+/// error (the real engine passes null silently).
+fn parse_json_body(bytes: &Bytes) -> Result<Value, String> {
     if bytes.is_empty() {
         return Ok(Value::Null);
     }
-    let is_json = headers.get("content-type").is_some_and(|ct| ct.contains("application/json"));
-    if is_json {
-        return serde_json::from_slice(bytes).map_err(|e| format!("request body is not valid JSON: {e}"));
-    }
-    Ok(std::str::from_utf8(bytes).map(|s| Value::String(s.to_string())).unwrap_or(Value::Null))
+    serde_json::from_slice(bytes).map_err(|e| format!("request body is not valid JSON: {e}"))
 }
 
 /// Turns a handler's `{status_code, headers, body}` into a response (spec §3.4).
@@ -320,11 +528,49 @@ mod tests {
     }
 
     #[test]
-    fn invalid_json_is_an_error_and_text_passes_as_a_string() {
-        let json_ct: BTreeMap<String, String> = [("content-type".to_string(), "application/json".to_string())].into();
-        assert!(parse_body(&json_ct, &Bytes::from_static(b"{nope")).is_err());
-        assert_eq!(parse_body(&json_ct, &Bytes::from_static(b"{\"a\":1}")).unwrap(), json!({"a": 1}));
-        assert_eq!(parse_body(&BTreeMap::new(), &Bytes::from_static(b"hi")).unwrap(), json!("hi"));
+    fn invalid_json_is_an_error_and_an_empty_body_is_null() {
+        assert!(parse_json_body(&Bytes::from_static(b"{nope")).is_err());
+        assert_eq!(parse_json_body(&Bytes::from_static(b"{\"a\":1}")).unwrap(), json!({"a": 1}));
+        assert_eq!(parse_json_body(&Bytes::new()).unwrap(), Value::Null);
+    }
+
+    #[test]
+    fn set_status_and_set_headers_shape_the_streamed_head() {
+        let mut head = StreamHead::default();
+        head.apply(r#"{"type":"set_status","status_code":201}"#);
+        head.apply(r#"{"type":"set_headers","headers":{"Content-Type":"text/event-stream","x-n":1}}"#);
+        head.apply(r#"{"type":"set_headers","headers":{"cache-control":"no-cache"}}"#);
+        let expected = StreamHead {
+            status: Some(201),
+            headers: [
+                ("cache-control".to_string(), "no-cache".to_string()),
+                ("content-type".to_string(), "text/event-stream".to_string()),
+                ("x-n".to_string(), "1".to_string()),
+            ]
+            .into(),
+        };
+        assert_eq!(head, expected);
+        let response = head.into_response(Body::empty());
+        assert_eq!(response.status(), StatusCode::CREATED);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+    }
+
+    #[test]
+    fn a_status_out_of_range_and_unknown_messages_are_ignored() {
+        let mut head = StreamHead::default();
+        head.apply(r#"{"type":"set_status","status_code":99}"#);
+        head.apply(r#"{"type":"set_status","status_code":600}"#);
+        head.apply(r#"{"type":"something_else"}"#);
+        head.apply("not json");
+        head.apply(r#"{"type":"set_headers","headers":["a: b"]}"#);
+        assert_eq!(head, StreamHead::default());
+    }
+
+    #[test]
+    fn a_streamed_body_without_content_type_is_octet_stream_with_status_200() {
+        let response = StreamHead::default().into_response(Body::empty());
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "application/octet-stream");
     }
 
     #[test]

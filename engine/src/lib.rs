@@ -2,10 +2,12 @@
 //! unmodified `iii-sdk` workers (Rust, Node, Python) connect to it as they would to `iii`.
 //!
 //! It serves three ports: the worker socket (49134), the REST port for HTTP triggers (3111) and
-//! the browser stream socket (3112). State, streams, queue jobs, spans and logs live in one
+//! the browser stream socket (3112). The worker port also carries byte channels
+//! (`/ws/channels/{id}`, see [`channels`]). State, streams, queue jobs, spans and logs live in one
 //! SQLite database in the data dir (see [`store`]).
 
 pub mod builtins;
+pub mod channels;
 pub mod config;
 pub mod engine;
 pub mod http;
@@ -123,6 +125,7 @@ pub async fn start(config: EngineConfig, data_dir: PathBuf) -> Result<RunningEng
     };
     let engine = Engine::new(config, store);
     queue::start(&engine);
+    channels::start(&engine);
 
     let mut tasks = Vec::new();
     let engine_addr = ws_listener.local_addr().map_err(|source| ServeError::Serve { what: "worker socket", source })?;

@@ -1,4 +1,5 @@
-//! The worker socket (`ws://host:49134/`) and the telemetry socket (`/otel`).
+//! The worker socket (`ws://host:49134/`) and the telemetry socket (`/otel`); the same port
+//! serves channel sockets (`/ws/channels/{id}`, see [`crate::channels`]).
 //!
 //! Per connection: senders write to the socket under one async lock (see
 //! [`crate::engine::Outbound`]), and one reader handles frames in order. Invocations are
@@ -23,7 +24,11 @@ use crate::trace::now_ms;
 
 /// The router of the worker port.
 pub fn router(engine: Engine) -> Router {
-    Router::new().route("/", get(worker_upgrade)).route("/otel", get(otel_upgrade)).with_state(engine)
+    Router::new()
+        .route("/", get(worker_upgrade))
+        .route("/otel", get(otel_upgrade))
+        .route("/ws/channels/{channel_id}", get(crate::channels::upgrade))
+        .with_state(engine)
 }
 
 async fn worker_upgrade(

@@ -1,5 +1,5 @@
-//! The functions the engine serves itself: state, streams, pub/sub, queues, introspection and
-//! observability. Each group registers only when its config.yaml worker is enabled.
+//! The functions the engine serves itself: state, streams, pub/sub, queues, introspection,
+//! channels and observability. Each group registers only when its config.yaml worker is enabled.
 
 pub mod engine_fns;
 pub mod observability;
@@ -12,6 +12,7 @@ use crate::engine::Engine;
 pub fn register_all(engine: &Engine) {
     let enabled = engine.config().enabled;
     engine_fns::register(engine);
+    crate::channels::register_builtins(engine);
     observability::register(engine);
     if enabled.state {
         state::register(engine);

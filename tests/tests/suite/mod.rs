@@ -1,5 +1,7 @@
+mod channels;
 mod harness;
 mod http;
+mod http_streaming;
 mod invoke;
 mod lifecycle;
 mod queue;
