@@ -18,6 +18,10 @@ pub fn all() -> Vec<Entry> {
         Entry { manifest: &agentos_worker_loop_guard::MANIFEST, run: agentos_worker_loop_guard::run },
         Entry { manifest: &agentos_worker_code_agent::MANIFEST, run: agentos_worker_code_agent::run },
         Entry { manifest: &agentos_worker_llm_router::MANIFEST, run: agentos_worker_llm_router::run },
+        Entry { manifest: &agentos_worker_context_manager::MANIFEST, run: agentos_worker_context_manager::run },
+        Entry { manifest: &agentos_worker_hand_runner::MANIFEST, run: agentos_worker_hand_runner::run },
+        Entry { manifest: &agentos_worker_agent_core::MANIFEST, run: agentos_worker_agent_core::run },
+        Entry { manifest: &agentos_worker_streaming::MANIFEST, run: agentos_worker_streaming::run },
     ]
 }
 

@@ -1,5 +1,10 @@
 //! The CLI as an HTTP client of a running stack: it finds the REST port in the runtime file
 //! and the key in the key file (or `AGENTOS_API_KEY`).
+//!
+//! Rules it keeps:
+//! - Every non-2xx answer becomes `CODE: message`, followed by `; fix: …` when the code has a
+//!   known remedy ([`fix_for`]), so every command reports server errors the same way.
+//! - Path segments that come from the user (ids, names) are percent-encoded ([`segment`]).
 
 use agentos_supervisor::Home;
 use agentos_supervisor::runtime::RuntimeInfo;
@@ -27,9 +32,34 @@ impl Client {
         self.send(self.http.get(format!("{}{path}", self.base))).await
     }
 
+    /// GET a `/v1` path with query parameters (pairs whose value is `None` are left out).
+    pub async fn get_query(&self, path: &str, query: &[(&str, Option<&str>)]) -> anyhow::Result<Value> {
+        let pairs: Vec<(&str, &str)> = query.iter().filter_map(|(k, v)| v.map(|v| (*k, v))).collect();
+        self.send(self.http.get(format!("{}{path}", self.base)).query(&pairs)).await
+    }
+
     /// POST a `/v1` path with a JSON body.
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         self.send(self.http.post(format!("{}{path}", self.base)).json(body)).await
+    }
+
+    /// DELETE a `/v1` path.
+    pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(self.http.delete(format!("{}{path}", self.base))).await
+    }
+
+    /// POST a JSON body to a streaming `/v1` path and return the response once its status is a
+    /// success; the caller reads the body as it arrives. A non-2xx answer is read whole and
+    /// becomes the same error as [`Client::post`]'s.
+    pub async fn post_stream(&self, path: &str, body: &impl serde::Serialize) -> anyhow::Result<reqwest::Response> {
+        let req = self.authorized(self.http.post(format!("{}{path}", self.base)).json(body));
+        let response = req.send().await.with_context(|| self.unreachable())?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        Err(error_from_body(status, &body))
     }
 
     /// Sends `method path` without a body or key and returns the JSON answer whatever the
@@ -40,21 +70,92 @@ impl Client {
         Ok(response.json().await.unwrap_or(Value::Null))
     }
 
-    async fn send(&self, mut req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-        if let Some(key) = &self.key {
-            req = req.bearer_auth(key);
+    fn authorized(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.key {
+            Some(key) => req.bearer_auth(key),
+            None => req,
         }
-        let response = req
-            .send()
-            .await
-            .with_context(|| format!("cannot reach agentos at {}; is it running? (`agentos up`)", self.base))?;
+    }
+
+    fn unreachable(&self) -> String {
+        format!("cannot reach agentos at {}; is it running? (`agentos up`)", self.base)
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let response = self.authorized(req).send().await.with_context(|| self.unreachable())?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
             return Ok(body);
         }
-        let code = body["error"]["code"].as_str().unwrap_or("HTTP_ERROR");
-        let message = body["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| status.to_string());
-        Err(anyhow!("{code}: {message}"))
+        Err(error_from_body(status, &body))
+    }
+}
+
+/// The error of a non-2xx answer whose body is `{"error":{"code","message"}}` (or anything else).
+fn error_from_body(status: reqwest::StatusCode, body: &Value) -> anyhow::Error {
+    let code = body["error"]["code"].as_str().unwrap_or("HTTP_ERROR");
+    let message = body["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| status.to_string());
+    anyhow!(describe_error(code, &message))
+}
+
+/// `CODE: message`, plus `; fix: …` when [`fix_for`] knows a remedy for `code`.
+pub fn describe_error(code: &str, message: &str) -> String {
+    match fix_for(code) {
+        Some(fix) => format!("{code}: {message}; fix: {fix}"),
+        None => format!("{code}: {message}"),
+    }
+}
+
+/// What to do about an error code whose server message may not say it. Codes whose messages
+/// already name their fix (`UNAUTHORIZED` names the key file, realm's `NOT_FOUND` names the
+/// routes) have no entry.
+pub fn fix_for(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "NO_PROVIDER" => {
+            "set ANTHROPIC_API_KEY or OPENAI_API_KEY (and optionally AGENTOS_MODEL), then `agentos restart llm-router`"
+        }
+        "route_not_found" => {
+            "the worker that serves this route is not running or not in this build; see `agentos status` and `agentos doctor`"
+        }
+        "function_unavailable" => "its worker is not ready; see `agentos status`, then `agentos restart <worker>`",
+        "ENGINE_UNAVAILABLE" => "the engine is down or restarting; see `agentos status` and `agentos logs engine`",
+        "TIMEOUT" => "the stack is overloaded or a worker hangs; see `agentos status` and `agentos doctor`",
+        _ => return None,
+    })
+}
+
+/// `s` percent-encoded for use as one URL path segment (only RFC 3986 unreserved bytes stay).
+pub fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn a_code_with_a_known_remedy_carries_its_fix() {
+        assert_eq!(
+            describe_error("NO_PROVIDER", "no LLM provider is configured"),
+            "NO_PROVIDER: no LLM provider is configured; fix: set ANTHROPIC_API_KEY or OPENAI_API_KEY (and optionally AGENTOS_MODEL), then `agentos restart llm-router`"
+        );
+        assert_eq!(describe_error("CONFLICT", "realm x exists"), "CONFLICT: realm x exists");
+    }
+
+    #[test]
+    fn path_segments_keep_slugs_and_encode_everything_else() {
+        assert_eq!(segment("my-realm_1.x~"), "my-realm_1.x~");
+        assert_eq!(segment("a/b c?"), "a%2Fb%20c%3F");
+        assert_eq!(segment("é"), "%C3%A9");
     }
 }

@@ -2,6 +2,7 @@
 //! the supervisor runs as child processes; the rest are HTTP clients of a running stack.
 
 mod catalogue;
+mod chat;
 mod client;
 mod doctor;
 mod down;
@@ -9,8 +10,11 @@ mod engine_cmd;
 mod logging;
 mod paths;
 mod ports;
+mod resources;
 mod signals;
 mod status;
+mod table;
+mod theme;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -53,6 +57,23 @@ enum Command {
     },
     /// Check a running stack and say how to fix what is wrong.
     Doctor,
+    /// Chat with the agent: one turn with a message, else interactive (or stdin).
+    Chat(chat::ChatArgs),
+    /// Realms, the unit of tenancy: list, get, create, delete, export, import.
+    Realm {
+        #[command(subcommand)]
+        command: resources::realm::RealmCommand,
+    },
+    /// Agents: list, get, create, delete.
+    Agent {
+        #[command(subcommand)]
+        command: resources::agent::AgentCommand,
+    },
+    /// Hands, the agent personas: list, get, reload, run.
+    Hand {
+        #[command(subcommand)]
+        command: resources::hand::HandCommand,
+    },
     /// Run only the embedded iii-compatible engine, in the foreground.
     Engine(engine_cmd::EngineArgs),
     /// Run one worker in the foreground (what `up` spawns).
@@ -86,6 +107,10 @@ fn main() -> std::process::ExitCode {
             }
             Err(e) => Err(e),
         },
+        Command::Chat(args) => chat::run(args),
+        Command::Realm { command } => resources::realm::run(command),
+        Command::Agent { command } => resources::agent::run(command),
+        Command::Hand { command } => resources::hand::run(command),
         Command::Engine(args) => engine_cmd::run(args),
         Command::Worker { name, engine } => run_worker(&name, engine.as_deref()),
     };

@@ -283,16 +283,16 @@ impl Supervisor {
 
     fn start_engine(&mut self) -> Result<(), UpError> {
         let o = &self.opts;
+        let config = crate::iii_config::write(&o.home, o.engine_port, o.http_port, o.stream_port)
+            .map_err(|source| UpError::Io { what: "writing the iii config".into(), source })?;
         let (program, args) = match &o.engine_bin {
-            Some(bin) => {
-                let config = crate::iii_config::write(&o.home, o.engine_port, o.http_port, o.stream_port)
-                    .map_err(|source| UpError::Io { what: "writing the iii config".into(), source })?;
-                (bin.clone(), vec!["--config".to_string(), config.display().to_string()])
-            }
+            Some(bin) => (bin.clone(), vec!["--config".to_string(), config.display().to_string()]),
             None => (
                 o.exe.clone(),
                 vec![
                     "engine".into(),
+                    "--config".into(),
+                    config.display().to_string(),
                     "--engine-port".into(),
                     o.engine_port.to_string(),
                     "--http-port".into(),

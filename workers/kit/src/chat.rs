@@ -159,6 +159,13 @@ pub struct Completion {
     /// What the call cost in US dollars, when the model's price is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
+    /// The tier that routed the call (`fast`, `standard`, `deep`); absent when the request
+    /// named a model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    /// Why the router chose this route, in a few words (`explicit model`, `2 tools offered`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_reason: Option<String>,
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! (`[llm]`, `[agent]`, `[hands]`, …) into a typed struct, strictly: an unknown key in a
 //! worker's section is an error naming the file and the section, so a typo never silently does
 //! nothing. A worker run by hand without the variable, or with no such file, gets defaults.
+//! Errors name the key inside the section (`[llm] providers.groq.wire: unknown variant …`).
 
 use std::path::{Path, PathBuf};
 
@@ -44,7 +45,11 @@ pub fn section_in<T: DeserializeOwned + Default>(text: &str, name: &str) -> Resu
     let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
     match table.remove(name) {
         None => Ok(T::default()),
-        Some(value) => value.try_into().map_err(|e: toml::de::Error| format!("[{name}]: {}", e.message())),
+        Some(value) => serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().message().to_string();
+            if path == "." { format!("[{name}]: {message}") } else { format!("[{name}] {path}: {message}") }
+        }),
     }
 }
 
@@ -72,9 +77,31 @@ mod tests {
         assert_eq!(section_of::<Llm>(Path::new("/nonexistent/agentos.toml"), "llm").unwrap(), Llm::default());
     }
 
+    #[derive(Debug, Default, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Nested {
+        #[serde(default)]
+        providers: std::collections::BTreeMap<String, Inner>,
+    }
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        port: u16,
+    }
+
+    #[test]
+    fn a_bad_nested_value_names_its_key() {
+        let err = section_in::<Nested>("[llm.providers.groq]\nport = \"x\"\n", "llm").unwrap_err();
+        assert!(err.starts_with("[llm] providers.groq.port: invalid type: string"), "{err}");
+        let err = section_in::<Nested>("[llm.providers.groq]\nprot = 1\n", "llm").unwrap_err();
+        assert!(err.starts_with("[llm] providers.groq"), "{err}");
+        assert!(err.contains("unknown field `prot`"), "{err}");
+    }
+
     #[test]
     fn an_unknown_key_names_the_section() {
         let err = section_in::<Llm>("[llm]\ndefault_modle = \"x\"\n", "llm").unwrap_err();
-        assert!(err.starts_with("[llm]: unknown field `default_modle`"), "{err}");
+        assert!(err.starts_with("[llm] default_modle: unknown field `default_modle`"), "{err}");
     }
 }

@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::channel::ChannelRef;
 use crate::error::{WorkerError, codes};
 use crate::manifest::HttpRoute;
 use crate::typed;
@@ -50,6 +51,17 @@ pub struct HttpRequest {
     /// The JSON body, or `null` when there is none or it is not `application/json`.
     #[serde(default)]
     pub body: Value,
+    /// The response channel: a handler that streams its answer writes status, headers and body
+    /// there ([`crate::channel::ChannelWriter::start_http_response`]) and returns
+    /// [`HttpResponse::streamed`].
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "channel_or_none")]
+    pub response: Option<ChannelRef>,
+}
+
+/// A channel reference, or `None` for anything else: an engine without streamed responses (or
+/// with another shape) must not make every route fail to decode.
+fn channel_or_none<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<ChannelRef>, D::Error> {
+    Ok(serde_json::from_value(Value::deserialize(de)?).ok())
 }
 
 impl HttpRequest {
@@ -91,6 +103,9 @@ pub struct HttpResponse {
     /// The body (JSON unless a `content-type` header says otherwise).
     #[serde(default)]
     pub body: Value,
+    /// The answer went through the request's response channel; the function returns `null`.
+    #[serde(skip)]
+    pub streamed: bool,
 }
 
 impl HttpResponse {
@@ -99,7 +114,12 @@ impl HttpResponse {
         let body = serde_json::to_value(body).unwrap_or_else(
             |e| json!({"error": {"code": codes::INTERNAL, "message": format!("could not encode the response: {e}")}}),
         );
-        Self { status_code: status, headers: BTreeMap::new(), body }
+        Self { status_code: status, headers: BTreeMap::new(), body, streamed: false }
+    }
+
+    /// The answer was (or is being) written to the request's response channel.
+    pub fn streamed() -> Self {
+        Self { status_code: 200, headers: BTreeMap::new(), body: Value::Null, streamed: true }
     }
 
     /// `200` with this JSON body.
@@ -120,6 +140,9 @@ impl HttpResponse {
 
     /// The value the engine expects back from the function.
     pub fn into_value(self) -> Value {
+        if self.streamed {
+            return Value::Null;
+        }
         json!({"status_code": self.status_code, "headers": self.headers, "body": self.body})
     }
 }
@@ -372,6 +395,9 @@ mod tests {
         assert_eq!(req.query("x"), Some("3"));
         assert_eq!(req.header("Content-Type"), Some("application/json"));
         assert_eq!(req.path_param("nope").unwrap_err().code, "INVALID_INPUT");
+        assert_eq!(req.response, None);
+        let full = json!({"response": {"channel_id": "c", "access_key": "k", "direction": "write"}});
+        assert_eq!(serde_json::from_value::<HttpRequest>(full).unwrap().response.unwrap().access_key, "k");
     }
 
     #[test]

@@ -202,6 +202,8 @@ pub async fn complete(
         },
         latency_ms: elapsed_ms(started),
         cost_usd: None,
+        tier: None,
+        route_reason: None,
     })
 }
 
@@ -381,5 +383,7 @@ pub async fn stream(
         usage,
         latency_ms: elapsed_ms(started),
         cost_usd: None,
+        tier: None,
+        route_reason: None,
     })
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use agentos_kit::{WorkerError, codes};
 
 /// The variables that configure a provider, as named in `NO_PROVIDER` messages.
-pub const PROVIDER_VARIABLES: &str = "ANTHROPIC_API_KEY (Anthropic), OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (any OpenAI-compatible server such as Ollama, vLLM or LM Studio); AGENTOS_MODEL picks the default model (`provider/model` or a bare model id)";
+pub const PROVIDER_VARIABLES: &str = "ANTHROPIC_API_KEY (Anthropic), OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (any OpenAI-compatible server such as Ollama, vLLM or LM Studio), or declare a provider under [llm.providers] in agentos.toml; AGENTOS_MODEL picks the default model (`provider/model` or a bare model id)";
 
 /// A failure of one completion.
 #[derive(Debug, thiserror::Error)]

@@ -1,17 +1,21 @@
 //! agentos-worker-llm-router: the LLM router (`llm::*`).
 //!
 //! agent-core calls `llm::complete` with a provider-neutral [`CompletionRequest`]; the router
-//! picks a provider and model ([`router`]), speaks that provider's real wire format
-//! ([`openai`] for OpenAI and every OpenAI-compatible server, [`anthropic`] for Anthropic
-//! Messages), retries, falls back, cools failing providers down, and books the tokens.
+//! picks a provider and model ([`policy`] for the tier, [`router`] for the chain), speaks that
+//! provider's real wire format ([`openai`] for OpenAI and every OpenAI-compatible server,
+//! [`anthropic`] for Anthropic Messages), retries, falls back, cools failing providers down,
+//! and books the tokens and their cost ([`prices`]). Providers, tiers, prices and thresholds
+//! come from the environment and the `[llm]` section of `agentos.toml` ([`settings`]).
 //!
 //! Rules it keeps:
-//! - Decisions are pure and live in [`router`]; [`Router`] is the thin async driver that
-//!   carries them out (HTTP, sleeps, locks).
+//! - Decisions are pure and live in [`policy`], [`router`], [`prices`] and [`settings`];
+//!   [`Router`] is the thin async driver that carries them out (HTTP, sleeps, locks), and
+//!   [`stream`] the glue that streams an answer into an iii channel.
 //! - With no provider configured a call fails with `NO_PROVIDER` naming the variables to set;
 //!   there is never a made-up answer.
 //! - A streamed attempt that already forwarded tokens is never retried or sent elsewhere: the
 //!   listener would see the text twice.
+//! - A cost is reported only for a model whose price is known; it is never guessed.
 //! - Usage is counted per `provider/model` in memory since the worker started; it is lost on
 //!   restart (the ledger worker is where spend becomes durable).
 
@@ -19,8 +23,12 @@ pub mod anthropic;
 pub mod error;
 mod http;
 pub mod openai;
+pub mod policy;
+pub mod prices;
 pub mod register;
 pub mod router;
+pub mod settings;
+pub mod stream;
 pub mod types;
 
 use std::collections::BTreeMap;
@@ -30,15 +38,18 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 pub use error::LlmError;
+pub use policy::{Thresholds, Tier};
+pub use prices::{Price, PriceBook};
 pub use register::{MANIFEST, register, run};
 pub use router::{Providers, RetryPolicy, UsageTotals};
+pub use settings::{LlmSettings, Resolved};
 pub use types::{ChatMessage, Completion, CompletionRequest, Role, ToolCall, ToolSpec, Usage};
 
-use router::{Health, Next, ProviderConfig, UsageBook, Wire};
+use router::{Health, Next, ProviderConfig, Unavailable, UsageBook, Wire};
 
 /// How long a provider may stay silent (before the headers, reading a body, or between two
 /// stream chunks) before the attempt is a `TIMEOUT`: long prompts on slow models can take a
-/// minute before the first byte.
+/// minute before the first byte. `[llm] timeout_secs` changes it.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// How long connecting may take: a provider that cannot accept a TCP connection in 10 s is down.
@@ -47,9 +58,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A text-delta listener for streamed completions.
 type OnToken<'a> = &'a mut (dyn FnMut(&str) + Send);
 
-/// The router: configured providers, an HTTP client, and the in-memory health and usage books.
+/// The router: configured providers, prices and policy, an HTTP client, and the in-memory
+/// health and usage books.
 pub struct Router {
     providers: Providers,
+    prices: PriceBook,
+    thresholds: Thresholds,
     http: reqwest::Client,
     policy: RetryPolicy,
     timeout: Duration,
@@ -58,7 +72,7 @@ pub struct Router {
 }
 
 /// One configured model, as `llm::models` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelInfo {
     /// `provider/model`.
     pub id: String,
@@ -68,19 +82,26 @@ pub struct ModelInfo {
     pub wire: Wire,
     /// Its base URL.
     pub base_url: String,
-    /// Whether this is the model used when a request names none.
+    /// Whether this is the model used when a request names none and its tier has no models.
     pub default: bool,
+    /// The tiers whose chains list it (`[llm.tiers]`).
+    pub tiers: Vec<Tier>,
+    /// Its price per million tokens; `null` when unknown (calls then report no cost).
+    pub price: Option<Price>,
 }
 
 /// The `llm::models` answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelsAnswer {
-    /// One entry per configured provider, the default first; empty when nothing is configured.
+    /// Every configured model, the default first; empty when nothing is configured.
     pub models: Vec<ModelInfo>,
+    /// Providers declared in `agentos.toml` whose key is not set, with the variable to set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<Unavailable>,
 }
 
 /// The `llm::usage` answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UsageAnswer {
     /// Always `"memory"`: counts are kept since the worker started and lost on restart.
     pub kept_in: &'static str,
@@ -97,19 +118,33 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Router {
-    /// A router over `providers` with the default retry policy and timeout.
+    /// A router over `providers` with the built-in prices, the default tier thresholds, retry
+    /// policy and timeout.
     ///
     /// Errors: `PROVIDER_ERROR` when the HTTP client cannot be built (no TLS roots).
     pub fn new(providers: Providers) -> Result<Self, LlmError> {
         let http = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT).build().map_err(LlmError::Client)?;
         Ok(Self {
             providers,
+            prices: PriceBook::builtin(),
+            thresholds: Thresholds::default(),
             http,
             policy: RetryPolicy::default(),
             timeout: DEFAULT_TIMEOUT,
             health: Mutex::new(Health::default()),
             usage: Mutex::new(UsageBook::default()),
         })
+    }
+
+    /// A router for a resolved configuration (environment and `[llm]` merged).
+    ///
+    /// Errors: as [`Router::new`].
+    pub fn configured(config: Resolved) -> Result<Self, LlmError> {
+        Ok(Self::new(config.providers)?
+            .with_prices(config.prices)
+            .with_thresholds(config.thresholds)
+            .with_policy(config.retry)
+            .with_timeout(config.timeout))
     }
 
     /// The same router with another retry policy.
@@ -123,6 +158,20 @@ impl Router {
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// The same router with another price table.
+    #[must_use]
+    pub fn with_prices(mut self, prices: PriceBook) -> Self {
+        self.prices = prices;
+        self
+    }
+
+    /// The same router with other tier thresholds.
+    #[must_use]
+    pub fn with_thresholds(mut self, thresholds: Thresholds) -> Self {
+        self.thresholds = thresholds;
         self
     }
 
@@ -141,33 +190,33 @@ impl Router {
         self.run(req, Some(&mut on_token)).await
     }
 
-    /// What is configured.
+    /// What is configured: every model with its tiers and price.
     pub fn models(&self) -> ModelsAnswer {
         let models = self
             .providers
-            .list
-            .iter()
+            .all_models()
+            .into_iter()
             .enumerate()
-            .map(|(i, p)| ModelInfo {
-                id: format!("{}/{}", p.name, p.default_model),
-                provider: p.name.clone(),
-                wire: p.wire,
-                base_url: p.base_url.clone(),
-                default: i == 0,
+            .filter_map(|(i, r)| {
+                let p = self.providers.list.iter().find(|p| p.name == r.provider)?;
+                Some(ModelInfo {
+                    id: r.id(),
+                    provider: p.name.clone(),
+                    wire: p.wire,
+                    base_url: p.base_url.clone(),
+                    default: i == 0,
+                    tiers: self.providers.tiers_of(&r.provider, &r.model),
+                    price: self.prices.lookup(&r.provider, &r.model),
+                })
             })
             .collect();
-        ModelsAnswer { models }
+        ModelsAnswer { models, unavailable: self.providers.unavailable.clone() }
     }
 
-    /// Tokens used since the worker started.
+    /// Tokens used and their cost since the worker started.
     pub fn usage(&self) -> UsageAnswer {
-        let by_model = lock(&self.usage).totals().clone();
-        let total = by_model.values().fold(UsageTotals::default(), |sum, t| UsageTotals {
-            calls: sum.calls + t.calls,
-            input_tokens: sum.input_tokens + t.input_tokens,
-            output_tokens: sum.output_tokens + t.output_tokens,
-        });
-        UsageAnswer { kept_in: "memory", by_model, total }
+        let book = lock(&self.usage);
+        UsageAnswer { kept_in: "memory", by_model: book.totals().clone(), total: book.total() }
     }
 
     /// The plan, carried out: attempts, retries with waits, fallback, books.
@@ -175,7 +224,12 @@ impl Router {
         if req.messages.is_empty() {
             return Err(LlmError::InvalidRequest("messages is empty: send at least one user message".into()));
         }
-        let plan = self.providers.plan(req.model.as_deref(), &lock(&self.health), Instant::now())?;
+        let route = policy::route(req, &self.thresholds)?;
+        let plan = self.providers.plan(route.model.as_deref(), route.tier, &lock(&self.health), Instant::now())?;
+        let mut reason = route.reason;
+        if let Some(tier) = route.tier.filter(|t| !self.providers.tier_usable(*t)) {
+            reason.push_str(&format!("; no usable {tier} models in [llm.tiers], default chain"));
+        }
         let mut last = None;
         for target in plan {
             let Some(provider) = self.providers.list.get(target.provider) else { continue };
@@ -183,9 +237,15 @@ impl Router {
             loop {
                 let mut emitted = false;
                 match self.attempt(provider, &target.model, req, on_token.as_deref_mut(), &mut emitted).await {
-                    Ok(done) => {
+                    Ok(mut done) => {
                         lock(&self.health).succeeded(&provider.name);
-                        lock(&self.usage).add(&done.provider, &done.model, done.usage);
+                        done.cost_usd = self
+                            .prices
+                            .cost(&done.provider, &done.model, done.usage)
+                            .or_else(|| self.prices.cost(&done.provider, &target.model, done.usage));
+                        done.tier = route.tier.map(|t| t.as_str().to_string());
+                        done.route_reason = Some(reason);
+                        lock(&self.usage).add(&done.provider, &done.model, done.usage, done.cost_usd);
                         return Ok(done);
                     }
                     Err(e) if emitted => {
@@ -218,7 +278,7 @@ impl Router {
                 }
             }
         }
-        Err(last.unwrap_or_else(LlmError::nothing_configured))
+        Err(last.unwrap_or_else(|| self.providers.nothing_configured()))
     }
 
     /// One attempt against one provider; `emitted` turns true once a token was forwarded.

@@ -234,6 +234,8 @@ pub async fn complete(
         usage: wire.usage.map(Usage::from).unwrap_or_default(),
         latency_ms: elapsed_ms(started),
         cost_usd: None,
+        tier: None,
+        route_reason: None,
     })
 }
 
@@ -363,6 +365,8 @@ pub async fn stream(
         usage,
         latency_ms: elapsed_ms(started),
         cost_usd: None,
+        tier: None,
+        route_reason: None,
     })
 }
 

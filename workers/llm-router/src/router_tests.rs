@@ -22,7 +22,7 @@ fn summary(p: &Providers) -> Vec<Summary> {
 
 /// `(provider name, model)` of each planned attempt.
 fn plan(p: &Providers, model: Option<&str>, health: &Health, now: Instant) -> Result<Vec<(String, String)>, String> {
-    p.plan(model, health, now)
+    p.plan(model, None, health, now)
         .map(|targets| targets.into_iter().map(|t| (p.list[t.provider].name.clone(), t.model)).collect())
         .map_err(|e| format!("{}: {e}", e.code()))
 }
@@ -151,15 +151,26 @@ fn three_failed_calls_in_a_row_cool_a_provider_down_for_thirty_seconds() {
 #[test]
 fn usage_accumulates_per_provider_and_model() {
     let mut book = UsageBook::default();
-    book.add("openai", "gpt", Usage { input_tokens: 10, output_tokens: 5 });
-    book.add("openai", "gpt", Usage { input_tokens: 1, output_tokens: 2 });
-    book.add("anthropic", "claude", Usage { input_tokens: 3, output_tokens: 4 });
+    book.add("openai", "gpt", Usage { input_tokens: 10, output_tokens: 5 }, Some(0.5));
+    book.add("openai", "gpt", Usage { input_tokens: 1, output_tokens: 2 }, Some(0.25));
+    book.add("anthropic", "claude", Usage { input_tokens: 3, output_tokens: 4 }, None);
     let totals: Vec<(String, UsageTotals)> = book.totals().iter().map(|(k, v)| (k.clone(), *v)).collect();
     assert_eq!(
         totals,
         vec![
-            ("anthropic/claude".into(), UsageTotals { calls: 1, input_tokens: 3, output_tokens: 4 }),
-            ("openai/gpt".into(), UsageTotals { calls: 2, input_tokens: 11, output_tokens: 7 }),
+            (
+                "anthropic/claude".into(),
+                UsageTotals { calls: 1, input_tokens: 3, output_tokens: 4, cost_usd: None, unpriced_calls: 1 }
+            ),
+            (
+                "openai/gpt".into(),
+                UsageTotals { calls: 2, input_tokens: 11, output_tokens: 7, cost_usd: Some(0.75), unpriced_calls: 0 }
+            ),
         ]
+    );
+    assert_eq!(
+        book.total(),
+        UsageTotals { calls: 3, input_tokens: 14, output_tokens: 11, cost_usd: Some(0.75), unpriced_calls: 1 },
+        "the total sums the known costs and counts the calls without a price"
     );
 }

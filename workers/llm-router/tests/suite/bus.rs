@@ -9,7 +9,7 @@ use agentos_worker_llm_router::{MANIFEST, Providers, Router, register};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
-use super::{T, openai_router};
+use super::{DEFAULT_CHAIN, T, openai_router};
 
 #[tokio::test]
 async fn with_no_provider_llm_complete_fails_with_no_provider_naming_the_variables_to_set() {
@@ -50,20 +50,21 @@ async fn llm_complete_on_the_bus_answers_from_the_provider_and_llm_usage_counts_
     assert_eq!(
         done,
         json!({"model": "gpt-test", "provider": "openai", "content": "Hello from the bus.", "tool_calls": [],
-               "finish_reason": "stop", "usage": {"input_tokens": 9, "output_tokens": 4}, "latency_ms": 0})
+               "finish_reason": "stop", "usage": {"input_tokens": 9, "output_tokens": 4}, "latency_ms": 0,
+               "tier": "fast", "route_reason": DEFAULT_CHAIN})
     );
     let usage: Value = call(&client, "llm::usage", &json!({}), T).await.unwrap();
     assert_eq!(
         usage,
         json!({"kept_in": "memory",
-               "by_model": {"openai/gpt-test": {"calls": 1, "input_tokens": 9, "output_tokens": 4}},
-               "total": {"calls": 1, "input_tokens": 9, "output_tokens": 4}})
+               "by_model": {"openai/gpt-test": {"calls": 1, "input_tokens": 9, "output_tokens": 4, "unpriced_calls": 1}},
+               "total": {"calls": 1, "input_tokens": 9, "output_tokens": 4, "unpriced_calls": 1}})
     );
     let models: Value = call(&client, "llm::models", &json!({}), T).await.unwrap();
     assert_eq!(
         models,
         json!({"models": [{"id": "openai/gpt-test", "provider": "openai", "wire": "openai",
-                           "base_url": server.openai_base_url(), "default": true}]})
+                           "base_url": server.openai_base_url(), "default": true, "tiers": [], "price": null}]})
     );
     stack.stop().await;
 }

@@ -2,14 +2,23 @@
 
 mod anthropic;
 mod bus;
+mod channel;
+mod cost;
 mod openai;
 mod resilience;
+mod tiers;
 
 use std::time::Duration;
 
 use agentos_test_support::ScriptedLlm;
-use agentos_worker_llm_router::{ChatMessage, Completion, CompletionRequest, Providers, RetryPolicy, Router, ToolSpec};
+use agentos_worker_llm_router::{
+    ChatMessage, Completion, CompletionRequest, LlmSettings, Providers, RetryPolicy, Router, ToolSpec,
+};
 use serde_json::json;
+
+/// The route reason of a one-word question without `[llm.tiers]`.
+pub const DEFAULT_CHAIN: &str =
+    "~1 prompt tokens < 2000, no tools; no usable fast models in [llm.tiers], default chain";
 
 /// How long a bus call may take in tests: generous for a loaded CI machine.
 pub const T: Duration = Duration::from_secs(10);
@@ -19,6 +28,18 @@ pub fn router(vars: &[(&str, String)]) -> Router {
     let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
     let providers = Providers::from_lookup(&move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()));
     Router::new(providers)
+        .unwrap()
+        .with_policy(RetryPolicy { base: Duration::from_millis(20), ..RetryPolicy::default() })
+}
+
+/// A router configured by `[llm]` config text and exactly these variables, retrying quickly.
+pub fn configured(text: &str, vars: &[(&str, String)]) -> Router {
+    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
+    let resolved = LlmSettings::from_toml(text)
+        .unwrap()
+        .resolve(&move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        .unwrap();
+    Router::configured(resolved)
         .unwrap()
         .with_policy(RetryPolicy { base: Duration::from_millis(20), ..RetryPolicy::default() })
 }

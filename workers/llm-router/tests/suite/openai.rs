@@ -5,7 +5,7 @@ use agentos_worker_llm_router::{ChatMessage, Completion, CompletionRequest, Tool
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
-use super::{ask, openai_router, timeless, weather_tool};
+use super::{DEFAULT_CHAIN, ask, openai_router, timeless, weather_tool};
 
 #[tokio::test]
 async fn a_non_streamed_openai_answer_is_read_whole_with_its_usage() {
@@ -25,6 +25,8 @@ async fn a_non_streamed_openai_answer_is_read_whole_with_its_usage() {
             usage: Usage { input_tokens: 7, output_tokens: 3 },
             latency_ms: 0,
             cost_usd: None,
+            tier: Some("fast".into()),
+            route_reason: Some(DEFAULT_CHAIN.into()),
         }
     );
 }

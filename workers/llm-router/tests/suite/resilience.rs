@@ -22,7 +22,7 @@ async fn a_server_error_is_retried_and_the_retry_succeeds() {
     let usage = router.usage();
     assert_eq!(
         usage.total,
-        UsageTotals { calls: 1, input_tokens: 10, output_tokens: 5 },
+        UsageTotals { calls: 1, input_tokens: 10, output_tokens: 5, cost_usd: None, unpriced_calls: 1 },
         "the failed attempt books nothing"
     );
 }

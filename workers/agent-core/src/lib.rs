@@ -1,0 +1,30 @@
+//! agentos-worker-agent-core: the agent loop (`agent::*`).
+//!
+//! `agent::chat` runs one chat turn as a chain of function calls through the engine
+//! ([`turn`]): the hand (`hand::get`), the live tools (`engine::functions::list`), the prompt
+//! (`context::build`), the model (`llm::complete`, streamed into the caller's event channel),
+//! and for every tool call the loop guard (`guard::check`), the allow-list and the tool function
+//! itself, until the model answers or the step limit stops it. Sessions ([`sessions`]) and agent
+//! records ([`agents`]) live in engine state, scoped to a realm.
+//!
+//! Rules it keeps:
+//! - The loop is plain code over the [`Bus`] and [`Events`] traits; [`register`] supplies the
+//!   real ones (iii calls and an iii channel), unit tests supply fakes.
+//! - No decision is taken in the glue; no provider, tool or hand is special-cased here.
+
+pub mod agents;
+pub mod register;
+pub mod sessions;
+pub mod settings;
+pub mod tools;
+pub mod turn;
+
+#[cfg(test)]
+mod tests;
+
+pub use register::{IiiBus, MANIFEST, register, run};
+pub use settings::Settings;
+pub use turn::{Bus, ChatAnswer, ChatRequest, Events, NoEvents, ToolCallRecord, TurnUsage, chat};
+
+/// The realm used when a request names none.
+pub const DEFAULT_REALM: &str = "default";

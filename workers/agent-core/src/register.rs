@@ -1,0 +1,244 @@
+//! The thin glue between the agent loop and the engine: the manifest, the [`Bus`] over iii
+//! calls and channels, the event channel as [`Events`], and the bindings of `agent::*` and the
+//! `/v1/chat` and `/v1/agents` routes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentos_kit::channel::{self, ChannelReader, EventSink};
+use agentos_kit::chat::{Completion, CompletionRequest};
+use agentos_kit::http::{HttpRequest, HttpResponse, register_route};
+use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, register_typed};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::agents::{self, AgentRef, CreateAgent, ListAgents};
+use crate::turn::{self, Bus, ChatRequest, Events};
+use crate::{DEFAULT_REALM, Settings};
+
+/// `POST /v1/chat`: one turn, answered when it is complete.
+const HTTP_CHAT: HttpRoute = HttpRoute { method: "POST", path: "/v1/chat", function_id: "agent::http_chat" };
+/// `GET /v1/agents`: the realm's agents (`?realm=`).
+const HTTP_LIST: HttpRoute = HttpRoute { method: "GET", path: "/v1/agents", function_id: "agent::http_list" };
+/// `POST /v1/agents`: create one; 201.
+const HTTP_CREATE: HttpRoute = HttpRoute { method: "POST", path: "/v1/agents", function_id: "agent::http_create" };
+/// `GET /v1/agents/:id`: one agent (`?realm=`).
+const HTTP_GET: HttpRoute = HttpRoute { method: "GET", path: "/v1/agents/:id", function_id: "agent::http_get" };
+/// `DELETE /v1/agents/:id`: delete one (`?realm=`).
+const HTTP_DELETE: HttpRoute =
+    HttpRoute { method: "DELETE", path: "/v1/agents/:id", function_id: "agent::http_delete" };
+
+/// The agent-core worker's manifest; `workers/agent-core/iii.worker.yaml` mirrors it.
+pub static MANIFEST: WorkerManifest = WorkerManifest {
+    name: "agent-core",
+    description: "The agent loop: chat turns through the bus (context, streamed LLM call, loop guard, allow-list, tool calls) and agent records.",
+    functions: &[
+        "agent::chat",
+        "agent::create",
+        "agent::get",
+        "agent::list",
+        "agent::delete",
+        "agent::http_chat",
+        "agent::http_list",
+        "agent::http_create",
+        "agent::http_get",
+        "agent::http_delete",
+    ],
+    http_routes: &[HTTP_CHAT, HTTP_LIST, HTTP_CREATE, HTTP_GET, HTTP_DELETE],
+    depends_on: &[],
+    restart: RestartPolicy::Always,
+};
+
+/// How long the token forwarder may take to drain after the LLM answered: the router closes
+/// the channel before it answers, so this only matters when it never opened it.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// Runs the agent-core worker as its own process until SIGTERM or SIGINT
+/// (`agentos worker agent-core`), with the `[agent]` section of the config file.
+pub fn run() -> Result<(), WorkerError> {
+    let settings: Settings = agentos_kit::config::section("agent")?;
+    agentos_kit::run_worker(&MANIFEST, |iii| register(iii, settings, agentos_kit::http::api_key_from_env()))
+}
+
+/// The bus over a live iii connection.
+#[derive(Clone)]
+pub struct IiiBus {
+    iii: III,
+}
+
+impl IiiBus {
+    /// A bus over `iii`.
+    pub fn new(iii: III) -> Self {
+        Self { iii }
+    }
+}
+
+impl Bus for IiiBus {
+    async fn call(&self, function_id: &str, input: Value, timeout: Duration) -> Result<Value, WorkerError> {
+        agentos_kit::call(&self.iii, function_id, &input, timeout).await
+    }
+
+    async fn complete(
+        &self,
+        mut request: CompletionRequest,
+        tokens: Option<mpsc::UnboundedSender<String>>,
+        timeout: Duration,
+    ) -> Result<Completion, WorkerError> {
+        let Some(tokens) = tokens else {
+            return agentos_kit::call(&self.iii, "llm::complete", &request, timeout).await;
+        };
+        let pair = match channel::create(&self.iii, 256).await {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!("no token channel ({e}); the answer arrives whole");
+                return agentos_kit::call(&self.iii, "llm::complete", &request, timeout).await;
+            }
+        };
+        request.stream = Some(pair.writer);
+        let address = self.iii.address().to_string();
+        let forward = tokio::spawn(async move {
+            let mut reader = ChannelReader::open(&address, &pair.reader).await?;
+            while let Some(event) = reader.next_event().await? {
+                if event.event == "token"
+                    && let Some(text) = event.data.get("text").and_then(Value::as_str)
+                {
+                    // The turn may have stopped listening; the rest of the stream is dropped.
+                    let _ = tokens.send(text.to_string());
+                }
+            }
+            Ok::<_, WorkerError>(())
+        });
+        let result = agentos_kit::call(&self.iii, "llm::complete", &request, timeout).await;
+        if result.is_err() {
+            forward.abort();
+            return result;
+        }
+        match tokio::time::timeout(DRAIN, forward).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!("token stream: {e}"),
+            Ok(Err(e)) => tracing::warn!("token forwarder: {e}"),
+            Err(_) => tracing::warn!("the token stream did not end after the answer; dropped"),
+        }
+        result
+    }
+}
+
+impl Events for EventSink {
+    fn is_open(&self) -> bool {
+        EventSink::is_open(self)
+    }
+
+    async fn emit(&mut self, event: &str, data: Value) {
+        EventSink::emit(self, event, data).await;
+    }
+}
+
+/// Runs one turn for `req`, streaming its events into `req.events` when given.
+pub async fn chat(bus: &IiiBus, settings: &Settings, req: ChatRequest) -> Result<turn::ChatAnswer, WorkerError> {
+    let mut events = EventSink::open(bus.iii.address(), req.events.as_ref()).await;
+    let result = turn::chat(bus, &mut events, settings, req).await;
+    events.close().await;
+    result
+}
+
+/// Registers every `agent::*` function and the `/v1/chat` and `/v1/agents` routes on `iii`.
+pub fn register(iii: &III, settings: Settings, api_key: Option<Arc<str>>) {
+    let bus = IiiBus::new(iii.clone());
+    let settings = Arc::new(settings);
+
+    let (b, s) = (bus.clone(), settings.clone());
+    register_typed(
+        iii,
+        "agent::chat",
+        "One chat turn: {message, session_id?, hand?, agent?, realm?, model?, history?, events? (channel writer)} -> {session_id, reply, tool_calls, usage, model, steps, finish}.",
+        move |req: ChatRequest| {
+            let (b, s) = (b.clone(), s.clone());
+            async move { chat(&b, &s, req).await }
+        },
+    );
+    let b = bus.clone();
+    register_typed(
+        iii,
+        "agent::create",
+        "Creates an agent: {name, id?, hand?, model?, realm?, description?} -> Agent.",
+        move |req: CreateAgent| {
+            let b = b.clone();
+            async move { agents::create(&b, req, agentos_kit::clock::now_ms()).await }
+        },
+    );
+    let b = bus.clone();
+    register_typed(iii, "agent::get", "One agent: {id, realm?} -> Agent.", move |req: AgentRef| {
+        let b = b.clone();
+        async move { agents::get(&b, &realm_or_default(req.realm), &req.id).await }
+    });
+    let b = bus.clone();
+    register_typed(iii, "agent::list", "A realm's agents: {realm?} -> {agents}.", move |req: ListAgents| {
+        let b = b.clone();
+        async move { agents::list(&b, &realm_or_default(req.realm)).await }
+    });
+    let b = bus.clone();
+    register_typed(iii, "agent::delete", "Deletes an agent: {id, realm?} -> {deleted}.", move |req: AgentRef| {
+        let b = b.clone();
+        async move { agents::delete(&b, &realm_or_default(req.realm), &req.id).await }
+    });
+
+    if api_key.is_none() {
+        tracing::warn!(
+            worker = MANIFEST.name,
+            "no API key (AGENTOS_API_KEY): /v1/chat and /v1/agents answer without one"
+        );
+    }
+    let (b, s) = (bus.clone(), settings);
+    route(iii, HTTP_CHAT, &api_key, move |req| {
+        let (b, s) = (b.clone(), s.clone());
+        async move {
+            let mut chat_req: ChatRequest = req.body_as()?;
+            // Streaming has its own route (/v1/chat/stream); a channel here would never be read.
+            chat_req.events = None;
+            Ok(HttpResponse::ok(chat(&b, &s, chat_req).await?))
+        }
+    });
+    let b = bus.clone();
+    route(iii, HTTP_LIST, &api_key, move |req| {
+        let b = b.clone();
+        async move { Ok(HttpResponse::ok(agents::list(&b, &query_realm(&req)).await?)) }
+    });
+    let b = bus.clone();
+    route(iii, HTTP_CREATE, &api_key, move |req| {
+        let b = b.clone();
+        async move {
+            let agent = agents::create(&b, req.body_as()?, agentos_kit::clock::now_ms()).await?;
+            let location = format!("/v1/agents/{}?realm={}", agent.id, agent.realm);
+            Ok(HttpResponse::json(201, &agent).with_header("location", location))
+        }
+    });
+    let b = bus.clone();
+    route(iii, HTTP_GET, &api_key, move |req| {
+        let b = b.clone();
+        async move { Ok(HttpResponse::ok(agents::get(&b, &query_realm(&req), req.path_param("id")?).await?)) }
+    });
+    route(iii, HTTP_DELETE, &api_key, move |req| {
+        let b = bus.clone();
+        async move { Ok(HttpResponse::ok(agents::delete(&b, &query_realm(&req), req.path_param("id")?).await?)) }
+    });
+}
+
+fn realm_or_default(realm: Option<String>) -> String {
+    realm.unwrap_or_else(|| DEFAULT_REALM.to_string())
+}
+
+fn query_realm(req: &HttpRequest) -> String {
+    realm_or_default(req.query("realm").map(str::to_string))
+}
+
+/// Registers one route; a registration failure is logged (the supervisor's readiness check then
+/// reports the missing route).
+fn route<F, Fut>(iii: &III, route: HttpRoute, api_key: &Option<Arc<str>>, handler: F)
+where
+    F: Fn(HttpRequest) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<HttpResponse, WorkerError>> + Send + 'static,
+{
+    if let Err(e) = register_route(iii, MANIFEST.name, route, api_key.clone(), handler) {
+        tracing::error!("{e}");
+    }
+}

@@ -1,0 +1,384 @@
+//! The agent loop against a fake bus: every decision of a turn, without an engine.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use agentos_kit::WorkerError;
+use agentos_kit::chat::{ChatMessage, Completion, CompletionRequest, Role, ToolCall, Usage};
+use pretty_assertions::assert_eq;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::turn::{Bus, ChatRequest, Events, NoEvents, chat};
+use crate::{Settings, agents};
+
+type Tool = Box<dyn Fn(&Value) -> Result<Value, WorkerError> + Send + Sync>;
+
+/// A bus with in-memory state, one hand, scripted completions and tool functions.
+struct FakeBus {
+    state: Mutex<HashMap<(String, String), Value>>,
+    hand: Value,
+    answers: Mutex<VecDeque<Result<Completion, WorkerError>>>,
+    requests: Mutex<Vec<CompletionRequest>>,
+    tools: HashMap<String, Tool>,
+    guard: Tool,
+    calls: Mutex<Vec<String>>,
+    stream_tokens: bool,
+}
+
+impl FakeBus {
+    fn new(allowed: &[&str]) -> Self {
+        Self {
+            state: Mutex::new(HashMap::new()),
+            hand: json!({"name": "coder", "system_prompt": "You code.", "allowed_functions": allowed}),
+            answers: Mutex::new(VecDeque::new()),
+            requests: Mutex::new(Vec::new()),
+            tools: HashMap::new(),
+            guard: Box::new(|_| Ok(json!({"action": "allow"}))),
+            calls: Mutex::new(Vec::new()),
+            stream_tokens: true,
+        }
+    }
+
+    fn tool(mut self, id: &str, f: impl Fn(&Value) -> Result<Value, WorkerError> + Send + Sync + 'static) -> Self {
+        self.tools.insert(id.to_string(), Box::new(f));
+        self
+    }
+
+    fn answer(self, completion: Completion) -> Self {
+        self.answers.lock().unwrap().push_back(Ok(completion));
+        self
+    }
+
+    fn fail(self, e: WorkerError) -> Self {
+        self.answers.lock().unwrap().push_back(Err(e));
+        self
+    }
+
+    fn calls_of(&self, id: &str) -> usize {
+        self.calls.lock().unwrap().iter().filter(|c| *c == id).count()
+    }
+
+    fn requests(&self) -> Vec<CompletionRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn key(input: &Value) -> (String, String) {
+    (input["scope"].as_str().unwrap_or_default().into(), input["key"].as_str().unwrap_or_default().into())
+}
+
+impl Bus for FakeBus {
+    async fn call(&self, function_id: &str, input: Value, _timeout: Duration) -> Result<Value, WorkerError> {
+        self.calls.lock().unwrap().push(function_id.to_string());
+        let mut state = self.state.lock().unwrap();
+        match function_id {
+            "realm::get" => Ok(json!({"id": input["id"]})),
+            "hand::get" if input["name"] == self.hand["name"] => Ok(self.hand.clone()),
+            "hand::get" => Err(WorkerError::not_found("no such hand")),
+            "engine::functions::list" => {
+                let functions: Vec<Value> = self
+                    .tools
+                    .keys()
+                    .map(|id| json!({"function_id": id, "description": format!("does {id}")}))
+                    .collect();
+                Ok(json!({"functions": functions}))
+            }
+            "context::build" => {
+                let mut messages = vec![ChatMessage::system(input["system"].as_str().unwrap_or_default())];
+                messages.extend(serde_json::from_value::<Vec<ChatMessage>>(input["history"].clone()).unwrap());
+                messages.push(ChatMessage::user(input["message"].as_str().unwrap_or_default()));
+                Ok(json!({"messages": messages, "compacted": false}))
+            }
+            "guard::check" => (self.guard)(&input),
+            "state::get" => Ok(state.get(&key(&input)).cloned().unwrap_or(Value::Null)),
+            "state::set" => {
+                state.insert(key(&input), input["value"].clone());
+                Ok(json!({}))
+            }
+            "state::delete" => Ok(state.remove(&key(&input)).unwrap_or(Value::Null)),
+            "state::list" => {
+                let scope = input["scope"].as_str().unwrap_or_default();
+                Ok(Value::Array(state.iter().filter(|((s, _), _)| s == scope).map(|(_, v)| v.clone()).collect()))
+            }
+            other => match self.tools.get(other) {
+                Some(tool) => {
+                    drop(state);
+                    tool(&input)
+                }
+                None => Err(WorkerError::new("function_not_found", format!("{other} not found"))),
+            },
+        }
+    }
+
+    async fn complete(
+        &self,
+        request: CompletionRequest,
+        tokens: Option<mpsc::UnboundedSender<String>>,
+        _timeout: Duration,
+    ) -> Result<Completion, WorkerError> {
+        self.requests.lock().unwrap().push(request);
+        let answer = self.answers.lock().unwrap().pop_front().expect("a scripted answer");
+        if let (Some(tokens), Ok(c), true) = (tokens, &answer, self.stream_tokens) {
+            for word in c.content.split_inclusive(' ') {
+                tokens.send(word.to_string()).unwrap();
+            }
+        }
+        answer
+    }
+}
+
+/// Records every event.
+#[derive(Default)]
+struct Recorder {
+    events: Vec<(String, Value)>,
+}
+
+impl Recorder {
+    fn names(&self) -> Vec<&str> {
+        self.events.iter().map(|(n, _)| n.as_str()).collect()
+    }
+}
+
+impl Events for Recorder {
+    fn is_open(&self) -> bool {
+        true
+    }
+    async fn emit(&mut self, event: &str, data: Value) {
+        self.events.push((event.to_string(), data));
+    }
+}
+
+fn text(content: &str) -> Completion {
+    Completion {
+        model: "m".into(),
+        provider: "p".into(),
+        content: content.into(),
+        tool_calls: vec![],
+        finish_reason: "stop".into(),
+        usage: Usage { input_tokens: 10, output_tokens: 2 },
+        latency_ms: 1,
+        cost_usd: Some(0.5),
+        tier: None,
+        route_reason: None,
+    }
+}
+
+fn calls(calls: &[(&str, &str, Value)]) -> Completion {
+    Completion {
+        tool_calls: calls
+            .iter()
+            .map(|(id, name, args)| ToolCall { id: (*id).into(), name: (*name).into(), arguments: args.clone() })
+            .collect(),
+        finish_reason: "tool_calls".into(),
+        ..text("")
+    }
+}
+
+fn ask(message: &str) -> ChatRequest {
+    ChatRequest { message: message.into(), ..ChatRequest::default() }
+}
+
+#[tokio::test]
+async fn a_turn_without_tools_answers_and_saves_the_session() {
+    let bus = FakeBus::new(&[]).answer(text("Hello."));
+    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("hi")).await.unwrap();
+    assert_eq!(answer.reply, "Hello.");
+    assert_eq!(answer.finish, "stop");
+    assert_eq!((answer.steps, answer.usage.input_tokens, answer.usage.cost_usd), (1, 10, Some(0.5)));
+    assert_eq!(answer.model, "p/m");
+
+    let stored = bus.state.lock().unwrap()[&("realm:default:sessions".to_string(), answer.session_id)].clone();
+    let messages: Vec<ChatMessage> = serde_json::from_value(stored["messages"].clone()).unwrap();
+    assert_eq!(messages, vec![ChatMessage::user("hi"), ChatMessage::new(Role::Assistant, "Hello.")]);
+}
+
+#[tokio::test]
+async fn the_next_turn_of_a_session_sees_the_earlier_one() {
+    let bus = FakeBus::new(&[]).answer(text("Hello.")).answer(text("Again."));
+    let first = chat(&bus, &mut NoEvents, &Settings::default(), ask("hi")).await.unwrap();
+    let req = ChatRequest { session_id: Some(first.session_id.clone()), ..ask("more") };
+    chat(&bus, &mut NoEvents, &Settings::default(), req).await.unwrap();
+    let second = &bus.requests()[1].messages;
+    assert_eq!(second.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), ["You code.", "hi", "Hello.", "more"]);
+}
+
+#[tokio::test]
+async fn a_tool_call_runs_the_function_and_the_model_reads_its_result() {
+    let bus = FakeBus::new(&["code::read_file"])
+        .tool("code::read_file", |args| Ok(json!({"content": format!("text of {}", args["path"].as_str().unwrap())})))
+        .answer(calls(&[("c1", "code__read_file", json!({"path": "a.txt"}))]))
+        .answer(text("It says hi."));
+    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("read a.txt")).await.unwrap();
+
+    assert_eq!(answer.reply, "It says hi.");
+    assert_eq!(answer.steps, 2);
+    assert_eq!(answer.tool_calls.len(), 1);
+    let record = &answer.tool_calls[0];
+    assert_eq!((record.function_id.as_str(), record.ok), ("code::read_file", true));
+    let requests = bus.requests();
+    assert_eq!(requests[0].tools[0].name, "code__read_file");
+    let tool_message = requests[1].messages.last().unwrap();
+    assert_eq!(tool_message.role, Role::Tool);
+    assert_eq!(tool_message.tool_call_id.as_deref(), Some("c1"));
+    assert_eq!(tool_message.content, r#"{"content":"text of a.txt"}"#);
+    assert_eq!(bus.calls_of("guard::check"), 1);
+}
+
+#[tokio::test]
+async fn a_call_off_the_allow_list_is_not_made_and_the_model_is_told_how_to_allow_it() {
+    let bus = FakeBus::new(&["code::write_file"])
+        .tool("code::write_file", |_| panic!("must not run"))
+        .answer(calls(&[("c1", "code__write_file", json!({"path": "a", "content": "x"}))]))
+        .answer(text("I could not write."));
+    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("write")).await.unwrap();
+    let blocked = answer.tool_calls[0].blocked.clone().unwrap();
+    assert!(blocked.contains("allow = [\"code::write_file\"]"), "{blocked}");
+    assert!(bus.requests()[1].messages.last().unwrap().content.starts_with("Not run: code::write_file needs approval"));
+
+    let settings = Settings { allow: vec!["code::*".into()], ..Settings::default() };
+    let bus = FakeBus::new(&["code::write_file"])
+        .tool("code::write_file", |_| Ok(json!({"bytes": 1})))
+        .answer(calls(&[("c1", "code__write_file", json!({"path": "a", "content": "x"}))]))
+        .answer(text("Written."));
+    assert!(chat(&bus, &mut NoEvents, &settings, ask("write")).await.unwrap().tool_calls[0].ok);
+}
+
+#[tokio::test]
+async fn the_loop_guard_blocks_and_warns_and_an_absent_guard_blocks_everything() {
+    let mut bus = FakeBus::new(&["code::list"])
+        .tool("code::list", |_| Ok(json!([])))
+        .answer(calls(&[("c1", "code__list", json!({})), ("c2", "code__list", json!({}))]))
+        .answer(text("done"));
+    bus.guard = Box::new(|_| Ok(json!({"action": "block", "reason": "you repeated code::list"})));
+    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("ls")).await.unwrap();
+    assert_eq!(answer.tool_calls[0].blocked.as_deref(), Some("you repeated code::list"));
+    assert_eq!(bus.calls_of("code::list"), 0);
+
+    let mut bus = FakeBus::new(&["code::list"])
+        .tool("code::list", |_| Ok(json!(["a"])))
+        .answer(calls(&[("c1", "code__list", json!({}))]))
+        .answer(text("done"));
+    bus.guard = Box::new(|_| Ok(json!({"action": "warn", "reason": "slow down"})));
+    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("ls")).await.unwrap();
+    assert!(answer.tool_calls[0].ok);
+    assert!(bus.requests()[1].messages.last().unwrap().content.ends_with("[loop guard] slow down"));
+
+    let mut bus = FakeBus::new(&["code::list"])
+        .tool("code::list", |_| Ok(json!([])))
+        .answer(calls(&[("c1", "code__list", json!({}))]))
+        .answer(text("done"));
+    bus.guard = Box::new(|_| Err(WorkerError::new("function_not_found", "guard::check not found")));
+    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("ls")).await.unwrap();
+    assert!(answer.tool_calls[0].blocked.as_deref().unwrap().contains("loop guard could not check"));
+    assert_eq!(bus.calls_of("code::list"), 0);
+}
+
+#[tokio::test]
+async fn an_unknown_tool_and_a_failing_tool_are_answered_not_fatal() {
+    let bus = FakeBus::new(&["code::read_file"])
+        .tool("code::read_file", |_| Err(WorkerError::not_found("no file b.txt")))
+        .answer(calls(&[("c1", "nope", json!({})), ("c2", "code__read_file", json!({"path": "b.txt"}))]))
+        .answer(text("Neither worked."));
+    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("go")).await.unwrap();
+    assert!(answer.tool_calls[0].blocked.as_deref().unwrap().contains("the tools are: code__read_file"));
+    assert_eq!(answer.tool_calls[1].error.as_ref().unwrap().code, "NOT_FOUND");
+    let last = bus.requests()[1].messages.last().unwrap().content.clone();
+    assert_eq!(last, "Error NOT_FOUND: no file b.txt");
+}
+
+#[tokio::test]
+async fn the_step_limit_stops_a_model_that_never_answers() {
+    let mut bus = FakeBus::new(&["code::list"]).tool("code::list", |_| Ok(json!([])));
+    for i in 0..3 {
+        bus = bus.answer(calls(&[(&format!("c{i}"), "code__list", json!({"i": i}))]));
+    }
+    let settings = Settings { max_steps: 3, ..Settings::default() };
+    let answer = chat(&bus, &mut NoEvents, &settings, ask("loop")).await.unwrap();
+    assert_eq!((answer.finish.as_str(), answer.steps, answer.tool_calls.len()), ("step_limit", 3, 3));
+    assert!(answer.reply.contains("step limit"), "{}", answer.reply);
+}
+
+#[tokio::test]
+async fn events_tell_the_whole_turn_in_order() {
+    let bus = FakeBus::new(&["code::list"])
+        .tool("code::list", |_| Ok(json!(["a"])))
+        .answer(calls(&[("c1", "code__list", json!({}))]))
+        .answer(text("Two words."));
+    let mut recorder = Recorder::default();
+    chat(&bus, &mut recorder, &Settings::default(), ask("ls")).await.unwrap();
+    assert_eq!(recorder.names(), ["session", "tool_call", "tool_result", "token", "token", "usage", "done"]);
+    assert_eq!(recorder.events[3].1, json!({"text": "Two "}));
+    assert_eq!(recorder.events[6].1["reply"], "Two words.");
+
+    // A provider path without streaming still gives the listener the text, once.
+    let mut bus = FakeBus::new(&[]).answer(text("Whole."));
+    bus.stream_tokens = false;
+    let mut recorder = Recorder::default();
+    chat(&bus, &mut recorder, &Settings::default(), ask("hi")).await.unwrap();
+    assert_eq!(recorder.names(), ["session", "token", "usage", "done"]);
+}
+
+#[tokio::test]
+async fn a_failed_llm_call_is_an_error_event_and_nothing_is_saved() {
+    let bus = FakeBus::new(&[]).fail(WorkerError::new("NO_PROVIDER", "set ANTHROPIC_API_KEY"));
+    let mut recorder = Recorder::default();
+    let err = chat(&bus, &mut recorder, &Settings::default(), ask("hi")).await.unwrap_err();
+    assert_eq!(err.code, "NO_PROVIDER");
+    assert_eq!(recorder.names(), ["session", "error"]);
+    assert_eq!(recorder.events[1].1, json!({"code": "NO_PROVIDER", "message": "set ANTHROPIC_API_KEY"}));
+    assert!(bus.state.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_requests_and_missing_workers_are_named() {
+    let bus = FakeBus::new(&[]);
+    let err = chat(&bus, &mut NoEvents, &Settings::default(), ask("  ")).await.unwrap_err();
+    assert_eq!(err.code, "INVALID_INPUT");
+    let req = ChatRequest { session_id: Some("a b".into()), ..ask("hi") };
+    let err = chat(&bus, &mut NoEvents, &Settings::default(), req).await.unwrap_err();
+    assert!(err.message.contains("session_id"), "{err}");
+    let req = ChatRequest { hand: Some("ghost".into()), ..ask("hi") };
+    assert_eq!(chat(&bus, &mut NoEvents, &Settings::default(), req).await.unwrap_err().code, "NOT_FOUND");
+
+    // A function nobody registered: the message names the worker that should.
+    let err =
+        crate::turn::call_as::<_, Value>(&bus, "llm::usage", json!({}), Duration::from_secs(1)).await.unwrap_err();
+    assert!(err.message.contains("the llm-router worker is not running"), "{err}");
+}
+
+#[tokio::test]
+async fn agents_are_created_once_listed_and_deleted_per_realm() {
+    let bus = FakeBus::new(&[]);
+    let req = agents::CreateAgent { name: "helper".into(), hand: Some("coder".into()), ..Default::default() };
+    let agent = agents::create(&bus, req.clone(), 7).await.unwrap();
+    assert_eq!((agent.id.as_str(), agent.realm.as_str(), agent.created_at_ms), ("helper", "default", 7));
+    assert_eq!(agents::create(&bus, req, 8).await.unwrap_err().code, "CONFLICT");
+    let bad = agents::CreateAgent { name: "Big Name".into(), ..Default::default() };
+    assert!(agents::create(&bus, bad, 9).await.unwrap_err().message.contains("give `id`"));
+    let unknown_hand = agents::CreateAgent { name: "x".into(), hand: Some("ghost".into()), ..Default::default() };
+    assert_eq!(agents::create(&bus, unknown_hand, 9).await.unwrap_err().code, "NOT_FOUND");
+
+    assert_eq!(agents::list(&bus, "default").await.unwrap().agents, vec![agent.clone()]);
+    assert!(agents::list(&bus, "other").await.unwrap().agents.is_empty());
+    assert_eq!(agents::get(&bus, "default", "helper").await.unwrap(), agent);
+    assert!(agents::get(&bus, "default", "nope").await.unwrap_err().message.contains("its agents: helper"));
+    assert_eq!(agents::delete(&bus, "default", "helper").await.unwrap().deleted, "helper");
+    assert_eq!(agents::delete(&bus, "default", "helper").await.unwrap_err().code, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn an_agent_supplies_hand_and_model_to_its_turns() {
+    let bus = FakeBus::new(&[]).answer(text("ok"));
+    let req = agents::CreateAgent {
+        name: "a1".into(),
+        hand: Some("coder".into()),
+        model: Some("x/y".into()),
+        ..Default::default()
+    };
+    agents::create(&bus, req, 1).await.unwrap();
+    let turn = ChatRequest { agent: Some("a1".into()), ..ask("hi") };
+    chat(&bus, &mut NoEvents, &Settings::default(), turn).await.unwrap();
+    assert_eq!(bus.requests()[0].model.as_deref(), Some("x/y"));
+}

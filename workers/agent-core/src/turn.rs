@@ -1,0 +1,549 @@
+//! One chat turn: the agent loop.
+//!
+//! `context::build` → `llm::complete` (streamed when someone listens) → for each tool call:
+//! `guard::check` → the allow-list (until approvals land) → the tool function → back to the
+//! model, until it answers without tools or the step limit is reached. Every step is a call
+//! through the bus ([`Bus`]), so the engine traces the whole turn; the loop itself is plain code
+//! that unit tests drive with a fake bus.
+//!
+//! Rules it keeps:
+//! - The model always gets an answer for each tool call it made: a result, an error, or the
+//!   reason the call was not made (blocked by the loop guard, not allowed, unknown tool).
+//! - Safety fails closed: when `guard::check` cannot answer, the call is not made.
+//! - A turn that fails is not saved; a turn that completes is saved with every tool call and
+//!   result, so the next turn sees what happened.
+//! - Events are best effort ([`Events`]); the answer is the same whether anyone listens or not.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use agentos_kit::channel::ChannelRef;
+use agentos_kit::chat::{ChatMessage, Completion, CompletionRequest, Role, ToolCall};
+use agentos_kit::{WorkerError, codes};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::sessions::{self, Session};
+use crate::settings::Settings;
+use crate::tools::{FunctionList, Toolbox, render_result, truncate};
+use crate::{DEFAULT_REALM, agents};
+
+/// How long bookkeeping calls (state, hand lookup, loop guard) may take.
+pub const QUICK: Duration = Duration::from_secs(10);
+
+/// How long `context::build` may take: it may summarise old history through the LLM.
+const CONTEXT_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// The engine and the other workers, as the turn sees them.
+pub trait Bus: Send + Sync {
+    /// Calls `function_id` with `input`, waiting at most `timeout`.
+    fn call(
+        &self,
+        function_id: &str,
+        input: Value,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Value, WorkerError>> + Send;
+
+    /// `llm::complete`; when `tokens` is given the answer is streamed and every text delta is
+    /// sent there before this returns.
+    fn complete(
+        &self,
+        request: CompletionRequest,
+        tokens: Option<mpsc::UnboundedSender<String>>,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Completion, WorkerError>> + Send;
+}
+
+/// Whoever watches the turn (an SSE client, the TUI).
+pub trait Events: Send {
+    /// Whether anyone listens (tokens are only streamed then).
+    fn is_open(&self) -> bool;
+    /// Sends one event; never fails the turn.
+    fn emit(&mut self, event: &str, data: Value) -> impl Future<Output = ()> + Send;
+}
+
+/// Nobody listens.
+pub struct NoEvents;
+
+impl Events for NoEvents {
+    fn is_open(&self) -> bool {
+        false
+    }
+    async fn emit(&mut self, _event: &str, _data: Value) {}
+}
+
+/// `agent::chat`: one turn.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRequest {
+    /// What the person says.
+    pub message: String,
+    /// Continue this session (a new one is created, under this id when given, if it does not exist).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// The hand to use (default: the agent's, else `[agent] default_hand`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hand: Option<String>,
+    /// An agent record of the realm, supplying hand and model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// The realm (default `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
+    /// `provider/model`, overriding the agent's and the hand's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The conversation so far, used instead of the stored session history (clients of the
+    /// OpenAI-compatible API send the whole conversation every time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<ChatMessage>>,
+    /// A channel writer for the turn's events (`session`, `token`, `tool_call`, `tool_result`,
+    /// `usage`, `done`, `error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<ChannelRef>,
+}
+
+/// Tokens and money a turn spent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TurnUsage {
+    /// Prompt tokens over every LLM call.
+    pub input_tokens: u64,
+    /// Generated tokens over every LLM call.
+    pub output_tokens: u64,
+    /// US dollars, when every call's price was known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// LLM calls made.
+    pub llm_calls: u32,
+}
+
+impl TurnUsage {
+    fn add(&mut self, c: &Completion) {
+        self.input_tokens += c.usage.input_tokens;
+        self.output_tokens += c.usage.output_tokens;
+        self.cost_usd = match (self.llm_calls, self.cost_usd, c.cost_usd) {
+            (0, _, cost) => cost,
+            (_, Some(total), Some(cost)) => Some(total + cost),
+            _ => None,
+        };
+        self.llm_calls += 1;
+    }
+}
+
+/// An error as the model and clients see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorInfo {
+    /// The stable code.
+    pub code: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl From<&WorkerError> for ErrorInfo {
+    fn from(e: &WorkerError) -> Self {
+        Self { code: e.code.clone(), message: e.message.clone() }
+    }
+}
+
+/// One tool call of the turn and what came of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCallRecord {
+    /// The provider's call id.
+    pub id: String,
+    /// The function called (or the unknown tool name the model used).
+    pub function_id: String,
+    /// The arguments the model gave.
+    pub arguments: Value,
+    /// Whether the function ran and succeeded.
+    pub ok: bool,
+    /// Its result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// Its error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+    /// Why the call was not made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
+    /// The loop guard's warning, shown to the model with the result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    /// How long it took.
+    pub duration_ms: u64,
+}
+
+/// The answer of `agent::chat`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatAnswer {
+    /// The session the turn belongs to.
+    pub session_id: String,
+    /// The model's final text.
+    pub reply: String,
+    /// Every tool call, in order.
+    pub tool_calls: Vec<ToolCallRecord>,
+    /// Tokens and cost.
+    pub usage: TurnUsage,
+    /// The model of the last LLM call (`provider/model`).
+    pub model: String,
+    /// LLM calls made.
+    pub steps: u32,
+    /// `stop` (the model answered) or `step_limit` (it was stopped).
+    pub finish: String,
+}
+
+/// What `hand::get` says about a hand (only what the turn needs).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct Hand {
+    /// Its name.
+    pub name: String,
+    /// The system prompt.
+    #[serde(default)]
+    pub system_prompt: String,
+    /// Its model, if it names one.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Its tier, if it names one.
+    #[serde(default)]
+    pub tier: Option<String>,
+    /// The functions its tools may call.
+    #[serde(default)]
+    pub allowed_functions: Vec<String>,
+    /// Its own step limit.
+    #[serde(default)]
+    pub max_steps: Option<u32>,
+}
+
+/// What `context::build` answers (only what the turn needs).
+#[derive(Debug, Clone, Deserialize)]
+struct BuiltContext {
+    messages: Vec<ChatMessage>,
+    #[serde(default)]
+    compacted: bool,
+}
+
+/// The loop guard's verdict.
+#[derive(Debug, Clone, Deserialize)]
+struct Verdict {
+    action: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Runs one turn and reports it to `events`: `usage` and `done` after a turn that completed,
+/// `error` after one that failed.
+pub async fn chat<B: Bus, E: Events>(
+    bus: &B,
+    events: &mut E,
+    settings: &Settings,
+    req: ChatRequest,
+) -> Result<ChatAnswer, WorkerError> {
+    let result = turn(bus, events, settings, req).await;
+    match &result {
+        Ok(answer) => {
+            events.emit("usage", json!(answer.usage)).await;
+            events.emit("done", json!(answer)).await;
+        }
+        Err(e) => events.emit("error", json!(ErrorInfo::from(e))).await,
+    }
+    result
+}
+
+async fn turn<B: Bus, E: Events>(
+    bus: &B,
+    events: &mut E,
+    settings: &Settings,
+    req: ChatRequest,
+) -> Result<ChatAnswer, WorkerError> {
+    if req.message.trim().is_empty() {
+        return Err(WorkerError::invalid_input("the message is empty; say something"));
+    }
+    let realm = req.realm.clone().unwrap_or_else(|| DEFAULT_REALM.to_string());
+    call_as::<_, Value>(bus, "realm::get", json!({"id": realm}), QUICK).await?;
+    let agent = match &req.agent {
+        Some(id) => Some(agents::get(bus, &realm, id).await?),
+        None => None,
+    };
+    let hand_name = req
+        .hand
+        .clone()
+        .or_else(|| agent.as_ref().and_then(|a| a.hand.clone()))
+        .unwrap_or_else(|| settings.default_hand.clone());
+    let hand: Hand = call_as(bus, "hand::get", json!({"name": hand_name}), QUICK).await?;
+    let model = req.model.clone().or_else(|| agent.as_ref().and_then(|a| a.model.clone())).or(hand.model.clone());
+
+    let session_id = match &req.session_id {
+        Some(id) => sessions::check_id(id)?,
+        None => sessions::new_id(),
+    };
+    let mut session = sessions::load(bus, &realm, &session_id).await?.unwrap_or_else(|| {
+        Session::new(&session_id, &realm, &hand.name, req.agent.as_deref(), agentos_kit::clock::now_ms())
+    });
+    let history = req.history.clone().unwrap_or_else(|| session.messages.clone());
+    events
+        .emit(
+            "session",
+            json!({"session_id": session_id, "realm": realm, "hand": hand.name, "agent": req.agent, "model": model}),
+        )
+        .await;
+
+    let registry: FunctionList = call_as(bus, "engine::functions::list", json!({}), QUICK).await?;
+    let toolbox = Toolbox::new(&hand.allowed_functions, &registry.functions);
+    if !toolbox.missing.is_empty() {
+        tracing::warn!(hand = %hand.name, missing = ?toolbox.missing, "the hand allows functions nobody registered");
+    }
+
+    let built: BuiltContext = call_as(
+        bus,
+        "context::build",
+        json!({
+            "system": hand.system_prompt,
+            "history": history,
+            "message": req.message,
+            "tools": toolbox.specs,
+            "model": model,
+            "realm": realm,
+            "agent": req.agent,
+        }),
+        CONTEXT_TIMEOUT,
+    )
+    .await?;
+    let mut messages = built.messages;
+    // What the session keeps: the compacted history when the context manager compacted it (so
+    // the summary is not paid for again), else the history plus the new message.
+    let mut kept: Vec<ChatMessage> = if built.compacted {
+        messages.iter().skip_while(|m| m.role == Role::System).cloned().collect()
+    } else {
+        let mut h = history;
+        h.push(ChatMessage::user(req.message.clone()));
+        h
+    };
+
+    let turn_id = uuid::Uuid::new_v4().to_string();
+    let max_steps = hand.max_steps.unwrap_or(settings.max_steps).max(1);
+    let mut usage = TurnUsage::default();
+    let mut records = Vec::new();
+    let mut last_model = model.clone().unwrap_or_default();
+    let mut reply = String::new();
+    let mut finish = "step_limit".to_string();
+    for step in 1..=max_steps {
+        let request = CompletionRequest {
+            model: model.clone(),
+            tier: if model.is_none() { hand.tier.clone() } else { None },
+            messages: messages.clone(),
+            tools: toolbox.specs.clone(),
+            ..CompletionRequest::default()
+        };
+        let completion = complete_streamed(bus, events, request, settings.llm_timeout()).await?;
+        usage.add(&completion);
+        last_model = format!("{}/{}", completion.provider, completion.model);
+        if completion.tool_calls.is_empty() {
+            reply = completion.content.clone();
+            let answer = ChatMessage::new(Role::Assistant, completion.content);
+            messages.push(answer.clone());
+            kept.push(answer);
+            finish = "stop".to_string();
+            break;
+        }
+        let assistant = ChatMessage::assistant_calls(completion.content.clone(), completion.tool_calls.clone());
+        messages.push(assistant.clone());
+        kept.push(assistant);
+        for call in &completion.tool_calls {
+            let record = run_tool(bus, events, settings, &toolbox, &session_id, &turn_id, call).await;
+            let content = tool_message(&record, settings.max_tool_result_bytes);
+            let answer = ChatMessage::tool_result(call.id.clone(), content);
+            messages.push(answer.clone());
+            kept.push(answer);
+            records.push(record);
+        }
+        if step == max_steps {
+            reply = format!(
+                "I stopped after {max_steps} steps without a final answer (the step limit). Ask me to continue, or raise max_steps for the hand or in [agent]."
+            );
+            kept.push(ChatMessage::new(Role::Assistant, reply.clone()));
+        }
+    }
+
+    session.messages = kept;
+    session.turns += 1;
+    session.updated_ms = agentos_kit::clock::now_ms();
+    session.model = Some(last_model.clone());
+    sessions::save(bus, &session).await?;
+    let steps = usage.llm_calls;
+    Ok(ChatAnswer { session_id, reply, tool_calls: records, usage, model: last_model, steps, finish })
+}
+
+/// One LLM call, its text deltas forwarded as `token` events while it runs. When nothing was
+/// streamed (a provider or path without streaming), the whole text is sent as one token.
+async fn complete_streamed<B: Bus, E: Events>(
+    bus: &B,
+    events: &mut E,
+    request: CompletionRequest,
+    timeout: Duration,
+) -> Result<Completion, WorkerError> {
+    if !events.is_open() {
+        return bus.complete(request, None, timeout).await;
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let call = bus.complete(request, Some(tx), timeout);
+    tokio::pin!(call);
+    let mut streamed = false;
+    let result = loop {
+        tokio::select! {
+            biased;
+            Some(text) = rx.recv() => {
+                streamed = true;
+                events.emit("token", json!({"text": text})).await;
+            }
+            result = &mut call => break result,
+        }
+    };
+    while let Ok(text) = rx.try_recv() {
+        streamed = true;
+        events.emit("token", json!({"text": text})).await;
+    }
+    if let Ok(c) = &result
+        && !streamed
+        && !c.content.is_empty()
+    {
+        events.emit("token", json!({"text": c.content})).await;
+    }
+    result
+}
+
+/// Runs one tool call through the guard, the allow-list and the function.
+async fn run_tool<B: Bus, E: Events>(
+    bus: &B,
+    events: &mut E,
+    settings: &Settings,
+    toolbox: &Toolbox,
+    session_id: &str,
+    turn_id: &str,
+    call: &ToolCall,
+) -> ToolCallRecord {
+    let started = Instant::now();
+    let function_id = toolbox.function_for(&call.name).unwrap_or(&call.name).to_string();
+    let mut record = ToolCallRecord {
+        id: call.id.clone(),
+        function_id: function_id.clone(),
+        arguments: call.arguments.clone(),
+        ok: false,
+        result: None,
+        error: None,
+        blocked: None,
+        warning: None,
+        duration_ms: 0,
+    };
+    events.emit("tool_call", json!({"id": call.id, "function_id": function_id, "arguments": call.arguments})).await;
+
+    if toolbox.function_for(&call.name).is_none() {
+        record.blocked =
+            Some(format!("there is no tool named {:?}; the tools are: {}", call.name, toolbox.names().join(", ")));
+    } else {
+        let check = json!({
+            "session_id": session_id,
+            "turn_id": turn_id,
+            "function_id": function_id,
+            "arguments": call.arguments,
+        });
+        match call_as::<_, Verdict>(bus, "guard::check", check, QUICK).await {
+            Err(e) => {
+                record.blocked = Some(format!("the loop guard could not check this call ({e}), so it was not made"))
+            }
+            Ok(v) if v.action == "block" => {
+                record.blocked = Some(v.reason.unwrap_or_else(|| "blocked by the loop guard".to_string()));
+            }
+            Ok(v) => {
+                if v.action == "warn" {
+                    record.warning = v.reason;
+                }
+                if !settings.allows(&function_id) {
+                    record.blocked = Some(format!(
+                        "{function_id} needs approval and is not on the allow-list; the person can allow it with `allow = [\"{function_id}\"]` under [agent] in agentos.toml"
+                    ));
+                } else if !call.arguments.is_object() {
+                    record.error = Some(ErrorInfo {
+                        code: codes::INVALID_INPUT.to_string(),
+                        message: "tool arguments must be a JSON object".to_string(),
+                    });
+                } else {
+                    match bus.call(&function_id, call.arguments.clone(), settings.tool_timeout()).await {
+                        Ok(result) => {
+                            record.ok = true;
+                            record.result = Some(result);
+                        }
+                        Err(e) => record.error = Some(ErrorInfo::from(&e)),
+                    }
+                }
+            }
+        }
+    }
+    record.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    events.emit("tool_result", tool_result_event(&record)).await;
+    record
+}
+
+fn tool_result_event(record: &ToolCallRecord) -> Value {
+    json!({
+        "id": record.id,
+        "function_id": record.function_id,
+        "ok": record.ok,
+        "result": record.result,
+        "error": record.error,
+        "blocked": record.blocked,
+        "warning": record.warning,
+        "duration_ms": record.duration_ms,
+    })
+}
+
+/// The text the model reads for a tool call.
+fn tool_message(record: &ToolCallRecord, cap: usize) -> String {
+    let body = if let Some(reason) = &record.blocked {
+        format!("Not run: {reason}")
+    } else if let Some(e) = &record.error {
+        truncate(format!("Error {}: {}", e.code, e.message), cap)
+    } else {
+        render_result(record.result.as_ref().unwrap_or(&Value::Null), cap)
+    };
+    match &record.warning {
+        Some(w) => format!("{body}\n\n[loop guard] {w}"),
+        None => body,
+    }
+}
+
+/// Calls `function_id` and decodes the answer; a missing function is named with the worker
+/// that should provide it.
+pub async fn call_as<B: Bus, T: DeserializeOwned>(
+    bus: &B,
+    function_id: &str,
+    input: Value,
+    timeout: Duration,
+) -> Result<T, WorkerError> {
+    let value = bus.call(function_id, input, timeout).await.map_err(|e| explain_missing(function_id, e))?;
+    serde_json::from_value(value).map_err(|e| {
+        WorkerError::new(codes::BAD_RESPONSE, format!("{function_id} answered with an unexpected shape: {e}"))
+    })
+}
+
+/// `function_not_found` for a function the turn needs becomes a message naming the worker.
+fn explain_missing(function_id: &str, e: WorkerError) -> WorkerError {
+    if e.code != "function_not_found" {
+        return e;
+    }
+    let worker = match function_id.split("::").next().unwrap_or_default() {
+        "realm" => "realm",
+        "hand" => "hand-runner",
+        "context" => "context-manager",
+        "llm" => "llm-router",
+        "guard" => "loop-guard",
+        "state" | "engine" => "engine",
+        _ => "owning",
+    };
+    WorkerError::new(
+        codes::ENGINE_UNAVAILABLE,
+        format!(
+            "{function_id} is not registered: the {worker} worker is not running; see `agentos status` and `agentos logs {worker}`"
+        ),
+    )
+}

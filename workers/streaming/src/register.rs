@@ -1,0 +1,309 @@
+//! The glue: the manifest, the relay from a turn's event channel to the HTTP response channel,
+//! and the bindings of `/v1/chat/stream`, `/v1/chat/completions` and `/v1/models`.
+//!
+//! Rules it keeps:
+//! - Requests are checked before the stream starts, so bad input is a plain 4xx JSON error.
+//! - Once streaming, failures arrive as an `error` event (OpenAI: an `error` chunk), never as a
+//!   cut connection without a word.
+//! - A client that goes away does not stop the turn: its events are still read (so agent-core is
+//!   never blocked on a full channel) and the turn is recorded as usual.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentos_kit::channel::{self, ChannelReader, ChannelWriter, Event};
+use agentos_kit::http::{HttpRequest, HttpResponse, register_route};
+use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, codes};
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+
+use crate::{
+    CompletionsRequest, chat_input, chunk, completion_answer, finish_reason, is_terminal, models_answer, sse_data,
+    sse_event, usage_chunk,
+};
+
+/// `POST /v1/chat/stream`: one turn as Server-Sent Events.
+const HTTP_CHAT_STREAM: HttpRoute =
+    HttpRoute { method: "POST", path: "/v1/chat/stream", function_id: "sse::chat_stream" };
+/// `POST /v1/chat/completions`: OpenAI-compatible chat completions.
+const HTTP_COMPLETIONS: HttpRoute =
+    HttpRoute { method: "POST", path: "/v1/chat/completions", function_id: "sse::completions" };
+/// `GET /v1/models`: the hands, as OpenAI models.
+const HTTP_MODELS: HttpRoute = HttpRoute { method: "GET", path: "/v1/models", function_id: "sse::models" };
+
+/// The streaming worker's manifest; `workers/streaming/iii.worker.yaml` mirrors it.
+pub static MANIFEST: WorkerManifest = WorkerManifest {
+    name: "streaming",
+    description: "Server-Sent Events for chat turns (/v1/chat/stream) and the OpenAI-compatible API (/v1/chat/completions, /v1/models) in front of agent::chat.",
+    functions: &["sse::chat_stream", "sse::completions", "sse::models"],
+    http_routes: &[HTTP_CHAT_STREAM, HTTP_COMPLETIONS, HTTP_MODELS],
+    depends_on: &[],
+    restart: RestartPolicy::Always,
+};
+
+/// The longest a turn may run.
+const TURN_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// How long to keep reading events after the turn answered (the writer closes before that).
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// The keys a `/v1/chat/stream` body may have.
+const CHAT_KEYS: &[&str] = &["message", "session_id", "hand", "agent", "realm", "model"];
+
+/// Runs the streaming worker as its own process until SIGTERM or SIGINT
+/// (`agentos worker streaming`).
+pub fn run() -> Result<(), WorkerError> {
+    agentos_kit::run_worker(&MANIFEST, |iii| register(iii, agentos_kit::http::api_key_from_env()))
+}
+
+/// Registers the three routes on `iii`.
+pub fn register(iii: &III, api_key: Option<Arc<str>>) {
+    if api_key.is_none() {
+        tracing::warn!(worker = MANIFEST.name, "no API key (AGENTOS_API_KEY): the chat routes answer without one");
+    }
+    let i = iii.clone();
+    route(iii, HTTP_CHAT_STREAM, &api_key, move |req| chat_stream(i.clone(), req));
+    let i = iii.clone();
+    route(iii, HTTP_COMPLETIONS, &api_key, move |req| completions(i.clone(), req));
+    let i = iii.clone();
+    route(iii, HTTP_MODELS, &api_key, move |_req| {
+        let i = i.clone();
+        async move {
+            let hands: Value = agentos_kit::call(&i, "hand::list", &json!({}), Duration::from_secs(10)).await?;
+            Ok(HttpResponse::ok(models_answer(&hands)))
+        }
+    });
+}
+
+/// Checks a `/v1/chat/stream` body and returns the `agent::chat` input.
+pub fn check_chat_body(body: &Value) -> Result<Map<String, Value>, WorkerError> {
+    let Some(map) = body.as_object() else {
+        return Err(WorkerError::invalid_input(
+            "the body must be a JSON object like {\"message\": \"hi\"} (with content-type: application/json)",
+        ));
+    };
+    if let Some(key) = map.keys().find(|k| !CHAT_KEYS.contains(&k.as_str())) {
+        return Err(WorkerError::invalid_input(format!(
+            "unknown field {key:?}; the fields are {}",
+            CHAT_KEYS.join(", ")
+        )));
+    }
+    match map.get("message").and_then(Value::as_str) {
+        Some(m) if !m.trim().is_empty() => Ok(map.clone()),
+        _ => Err(WorkerError::invalid_input("\"message\" must be a non-empty string")),
+    }
+}
+
+async fn chat_stream(iii: III, req: HttpRequest) -> Result<HttpResponse, WorkerError> {
+    let input = check_chat_body(&req.body)?;
+    let mut out = open_sse(&iii, &req).await?;
+    let mut turn = start_turn(iii, Value::Object(input));
+    let mut terminal = false;
+    let mut client = true;
+    while let Some(item) = turn.recv().await {
+        let frame = match item {
+            Relayed::Event(event) => {
+                terminal |= is_terminal(&event.event);
+                sse_event(&event.event, &event.data)
+            }
+            // The events did not get through (or not all): say how it ended anyway.
+            Relayed::Finished(Ok(answer)) if !terminal => sse_event("done", &answer),
+            Relayed::Finished(Err(e)) if !terminal => {
+                sse_event("error", &json!({"code": e.code, "message": e.message}))
+            }
+            Relayed::Finished(_) => continue,
+        };
+        client = client && out.write(frame.as_bytes()).await.is_ok();
+    }
+    finish(out, client).await;
+    Ok(HttpResponse::streamed())
+}
+
+async fn completions(iii: III, req: HttpRequest) -> Result<HttpResponse, WorkerError> {
+    let request: CompletionsRequest = req.body_as()?;
+    let input = chat_input(&request).map_err(WorkerError::invalid_input)?;
+    let model = request.model.clone();
+    let created = agentos_kit::clock::now_ms() / 1000;
+    if !request.stream {
+        let answer: Value = agentos_kit::call(&iii, "agent::chat", &input, TURN_TIMEOUT).await?;
+        let id = format!("chatcmpl-{}", answer["session_id"].as_str().unwrap_or("agentos"));
+        return Ok(HttpResponse::ok(completion_answer(&id, created, &model, &answer)));
+    }
+    let include_usage = request.stream_options.is_some_and(|o| o.include_usage);
+    let mut out = open_sse(&iii, &req).await?;
+    let mut turn = start_turn(iii, input);
+    let mut id = "chatcmpl-agentos".to_string();
+    let mut ended = false;
+    let mut client = true;
+    while let Some(item) = turn.recv().await {
+        let frames: Vec<String> = match item {
+            Relayed::Event(event) => match event.event.as_str() {
+                "session" => {
+                    if let Some(session) = event.data["session_id"].as_str() {
+                        id = format!("chatcmpl-{session}");
+                    }
+                    vec![chunk(&id, created, &model, json!({"role": "assistant", "content": ""}), None).to_string()]
+                }
+                "token" => {
+                    vec![chunk(&id, created, &model, json!({"content": event.data["text"]}), None).to_string()]
+                }
+                "done" => {
+                    ended = true;
+                    done_frames(&id, created, &model, &event.data, include_usage)
+                }
+                "error" => {
+                    ended = true;
+                    vec![json!({"error": event.data}).to_string(), "[DONE]".to_string()]
+                }
+                // Tool calls run inside agentos; an OpenAI client only sees the text.
+                _ => continue,
+            },
+            Relayed::Finished(Ok(answer)) if !ended => done_frames(&id, created, &model, &answer, include_usage),
+            Relayed::Finished(Err(e)) if !ended => {
+                vec![json!({"error": {"code": e.code, "message": e.message}}).to_string(), "[DONE]".to_string()]
+            }
+            Relayed::Finished(_) => continue,
+        };
+        for frame in frames {
+            client = client && out.write(sse_data(&frame).as_bytes()).await.is_ok();
+        }
+    }
+    finish(out, client).await;
+    Ok(HttpResponse::streamed())
+}
+
+/// The last chunks of a streamed completion: the finish reason, the usage when asked, `[DONE]`.
+fn done_frames(id: &str, created: u64, model: &str, answer: &Value, include_usage: bool) -> Vec<String> {
+    let reason = finish_reason(answer["finish"].as_str().unwrap_or("stop"));
+    let mut frames = vec![chunk(id, created, model, json!({}), Some(reason)).to_string()];
+    if include_usage {
+        frames.push(usage_chunk(id, created, model, &answer["usage"]).to_string());
+    }
+    frames.push("[DONE]".to_string());
+    frames
+}
+
+/// Opens the request's response channel as an event stream and sends the headers at once (a
+/// comment line starts the body, so the client sees the stream open before the first token).
+async fn open_sse(iii: &III, req: &HttpRequest) -> Result<ChannelWriter, WorkerError> {
+    let Some(response) = &req.response else {
+        return Err(WorkerError::new(
+            codes::INTERNAL,
+            "the engine sent no response channel; streaming needs an iii engine with streamed HTTP responses",
+        ));
+    };
+    let mut out = ChannelWriter::open(iii.address(), response).await?;
+    let headers = BTreeMap::from([
+        ("content-type".to_string(), "text/event-stream; charset=utf-8".to_string()),
+        ("cache-control".to_string(), "no-cache".to_string()),
+        ("x-accel-buffering".to_string(), "no".to_string()),
+    ]);
+    out.start_http_response(200, &headers).await?;
+    out.write(b": agentos\n\n").await?;
+    Ok(out)
+}
+
+async fn finish(out: ChannelWriter, client: bool) {
+    if !client {
+        tracing::info!("the client left before the turn ended; the turn was completed and recorded");
+        return;
+    }
+    if let Err(e) = out.close().await {
+        tracing::debug!("closing the response stream: {e}");
+    }
+}
+
+/// What the relay hands to the route: the turn's events in order, then its result.
+enum Relayed {
+    Event(Event),
+    Finished(Result<Value, WorkerError>),
+}
+
+/// Starts `agent::chat` with `input` and an event channel; the events and then the call's
+/// result arrive on the returned receiver.
+fn start_turn(iii: III, mut input: Value) -> mpsc::Receiver<Relayed> {
+    let (tx, rx) = mpsc::channel(256);
+    tokio::spawn(async move {
+        let pair = match channel::create(&iii, 256).await {
+            Ok(pair) => pair,
+            Err(e) => {
+                let _ = tx.send(Relayed::Finished(Err(e))).await;
+                return;
+            }
+        };
+        input["events"] = json!(pair.writer);
+        let caller = iii.clone();
+        let mut call = tokio::spawn(async move {
+            agentos_kit::call::<Value, Value>(&caller, "agent::chat", &input, TURN_TIMEOUT).await
+        });
+        let mut result = None;
+        match ChannelReader::open(iii.address(), &pair.reader).await {
+            Ok(mut reader) => loop {
+                let next = if result.is_some() {
+                    // The turn answered; its writer closed before that, so only leftovers remain.
+                    match tokio::time::timeout(DRAIN, reader.next_event()).await {
+                        Ok(next) => next,
+                        Err(_) => break,
+                    }
+                } else {
+                    tokio::select! {
+                        next = reader.next_event() => next,
+                        done = &mut call => {
+                            result = Some(joined(done));
+                            continue;
+                        }
+                    }
+                };
+                match next {
+                    Ok(Some(event)) => {
+                        // A gone receiver means the route gave up; keep reading so the turn is not blocked.
+                        let _ = tx.send(Relayed::Event(event)).await;
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!("event stream: {e}");
+                        break;
+                    }
+                }
+            },
+            Err(e) => tracing::warn!("cannot read the turn's events ({e}); only its result is relayed"),
+        }
+        let result = match result {
+            Some(r) => r,
+            None => joined((&mut call).await),
+        };
+        let _ = tx.send(Relayed::Finished(result)).await;
+    });
+    rx
+}
+
+fn joined(done: Result<Result<Value, WorkerError>, tokio::task::JoinError>) -> Result<Value, WorkerError> {
+    done.unwrap_or_else(|e| Err(WorkerError::internal(format!("the turn task failed: {e}"))))
+}
+
+/// Registers one route; a registration failure is logged (the supervisor's readiness check then
+/// reports the missing route).
+fn route<F, Fut>(iii: &III, route: HttpRoute, api_key: &Option<Arc<str>>, handler: F)
+where
+    F: Fn(HttpRequest) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<HttpResponse, WorkerError>> + Send + 'static,
+{
+    if let Err(e) = register_route(iii, MANIFEST.name, route, api_key.clone(), handler) {
+        tracing::error!("{e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chat_body_is_checked_before_streaming() {
+        assert!(check_chat_body(&json!({"message": "hi", "hand": "coder"})).is_ok());
+        assert!(check_chat_body(&json!("hi")).unwrap_err().message.contains("JSON object"));
+        assert!(check_chat_body(&json!({"message": ""})).unwrap_err().message.contains("non-empty"));
+        let err = check_chat_body(&json!({"message": "hi", "events": {}})).unwrap_err();
+        assert!(err.message.contains("unknown field \"events\""), "{err}");
+    }
+}
