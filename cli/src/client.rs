@@ -113,7 +113,7 @@ pub fn describe_error(code: &str, message: &str) -> String {
 pub fn fix_for(code: &str) -> Option<&'static str> {
     Some(match code {
         "NO_PROVIDER" => {
-            "set ANTHROPIC_API_KEY or OPENAI_API_KEY (and optionally AGENTOS_MODEL), then `agentos restart llm-router`"
+            "export ANTHROPIC_API_KEY or OPENAI_API_KEY (and optionally AGENTOS_MODEL) in the shell that runs `agentos up`, then `agentos down` and `agentos up` again"
         }
         "route_not_found" => {
             "the worker that serves this route is not running or not in this build; see `agentos status` and `agentos doctor`"
@@ -147,7 +147,7 @@ mod tests {
     fn a_code_with_a_known_remedy_carries_its_fix() {
         assert_eq!(
             describe_error("NO_PROVIDER", "no LLM provider is configured"),
-            "NO_PROVIDER: no LLM provider is configured; fix: set ANTHROPIC_API_KEY or OPENAI_API_KEY (and optionally AGENTOS_MODEL), then `agentos restart llm-router`"
+            "NO_PROVIDER: no LLM provider is configured; fix: export ANTHROPIC_API_KEY or OPENAI_API_KEY (and optionally AGENTOS_MODEL) in the shell that runs `agentos up`, then `agentos down` and `agentos up` again"
         );
         assert_eq!(describe_error("CONFLICT", "realm x exists"), "CONFLICT: realm x exists");
     }

@@ -6,101 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use agentos_e2e::{Proc, agentos_binary};
-use serde_json::Value;
+use agentos_e2e::Stack;
 
-/// How long a stack may take to come up on a loaded 2-core machine.
-const UP: Duration = Duration::from_secs(30);
-
-/// A stack under test: `agentos up --headless` in the foreground of a child process.
-struct Stack {
-    up: Proc,
-    home: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-impl Stack {
-    fn start(config: &str) -> Self {
-        let home = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(home.path().join("config")).unwrap();
-        std::fs::write(home.path().join("config/agentos.toml"), config).unwrap();
-        let log = std::fs::File::create(home.path().join("up.out")).unwrap();
-        let child = Command::new(agentos_binary())
-            .args(["up", "--headless"])
-            .args(["--engine-port", &free_port().to_string()])
-            .args(["--http-port", &free_port().to_string()])
-            .args(["--stream-port", &free_port().to_string()])
-            .env("AGENTOS_HOME", home.path())
-            .env_remove("AGENTOS_API_KEY")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        Self { up: Proc::new(child), home }
-    }
-
-    fn path(&self) -> &Path {
-        self.home.path()
-    }
-
-    fn output(&self) -> String {
-        std::fs::read_to_string(self.path().join("up.out")).unwrap_or_default()
-    }
-
-    fn agentos(&self, args: &[&str]) -> Output {
-        Command::new(agentos_binary())
-            .args(args)
-            .env("AGENTOS_HOME", self.path())
-            .env_remove("AGENTOS_API_KEY")
-            .output()
-            .unwrap()
-    }
-
-    fn status(&self) -> Value {
-        let out = self.agentos(&["status", "--json"]);
-        if !out.status.success() {
-            return Value::Null;
-        }
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
-    }
-
-    fn worker<'a>(status: &'a Value, name: &str) -> &'a Value {
-        status["workers"].as_array().and_then(|ws| ws.iter().find(|w| w["name"] == name)).unwrap_or(&Value::Null)
-    }
-
-    /// Polls `status` until `check` holds; panics with the last status and the stack's output.
-    fn wait_for(&self, what: &str, limit: Duration, check: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + limit;
-        let mut last = Value::Null;
-        while Instant::now() < deadline {
-            last = self.status();
-            if check(&last) {
-                return last;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("timed out waiting for {what}\nlast status: {last:#}\noutput:\n{}", self.output());
-    }
-
-    fn all_ready(&self) -> Value {
-        self.wait_for("every worker ready", UP, |s| {
-            s["workers"].as_array().is_some_and(|ws| !ws.is_empty() && ws.iter().all(|w| w["state"] == "ready"))
-        })
-    }
-
-    fn engine_pid(&self) -> Option<u32> {
-        // The engine is the supervisor's child whose command line says `engine`.
-        let sup = self.up.child.id();
-        children_of(sup).into_iter().find(|pid| cmdline(*pid).contains("engine"))
-    }
+/// The engine's pid: the supervisor's child whose command line says `engine`.
+fn engine_pid(stack: &Stack) -> Option<u32> {
+    children_of(stack.up.child.id()).into_iter().find(|pid| cmdline(*pid).contains("engine"))
 }
 
 fn cmdline(pid: u32) -> String {
@@ -192,11 +105,11 @@ fn a_worker_that_exits_at_once_backs_off_then_is_failed() {
 fn a_killed_engine_is_replaced_and_every_worker_recovers() {
     let stack = Stack::start("");
     stack.all_ready();
-    let engine = stack.engine_pid().expect("the engine runs as a child of the supervisor");
+    let engine = engine_pid(&stack).expect("the engine runs as a child of the supervisor");
     kill_9(engine);
     stack.wait_for("a new engine with every worker ready again", Duration::from_secs(20), |s| {
         s["workers"].as_array().is_some_and(|ws| ws.iter().all(|w| w["state"] == "ready"))
-            && stack.engine_pid().is_some_and(|p| p != engine)
+            && engine_pid(&stack).is_some_and(|p| p != engine)
     });
 }
 
@@ -206,7 +119,7 @@ fn down_stops_every_process_of_the_stack() {
     let status = stack.all_ready();
     let mut pids: Vec<u32> =
         status["workers"].as_array().unwrap().iter().filter_map(|w| w["pid"].as_u64()).map(|p| p as u32).collect();
-    pids.push(stack.engine_pid().unwrap());
+    pids.push(engine_pid(&stack).unwrap());
     let supervisor = stack.up.child.id();
     let down = stack.agentos(&["down"]);
     assert!(down.status.success(), "{}", String::from_utf8_lossy(&down.stderr));
@@ -223,7 +136,7 @@ fn killing_the_supervisor_with_kill_9_takes_its_children_with_it() {
     let status = stack.all_ready();
     let mut pids: Vec<u32> =
         status["workers"].as_array().unwrap().iter().filter_map(|w| w["pid"].as_u64()).map(|p| p as u32).collect();
-    pids.push(stack.engine_pid().unwrap());
+    pids.push(engine_pid(&stack).unwrap());
     stack.up.kill();
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline && pids.iter().any(|p| alive(*p)) {
