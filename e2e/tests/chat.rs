@@ -111,7 +111,8 @@ async fn the_model_reads_a_file_through_code_read_file_and_answers_from_its_cont
     // The model was offered the coder's tools under provider-safe names, and its second request
     // carried the file's content as the tool result.
     let tools = s.llm.requests()[0].body["tools"].as_array().unwrap().clone();
-    assert!(tools.iter().any(|t| t["function"]["name"] == "code__read_file"), "{tools:#?}");
+    let read = tools.iter().find(|t| t["function"]["name"] == "code__read_file").expect("code__read_file offered");
+    assert_eq!(read["function"]["parameters"]["required"], json!(["path"]), "{read:#}");
     let second = s.sent(1);
     let result = second.iter().find(|m| m["role"] == "tool").unwrap();
     assert_eq!(result["tool_call_id"], "call_1");

@@ -22,6 +22,7 @@ mod error;
 pub mod files;
 pub mod patch;
 pub mod register;
+pub mod schemas;
 pub mod workspace;
 
 pub use command::{CommandOutput, RunCommand, run_command};

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use agentos_kit::{III, RestartPolicy, WorkerError, WorkerManifest, register_typed};
+use agentos_kit::{III, RegisterFunctionMessage, RestartPolicy, WorkerError, WorkerManifest, register_typed_with};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -89,15 +89,24 @@ pub fn register(iii: &III, workspace: Arc<Workspace>) {
         apply_patch,
     );
     let ws = workspace;
-    register_typed(
+    register_typed_with(
         iii,
-        "code::run_command",
-        "Runs a program (no shell) in the workspace: {program, args?, cwd?, timeout_ms?, max_output_bytes?} -> {exit_code, signal?, stdout, stderr, timed_out, truncated}.",
+        message(
+            "code::run_command",
+            "Runs a program (no shell) in the workspace: {program, args?, cwd?, timeout_ms?, max_output_bytes?} -> {exit_code, signal?, stdout, stderr, timed_out, truncated}.",
+        ),
         move |req: RunCommand| {
             let ws = ws.clone();
             async move { run_command(&ws, req).await.map_err(WorkerError::from) }
         },
     );
+}
+
+/// The registration of `id`: its description and its input schema ([`crate::schemas`]).
+fn message(id: &str, description: &str) -> RegisterFunctionMessage {
+    let mut message = RegisterFunctionMessage::with_id(id.to_string()).with_description(description.to_string());
+    message.request_format = crate::schemas::request_format(id);
+    message
 }
 
 /// Registers `id` as the blocking domain function `f`, run on tokio's blocking pool.
@@ -112,7 +121,7 @@ fn blocking<Req, Resp>(
     Resp: Serialize + Send + 'static,
 {
     let ws = workspace.clone();
-    register_typed(iii, id, description, move |req: Req| {
+    register_typed_with(iii, message(id, description), move |req: Req| {
         let ws = ws.clone();
         async move {
             match tokio::task::spawn_blocking(move || f(&ws, req)).await {

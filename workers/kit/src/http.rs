@@ -166,7 +166,10 @@ pub fn status_for(code: &str) -> u16 {
         // The engine's codes for "the function's worker is not there (any more)": the service
         // behind the route is unavailable, which a client may retry.
         codes::ENGINE_UNAVAILABLE | "function_not_found" | "invocation_stopped" => 503,
-        codes::CHANNEL_FAILED => 502,
+        // The LLM behind a chat turn: a provider that failed after retries is a bad gateway;
+        // none configured means the service is not available until someone configures one.
+        codes::CHANNEL_FAILED | "PROVIDER_ERROR" => 502,
+        "NO_PROVIDER" => 503,
         codes::TIMEOUT => 504,
         _ => 500,
     }
@@ -316,6 +319,8 @@ mod tests {
             ("function_not_found", 503),
             ("invocation_stopped", 503),
             ("BAD_STATE", 500),
+            ("PROVIDER_ERROR", 502),
+            ("NO_PROVIDER", 503),
             ("SOMETHING_ELSE", 500),
         ];
         for (code, status) in table {

@@ -34,8 +34,8 @@ pub use connect::{DEFAULT_ENGINE_URL, connect, connect_with_telemetry, engine_ur
 pub use error::{WorkerError, codes};
 pub use manifest::{HttpRoute, ManifestFile, RestartPolicy, WorkerManifest};
 pub use run::run_worker;
-pub use typed::{call, register_typed};
+pub use typed::{call, register_typed, register_typed_with};
 
 /// The SDK types a worker needs next to the kit, so worker crates can name them without
 /// spelling out `iii_sdk` paths.
-pub use iii_sdk::{FunctionRef, III, IIIError, Trigger};
+pub use iii_sdk::{FunctionRef, III, IIIError, RegisterFunctionMessage, Trigger};

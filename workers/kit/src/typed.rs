@@ -34,8 +34,23 @@ where
     F: Fn(Req) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Resp, WorkerError>> + Send + 'static,
 {
-    let function_id = id.to_string();
     let message = RegisterFunctionMessage::with_id(id.to_string()).with_description(description.to_string());
+    register_typed_with(iii, message, f)
+}
+
+/// Like [`register_typed`], with the whole registration message: a `request_format` JSON schema
+/// there is what agents offer a model as the tool's parameters.
+///
+/// # Panics
+/// As [`register_typed`].
+pub fn register_typed_with<Req, Resp, F, Fut>(iii: &III, message: RegisterFunctionMessage, f: F) -> FunctionRef
+where
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize + 'static,
+    F: Fn(Req) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, WorkerError>> + Send + 'static,
+{
+    let function_id = message.id.clone();
     iii.register_function_with(message, move |input: Value| {
         let started = decode::<Req>(&function_id, input).map(&f);
         let function_id = function_id.clone();
@@ -169,6 +184,12 @@ fn unavailable(address: &str) -> WorkerError {
             "not connected to the engine at {address} (the SDK retries every 2 s); start it with `agentos up` or point AGENTOS_ENGINE_URL at a running one"
         ),
     )
+}
+
+/// The field names a request struct `T` decodes (`None` for maps, enums and scalars): lets a
+/// worker test that a hand-written `request_format` schema names exactly its request's fields.
+pub fn field_names<'de, T: serde::Deserialize<'de>>() -> Option<&'static [&'static str]> {
+    introspect::fields::<T>()
 }
 
 /// Finds the field names a `Deserialize` struct asks for, without a schema crate: serde hands
