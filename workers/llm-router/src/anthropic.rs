@@ -76,7 +76,12 @@ struct WireTool {
     input_schema: Value,
 }
 
-/// Builds the wire body for `model`.
+/// The user turn put first when a conversation would start with the model's turn.
+const EARLIER_CONVERSATION: &str = "(The earlier part of this conversation was left out.)";
+
+/// Builds the wire body for `model`: system messages joined into `system`, consecutive messages
+/// of one role joined (Anthropic wants user and assistant to alternate), empty assistant turns
+/// left out, and a short user turn first when the conversation would start with the model's.
 pub fn request_body(model: &str, req: &CompletionRequest, stream: bool) -> WireRequest {
     let system: Vec<&str> =
         req.messages.iter().filter(|m| m.role == Role::System).map(|m| m.content.as_str()).collect();
@@ -112,7 +117,23 @@ pub fn request_body(model: &str, req: &CompletionRequest, stream: bool) -> WireR
             }
             Role::User | Role::System => ("user", vec![Block::Text { text: m.content.clone() }]),
         };
-        messages.push(WireMessage { role, content: blocks });
+        if blocks.is_empty() {
+            // An assistant turn with neither text nor calls: Anthropic refuses empty content.
+            continue;
+        }
+        match messages.last_mut() {
+            // Anthropic wants alternating roles: a user message after tool results (or two user
+            // messages in a row) joins the previous user message.
+            Some(last) if last.role == role => last.content.extend(blocks),
+            _ => messages.push(WireMessage { role, content: blocks }),
+        }
+    }
+    if messages.first().is_some_and(|m| m.role == "assistant") {
+        // Trimmed history may start with the model's turn; Anthropic wants the user's first.
+        messages.insert(
+            0,
+            WireMessage { role: "user", content: vec![Block::Text { text: EARLIER_CONVERSATION.to_string() }] },
+        );
     }
     WireRequest {
         model: model.to_string(),
@@ -386,4 +407,46 @@ pub async fn stream(
         tier: None,
         route_reason: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ChatMessage, ToolCall};
+    use pretty_assertions::assert_eq;
+    use serde_json::json;
+
+    fn roles_and_blocks(req: &CompletionRequest) -> Value {
+        let body = serde_json::to_value(request_body("m", req, false)).unwrap();
+        let pairs: Vec<Value> = body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let kinds: Vec<Value> = m["content"].as_array().unwrap().iter().map(|b| b["type"].clone()).collect();
+                json!([m["role"], kinds])
+            })
+            .collect();
+        Value::Array(pairs)
+    }
+
+    #[test]
+    fn roles_alternate_and_the_user_speaks_first() {
+        let call = ToolCall { id: "t1".into(), name: "ls".into(), arguments: json!({}) };
+        let req = CompletionRequest {
+            messages: vec![
+                ChatMessage::system("sys"),
+                ChatMessage::assistant_calls("", vec![call]),
+                ChatMessage::tool_result("t1", "a.txt"),
+                ChatMessage::user("and now?"),
+                ChatMessage::new(Role::Assistant, ""),
+                ChatMessage::user("hello?"),
+            ],
+            ..CompletionRequest::default()
+        };
+        assert_eq!(
+            roles_and_blocks(&req),
+            json!([["user", ["text"]], ["assistant", ["tool_use"]], ["user", ["tool_result", "text", "text"]]])
+        );
+    }
 }
