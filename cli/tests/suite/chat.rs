@@ -131,7 +131,7 @@ async fn an_error_event_exits_1_with_the_fix_on_stderr() {
     assert_eq!(stdout(&out), "");
     assert_eq!(
         stderr(&out),
-        "agentos: NO_PROVIDER: no LLM provider is configured; set ANTHROPIC_API_KEY; fix: set ANTHROPIC_API_KEY or OPENAI_API_KEY (and optionally AGENTOS_MODEL), then `agentos restart llm-router`\n"
+        "agentos: NO_PROVIDER: no LLM provider is configured; set ANTHROPIC_API_KEY; fix: export ANTHROPIC_API_KEY or OPENAI_API_KEY (and optionally AGENTOS_MODEL) in the shell that runs `agentos up`, then `agentos down` and `agentos up` again\n"
     );
 }
 
