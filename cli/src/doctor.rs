@@ -27,7 +27,18 @@ const STACK_ROUTES: &[(&str, &str)] =
     &[("GET", "/v1/health"), ("GET", "/v1/workers"), ("POST", "/v1/workers/:name/restart")];
 
 /// Every route the CLI calls, by command group.
-const CLI_ROUTES: &[&[(&str, &str)]] = &[STACK_ROUTES, crate::chat::ROUTES, realm::ROUTES, agent::ROUTES, hand::ROUTES];
+const CLI_ROUTES: &[&[(&str, &str)]] = &[
+    STACK_ROUTES,
+    crate::chat::ROUTES,
+    realm::ROUTES,
+    agent::ROUTES,
+    hand::ROUTES,
+    crate::sessions::ROUTES,
+    crate::replay::ROUTES,
+    crate::trace::ROUTES,
+    crate::approvals::ROUTES,
+    crate::approvals::POLICY_ROUTES,
+];
 
 /// The namespaces of the functions the engine serves itself (state, streams, introspection,
 /// queues). Which of them are enabled is not visible over REST, so they count as live.

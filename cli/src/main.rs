@@ -1,6 +1,7 @@
 //! `agentos`: the one binary. `up` supervises the stack; `engine` and `worker <name>` are what
 //! the supervisor runs as child processes; the rest are HTTP clients of a running stack.
 
+mod approvals;
 mod catalogue;
 mod chat;
 mod client;
@@ -10,11 +11,14 @@ mod engine_cmd;
 mod logging;
 mod paths;
 mod ports;
+mod replay;
 mod resources;
+mod sessions;
 mod signals;
 mod status;
 mod table;
 mod theme;
+mod trace;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -74,6 +78,19 @@ enum Command {
         #[command(subcommand)]
         command: resources::hand::HandCommand,
     },
+    /// Sessions: list (newest first), rename, close.
+    Sessions(sessions::SessionsArgs),
+    /// Replay a recorded session step by step (by id or name).
+    Replay(replay::ReplayArgs),
+    /// Show a trace (or every trace of a session) as a span waterfall.
+    Trace(trace::TraceArgs),
+    /// Approval requests: list the pending ones (--all for history), approve, deny, remembered rules.
+    Approvals(approvals::ApprovalsArgs),
+    /// The approval policy: which tier a tool call gets, and why.
+    Policy {
+        #[command(subcommand)]
+        command: approvals::PolicyCommand,
+    },
     /// Run only the embedded iii-compatible engine, in the foreground.
     Engine(engine_cmd::EngineArgs),
     /// Run one worker in the foreground (what `up` spawns).
@@ -111,6 +128,11 @@ fn main() -> std::process::ExitCode {
         Command::Realm { command } => resources::realm::run(command),
         Command::Agent { command } => resources::agent::run(command),
         Command::Hand { command } => resources::hand::run(command),
+        Command::Sessions(args) => sessions::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Trace(args) => trace::run(args),
+        Command::Approvals(args) => approvals::run(args),
+        Command::Policy { command } => approvals::run_policy(command),
         Command::Engine(args) => engine_cmd::run(args),
         Command::Worker { name, engine } => run_worker(&name, engine.as_deref()),
     };

@@ -3,6 +3,8 @@
 // Test support: a failure to find or start the binary is a test failure, said loudly.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod chat;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;

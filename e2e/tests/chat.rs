@@ -6,72 +6,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
 use std::time::Duration;
 
-use agentos_e2e::Stack;
-use agentos_test_support::{Reply, ScriptedLlm, ToolCallSpec};
+use agentos_e2e::chat::ChatStack;
+use agentos_test_support::{Reply, ToolCallSpec};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-
-/// A running stack whose llm-router talks to `llm`, with `workspace` as the code-agent's root.
-struct ChatStack {
-    stack: Stack,
-    llm: ScriptedLlm,
-    base: String,
-    key: String,
-    http: reqwest::Client,
-    _workspace: tempfile::TempDir,
-}
-
-impl ChatStack {
-    async fn start(config: &str, files: &[(&str, &str)]) -> Self {
-        let llm = ScriptedLlm::builder().start().await.unwrap();
-        let workspace = tempfile::tempdir().unwrap();
-        for (path, text) in files {
-            std::fs::write(workspace.path().join(path), text).unwrap();
-        }
-        let base_url = llm.openai_base_url();
-        let env = [
-            ("OPENAI_API_KEY", "sk-test"),
-            ("OPENAI_BASE_URL", base_url.as_str()),
-            ("AGENTOS_MODEL", "openai/gpt-test"),
-        ];
-        let stack = tokio::task::block_in_place(|| {
-            let stack = Stack::start_with(config, &env, Some(workspace.path()));
-            stack.all_ready();
-            stack
-        });
-        let (base, key) = stack.api();
-        Self { stack, llm, base, key, http: reqwest::Client::new(), _workspace: workspace }
-    }
-
-    fn workspace(&self) -> &Path {
-        self._workspace.path()
-    }
-
-    async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.key)
-            .json(&body)
-            .timeout(Duration::from_secs(60))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn chat(&self, body: Value) -> (u16, Value) {
-        let response = self.post("/v1/chat", body).await;
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap())
-    }
-
-    /// The messages of the n-th request the LLM server received.
-    fn sent(&self, n: usize) -> Vec<Value> {
-        self.llm.requests()[n].body["messages"].as_array().unwrap().clone()
-    }
-}
 
 fn read_file(id: &str, path: &str) -> ToolCallSpec {
     ToolCallSpec::new(id, "code__read_file", json!({"path": path}))

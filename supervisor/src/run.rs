@@ -372,6 +372,7 @@ impl Supervisor {
             ("AGENTOS_WORKSPACE".to_string(), self.opts.workspace.display().to_string()),
             ("AGENTOS_CONFIG".to_string(), self.opts.home.config_file().display().to_string()),
             ("AGENTOS_CONFIG_DIR".to_string(), self.opts.home.config_dir.display().to_string()),
+            ("AGENTOS_DATA_DIR".to_string(), self.opts.home.data_dir.display().to_string()),
         ];
         let mut env = env;
         if let Some(extra) = self.opts.worker_env.get(&name) {

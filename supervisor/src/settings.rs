@@ -33,6 +33,9 @@ pub struct Settings {
     /// `[hands]`: hand-runner.
     #[serde(default)]
     pub hands: Option<toml::Table>,
+    /// `[approval]`: approval-tiers and approval (default tier, timeout, pending limit, rules).
+    #[serde(default)]
+    pub approval: Option<toml::Table>,
 }
 
 /// `[ports]`: every port of the stack.

@@ -13,8 +13,10 @@
 //! - No decision is taken in the glue; no provider, tool or hand is special-cased here.
 
 pub mod agents;
+pub mod approve;
+pub mod history;
+pub mod record;
 pub mod register;
-pub mod sessions;
 pub mod settings;
 pub mod tools;
 pub mod turn;

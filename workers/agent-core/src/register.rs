@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::agents::{self, AgentRef, CreateAgent, ListAgents};
-use crate::turn::{self, Bus, ChatRequest, Events};
+use crate::turn::{self, Bus, ChatRequest, EnqueueAck, Events};
 use crate::{DEFAULT_REALM, Settings};
 
 /// `POST /v1/chat`: one turn, answered when it is complete.
@@ -78,6 +78,15 @@ impl Bus for IiiBus {
         agentos_kit::call(&self.iii, function_id, &input, timeout).await
     }
 
+    fn enqueue(&self, function_id: &str, input: Value, queue: &str) -> EnqueueAck {
+        let (iii, function_id, queue) = (self.iii.clone(), function_id.to_string(), queue.to_string());
+        let delivery =
+            tokio::spawn(async move { agentos_kit::typed::enqueue(&iii, &function_id, &input, &queue).await });
+        Box::pin(async move {
+            delivery.await.unwrap_or_else(|e| Err(WorkerError::internal(format!("the enqueue task failed: {e}"))))
+        })
+    }
+
     async fn complete(
         &self,
         mut request: CompletionRequest,
@@ -135,8 +144,10 @@ impl Events for EventSink {
 
 /// Runs one turn for `req`, streaming its events into `req.events` when given.
 pub async fn chat(bus: &IiiBus, settings: &Settings, req: ChatRequest) -> Result<turn::ChatAnswer, WorkerError> {
+    // The engine's trace of this invocation, when the SDK's telemetry carries it.
+    let trace_id = iii_sdk::telemetry::context::current_trace_id();
     let mut events = EventSink::open(bus.iii.address(), req.events.as_ref()).await;
-    let result = turn::chat(bus, &mut events, settings, req).await;
+    let result = turn::chat(bus, &mut events, settings, req, trace_id).await;
     events.close().await;
     result
 }

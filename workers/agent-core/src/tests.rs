@@ -25,6 +25,15 @@ struct FakeBus {
     guard: Tool,
     calls: Mutex<Vec<String>>,
     stream_tokens: bool,
+    /// `approval::classify`, when the approval workers "run".
+    classify: Option<Tool>,
+    /// What successive `approval::wait` calls answer.
+    waits: Mutex<VecDeque<Value>>,
+    /// Everything enqueued (the replay log).
+    enqueued: Mutex<Vec<(String, Value)>>,
+    /// Every `session::set_state`.
+    states: Mutex<Vec<String>>,
+    turns: Mutex<HashMap<String, u64>>,
 }
 
 impl FakeBus {
@@ -38,7 +47,20 @@ impl FakeBus {
             guard: Box::new(|_| Ok(json!({"action": "allow"}))),
             calls: Mutex::new(Vec::new()),
             stream_tokens: true,
+            classify: None,
+            waits: Mutex::new(VecDeque::new()),
+            enqueued: Mutex::new(Vec::new()),
+            states: Mutex::new(Vec::new()),
+            turns: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn replay_kinds(&self) -> Vec<String> {
+        self.enqueued.lock().unwrap().iter().map(|(_, e)| e["kind"].as_str().unwrap().to_string()).collect()
+    }
+
+    fn states(&self) -> Vec<String> {
+        self.states.lock().unwrap().clone()
     }
 
     fn tool(mut self, id: &str, f: impl Fn(&Value) -> Result<Value, WorkerError> + Send + Sync + 'static) -> Self {
@@ -92,6 +114,26 @@ impl Bus for FakeBus {
                 Ok(json!({"messages": messages, "compacted": false}))
             }
             "guard::check" => (self.guard)(&input),
+            "session::open" => {
+                let id = input["id"]
+                    .as_str()
+                    .map_or_else(|| format!("s{}", self.turns.lock().unwrap().len() + 1), str::to_string);
+                let mut turns = self.turns.lock().unwrap();
+                let n = turns.entry(id.clone()).or_insert(0);
+                *n += 1;
+                Ok(json!({"id": id, "turns": *n, "state": "active"}))
+            }
+            "session::set_state" => {
+                self.states.lock().unwrap().push(input["state"].as_str().unwrap().to_string());
+                Ok(json!({}))
+            }
+            "approval::classify" if self.classify.is_some() => (self.classify.as_ref().unwrap())(&input),
+            "approval::request" if self.classify.is_some() => Ok(
+                json!({"id": "ap1", "status": "pending", "function_id": input["function_id"], "expires_ms": agentos_kit::clock::now_ms() + 60_000}),
+            ),
+            "approval::wait" if self.classify.is_some() => {
+                Ok(self.waits.lock().unwrap().pop_front().expect("a scripted wait"))
+            }
             "state::get" => Ok(state.get(&key(&input)).cloned().unwrap_or(Value::Null)),
             "state::set" => {
                 state.insert(key(&input), input["value"].clone());
@@ -110,6 +152,11 @@ impl Bus for FakeBus {
                 None => Err(WorkerError::new("function_not_found", format!("{other} not found"))),
             },
         }
+    }
+
+    fn enqueue(&self, function_id: &str, input: Value, _queue: &str) -> crate::turn::EnqueueAck {
+        self.enqueued.lock().unwrap().push((function_id.to_string(), input));
+        Box::pin(std::future::ready(Ok(())))
     }
 
     async fn complete(
@@ -183,13 +230,13 @@ fn ask(message: &str) -> ChatRequest {
 #[tokio::test]
 async fn a_turn_without_tools_answers_and_saves_the_session() {
     let bus = FakeBus::new(&[]).answer(text("Hello."));
-    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("hi")).await.unwrap();
+    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("hi"), None).await.unwrap();
     assert_eq!(answer.reply, "Hello.");
     assert_eq!(answer.finish, "stop");
     assert_eq!((answer.steps, answer.usage.input_tokens, answer.usage.cost_usd), (1, 10, Some(0.5)));
     assert_eq!(answer.model, "p/m");
 
-    let stored = bus.state.lock().unwrap()[&("realm:default:sessions".to_string(), answer.session_id)].clone();
+    let stored = bus.state.lock().unwrap()[&("realm:default:history".to_string(), answer.session_id)].clone();
     let messages: Vec<ChatMessage> = serde_json::from_value(stored["messages"].clone()).unwrap();
     assert_eq!(messages, vec![ChatMessage::user("hi"), ChatMessage::new(Role::Assistant, "Hello.")]);
 }
@@ -197,9 +244,9 @@ async fn a_turn_without_tools_answers_and_saves_the_session() {
 #[tokio::test]
 async fn the_next_turn_of_a_session_sees_the_earlier_one() {
     let bus = FakeBus::new(&[]).answer(text("Hello.")).answer(text("Again."));
-    let first = chat(&bus, &mut NoEvents, &Settings::default(), ask("hi")).await.unwrap();
+    let first = chat(&bus, &mut NoEvents, &Settings::default(), ask("hi"), None).await.unwrap();
     let req = ChatRequest { session_id: Some(first.session_id.clone()), ..ask("more") };
-    chat(&bus, &mut NoEvents, &Settings::default(), req).await.unwrap();
+    chat(&bus, &mut NoEvents, &Settings::default(), req, None).await.unwrap();
     let second = &bus.requests()[1].messages;
     assert_eq!(second.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), ["You code.", "hi", "Hello.", "more"]);
 }
@@ -210,7 +257,7 @@ async fn a_tool_call_runs_the_function_and_the_model_reads_its_result() {
         .tool("code::read_file", |args| Ok(json!({"content": format!("text of {}", args["path"].as_str().unwrap())})))
         .answer(calls(&[("c1", "code__read_file", json!({"path": "a.txt"}))]))
         .answer(text("It says hi."));
-    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("read a.txt")).await.unwrap();
+    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("read a.txt"), None).await.unwrap();
 
     assert_eq!(answer.reply, "It says hi.");
     assert_eq!(answer.steps, 2);
@@ -232,7 +279,7 @@ async fn a_call_off_the_allow_list_is_not_made_and_the_model_is_told_how_to_allo
         .tool("code::write_file", |_| panic!("must not run"))
         .answer(calls(&[("c1", "code__write_file", json!({"path": "a", "content": "x"}))]))
         .answer(text("I could not write."));
-    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("write")).await.unwrap();
+    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("write"), None).await.unwrap();
     let blocked = answer.tool_calls[0].blocked.clone().unwrap();
     assert!(blocked.contains("allow = [\"code::write_file\"]"), "{blocked}");
     assert!(bus.requests()[1].messages.last().unwrap().content.starts_with("Not run: code::write_file needs approval"));
@@ -242,7 +289,7 @@ async fn a_call_off_the_allow_list_is_not_made_and_the_model_is_told_how_to_allo
         .tool("code::write_file", |_| Ok(json!({"bytes": 1})))
         .answer(calls(&[("c1", "code__write_file", json!({"path": "a", "content": "x"}))]))
         .answer(text("Written."));
-    assert!(chat(&bus, &mut NoEvents, &settings, ask("write")).await.unwrap().tool_calls[0].ok);
+    assert!(chat(&bus, &mut NoEvents, &settings, ask("write"), None).await.unwrap().tool_calls[0].ok);
 }
 
 #[tokio::test]
@@ -252,7 +299,7 @@ async fn the_loop_guard_blocks_and_warns_and_an_absent_guard_blocks_everything()
         .answer(calls(&[("c1", "code__list", json!({})), ("c2", "code__list", json!({}))]))
         .answer(text("done"));
     bus.guard = Box::new(|_| Ok(json!({"action": "block", "reason": "you repeated code::list"})));
-    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("ls")).await.unwrap();
+    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("ls"), None).await.unwrap();
     assert_eq!(answer.tool_calls[0].blocked.as_deref(), Some("you repeated code::list"));
     assert_eq!(bus.calls_of("code::list"), 0);
 
@@ -261,7 +308,7 @@ async fn the_loop_guard_blocks_and_warns_and_an_absent_guard_blocks_everything()
         .answer(calls(&[("c1", "code__list", json!({}))]))
         .answer(text("done"));
     bus.guard = Box::new(|_| Ok(json!({"action": "warn", "reason": "slow down"})));
-    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("ls")).await.unwrap();
+    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("ls"), None).await.unwrap();
     assert!(answer.tool_calls[0].ok);
     assert!(bus.requests()[1].messages.last().unwrap().content.ends_with("[loop guard] slow down"));
 
@@ -270,7 +317,7 @@ async fn the_loop_guard_blocks_and_warns_and_an_absent_guard_blocks_everything()
         .answer(calls(&[("c1", "code__list", json!({}))]))
         .answer(text("done"));
     bus.guard = Box::new(|_| Err(WorkerError::new("function_not_found", "guard::check not found")));
-    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("ls")).await.unwrap();
+    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("ls"), None).await.unwrap();
     assert!(answer.tool_calls[0].blocked.as_deref().unwrap().contains("loop guard could not check"));
     assert_eq!(bus.calls_of("code::list"), 0);
 }
@@ -281,7 +328,7 @@ async fn an_unknown_tool_and_a_failing_tool_are_answered_not_fatal() {
         .tool("code::read_file", |_| Err(WorkerError::not_found("no file b.txt")))
         .answer(calls(&[("c1", "nope", json!({})), ("c2", "code__read_file", json!({"path": "b.txt"}))]))
         .answer(text("Neither worked."));
-    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("go")).await.unwrap();
+    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("go"), None).await.unwrap();
     assert!(answer.tool_calls[0].blocked.as_deref().unwrap().contains("the tools are: code__read_file"));
     assert_eq!(answer.tool_calls[1].error.as_ref().unwrap().code, "NOT_FOUND");
     let last = bus.requests()[1].messages.last().unwrap().content.clone();
@@ -295,7 +342,7 @@ async fn the_step_limit_stops_a_model_that_never_answers() {
         bus = bus.answer(calls(&[(&format!("c{i}"), "code__list", json!({"i": i}))]));
     }
     let settings = Settings { max_steps: 3, ..Settings::default() };
-    let answer = chat(&bus, &mut NoEvents, &settings, ask("loop")).await.unwrap();
+    let answer = chat(&bus, &mut NoEvents, &settings, ask("loop"), None).await.unwrap();
     assert_eq!((answer.finish.as_str(), answer.steps, answer.tool_calls.len()), ("step_limit", 3, 3));
     assert!(answer.reply.contains("step limit"), "{}", answer.reply);
 }
@@ -307,7 +354,7 @@ async fn events_tell_the_whole_turn_in_order() {
         .answer(calls(&[("c1", "code__list", json!({}))]))
         .answer(text("Two words."));
     let mut recorder = Recorder::default();
-    chat(&bus, &mut recorder, &Settings::default(), ask("ls")).await.unwrap();
+    chat(&bus, &mut recorder, &Settings::default(), ask("ls"), None).await.unwrap();
     assert_eq!(recorder.names(), ["session", "tool_call", "tool_result", "token", "token", "usage", "done"]);
     assert_eq!(recorder.events[3].1, json!({"text": "Two "}));
     assert_eq!(recorder.events[6].1["reply"], "Two words.");
@@ -316,7 +363,7 @@ async fn events_tell_the_whole_turn_in_order() {
     let mut bus = FakeBus::new(&[]).answer(text("Whole."));
     bus.stream_tokens = false;
     let mut recorder = Recorder::default();
-    chat(&bus, &mut recorder, &Settings::default(), ask("hi")).await.unwrap();
+    chat(&bus, &mut recorder, &Settings::default(), ask("hi"), None).await.unwrap();
     assert_eq!(recorder.names(), ["session", "token", "usage", "done"]);
 }
 
@@ -324,23 +371,126 @@ async fn events_tell_the_whole_turn_in_order() {
 async fn a_failed_llm_call_is_an_error_event_and_nothing_is_saved() {
     let bus = FakeBus::new(&[]).fail(WorkerError::new("NO_PROVIDER", "set ANTHROPIC_API_KEY"));
     let mut recorder = Recorder::default();
-    let err = chat(&bus, &mut recorder, &Settings::default(), ask("hi")).await.unwrap_err();
+    let err = chat(&bus, &mut recorder, &Settings::default(), ask("hi"), None).await.unwrap_err();
     assert_eq!(err.code, "NO_PROVIDER");
     assert_eq!(recorder.names(), ["session", "error"]);
     assert_eq!(recorder.events[1].1, json!({"code": "NO_PROVIDER", "message": "set ANTHROPIC_API_KEY"}));
     assert!(bus.state.lock().unwrap().is_empty());
+    assert_eq!(bus.states(), ["failed"]);
+    assert_eq!(bus.replay_kinds(), ["user_message", "context_built", "llm_request", "error"]);
+}
+
+#[tokio::test]
+async fn every_step_of_a_turn_is_recorded_in_order_with_increasing_sequence_numbers() {
+    let bus = FakeBus::new(&["code::read_file"])
+        .tool("code::read_file", |_| Ok(json!({"content": "x"})))
+        .answer(calls(&[("c1", "code__read_file", json!({"path": "a"}))]))
+        .answer(text("done"))
+        .answer(text("again"));
+    let first = chat(&bus, &mut NoEvents, &Settings::default(), ask("read a"), None).await.unwrap();
+    assert_eq!(
+        bus.replay_kinds(),
+        [
+            "user_message",
+            "context_built",
+            "llm_request",
+            "llm_response",
+            "tool_call",
+            "tool_result",
+            "llm_request",
+            "llm_response",
+            "turn_done"
+        ]
+    );
+    let req = ChatRequest { session_id: Some(first.session_id.clone()), ..ask("more") };
+    chat(&bus, &mut NoEvents, &Settings::default(), req, None).await.unwrap();
+    let enqueued = bus.enqueued.lock().unwrap().clone();
+    assert!(enqueued.iter().all(|(f, e)| f == "replay::record" && e["session_id"] == first.session_id.as_str()));
+    let seqs: Vec<u64> = enqueued.iter().map(|(_, e)| e["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert_eq!(enqueued[3].1["data"]["content"], "");
+    assert_eq!(bus.states(), ["done", "done"]);
+}
+
+fn approving(bus: FakeBus, tier: &'static str) -> FakeBus {
+    FakeBus {
+        classify: Some(Box::new(move |_| {
+            Ok(json!({"tier": tier, "rule": {"id": "r1", "source": "config"}, "reason": "writes need a person"}))
+        })),
+        ..bus
+    }
+}
+
+#[tokio::test]
+async fn an_ask_call_waits_for_the_decision_and_runs_when_approved() {
+    let bus = approving(
+        FakeBus::new(&["code::write_file"])
+            .tool("code::write_file", |_| Ok(json!({"bytes": 1})))
+            .answer(calls(&[("c1", "code__write_file", json!({"path": "a", "content": "x"}))]))
+            .answer(text("Written.")),
+        "ask",
+    );
+    bus.waits.lock().unwrap().push_back(json!({"id": "ap1", "status": "pending", "decision": null}));
+    bus.waits.lock().unwrap().push_back(json!({"id": "ap1", "decision": {"decision": "approve", "scope": "once"}}));
+    let mut recorder = Recorder::default();
+    let answer = chat(&bus, &mut recorder, &Settings::default(), ask("write"), None).await.unwrap();
+    assert!(answer.tool_calls[0].ok, "{answer:?}");
+    assert_eq!(bus.calls_of("approval::wait"), 2);
+    assert_eq!(bus.states(), ["waiting_approval", "active", "done"]);
+    let names = recorder.names();
+    let requested = names.iter().position(|n| *n == "approval_requested").unwrap();
+    assert_eq!(names[requested + 1], "approval_decided");
+    assert!(bus.replay_kinds().contains(&"approval_decided".to_string()));
+}
+
+#[tokio::test]
+async fn a_denied_call_gives_the_model_the_persons_note_and_a_deny_tier_never_asks() {
+    let bus = approving(
+        FakeBus::new(&["code::write_file"])
+            .tool("code::write_file", |_| panic!("must not run"))
+            .answer(calls(&[("c1", "code__write_file", json!({"path": "a", "content": "x"}))]))
+            .answer(text("OK, I will not.")),
+        "ask",
+    );
+    bus.waits.lock().unwrap().push_back(
+        json!({"id": "ap1", "decision": {"decision": "deny", "note": "not on main", "by": {"via": "http"}}}),
+    );
+    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("write"), None).await.unwrap();
+    assert_eq!(
+        answer.tool_calls[0].blocked.as_deref(),
+        Some("the person denied this call (via http). Their note: not on main")
+    );
+    assert!(bus.requests()[1].messages.last().unwrap().content.contains("Their note: not on main"));
+
+    let bus = approving(
+        FakeBus::new(&["code::run_command"])
+            .tool("code::run_command", |_| panic!("must not run"))
+            .answer(calls(&[("c1", "code__run_command", json!({"program": "sudo"}))]))
+            .answer(text("Understood.")),
+        "deny",
+    );
+    let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("sudo"), None).await.unwrap();
+    assert!(answer.tool_calls[0].blocked.as_deref().unwrap().starts_with("denied by the approval policy"));
+    assert_eq!(bus.calls_of("approval::request"), 0);
+
+    // auto runs even what the allow-list would refuse: the policy decides when it is there.
+    let bus = approving(
+        FakeBus::new(&["code::write_file"])
+            .tool("code::write_file", |_| Ok(json!({"bytes": 1})))
+            .answer(calls(&[("c1", "code__write_file", json!({"path": "a", "content": "x"}))]))
+            .answer(text("Written.")),
+        "auto",
+    );
+    assert!(chat(&bus, &mut NoEvents, &Settings::default(), ask("write"), None).await.unwrap().tool_calls[0].ok);
 }
 
 #[tokio::test]
 async fn bad_requests_and_missing_workers_are_named() {
     let bus = FakeBus::new(&[]);
-    let err = chat(&bus, &mut NoEvents, &Settings::default(), ask("  ")).await.unwrap_err();
+    let err = chat(&bus, &mut NoEvents, &Settings::default(), ask("  "), None).await.unwrap_err();
     assert_eq!(err.code, "INVALID_INPUT");
-    let req = ChatRequest { session_id: Some("a b".into()), ..ask("hi") };
-    let err = chat(&bus, &mut NoEvents, &Settings::default(), req).await.unwrap_err();
-    assert!(err.message.contains("session_id"), "{err}");
     let req = ChatRequest { hand: Some("ghost".into()), ..ask("hi") };
-    assert_eq!(chat(&bus, &mut NoEvents, &Settings::default(), req).await.unwrap_err().code, "NOT_FOUND");
+    assert_eq!(chat(&bus, &mut NoEvents, &Settings::default(), req, None).await.unwrap_err().code, "NOT_FOUND");
 
     // A function nobody registered: the message names the worker that should.
     let err =
@@ -379,6 +529,6 @@ async fn an_agent_supplies_hand_and_model_to_its_turns() {
     };
     agents::create(&bus, req, 1).await.unwrap();
     let turn = ChatRequest { agent: Some("a1".into()), ..ask("hi") };
-    chat(&bus, &mut NoEvents, &Settings::default(), turn).await.unwrap();
+    chat(&bus, &mut NoEvents, &Settings::default(), turn, None).await.unwrap();
     assert_eq!(bus.requests()[0].model.as_deref(), Some("x/y"));
 }

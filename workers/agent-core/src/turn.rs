@@ -1,15 +1,17 @@
 //! One chat turn: the agent loop.
 //!
-//! `context::build` → `llm::complete` (streamed when someone listens) → for each tool call:
-//! `guard::check` → the allow-list (until approvals land) → the tool function → back to the
-//! model, until it answers without tools or the step limit is reached. Every step is a call
-//! through the bus ([`Bus`]), so the engine traces the whole turn; the loop itself is plain code
-//! that unit tests drive with a fake bus.
+//! `session::open` → `context::build` → `llm::complete` (streamed when someone listens) → for
+//! each tool call: `guard::check` → `approval::classify` (and for `ask`: `approval::request`,
+//! then `approval::wait` for a person's decision) → the tool function → back to the model, until
+//! it answers without tools or the step limit is reached. Every step is recorded with
+//! `replay::record` and is a call through the bus ([`Bus`]), so the engine traces the whole turn;
+//! the loop itself is plain code that unit tests drive with a fake bus.
 //!
 //! Rules it keeps:
 //! - The model always gets an answer for each tool call it made: a result, an error, or the
-//!   reason the call was not made (blocked by the loop guard, not allowed, unknown tool).
-//! - Safety fails closed: when `guard::check` cannot answer, the call is not made.
+//!   reason the call was not made (blocked by the loop guard, denied, unknown tool).
+//! - Safety fails closed: when `guard::check` or the approval workers fail, the call is not
+//!   made. Only when no approval worker is running at all does the `[agent] allow` list decide.
 //! - A turn that fails is not saved; a turn that completes is saved with every tool call and
 //!   result, so the next turn sees what happened.
 //! - Events are best effort ([`Events`]); the answer is the same whether anyone listens or not.
@@ -25,7 +27,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::sessions::{self, Session};
+use crate::approve::{self, Gate};
+use crate::history;
+use crate::record::Recorder;
 use crate::settings::Settings;
 use crate::tools::{FunctionList, Toolbox, render_result, truncate};
 use crate::{DEFAULT_REALM, agents};
@@ -46,6 +50,11 @@ pub trait Bus: Send + Sync {
         timeout: Duration,
     ) -> impl Future<Output = Result<Value, WorkerError>> + Send;
 
+    /// Durable delivery of `input` to `function_id` through the engine's queue `queue`. The
+    /// delivery starts at once, whether or not the returned future is awaited; awaiting it
+    /// gives the engine's acknowledgement.
+    fn enqueue(&self, function_id: &str, input: Value, queue: &str) -> EnqueueAck;
+
     /// `llm::complete`; when `tokens` is given the answer is streamed and every text delta is
     /// sent there before this returns.
     fn complete(
@@ -55,6 +64,9 @@ pub trait Bus: Send + Sync {
         timeout: Duration,
     ) -> impl Future<Output = Result<Completion, WorkerError>> + Send;
 }
+
+/// The engine's acknowledgement of an enqueued delivery.
+pub type EnqueueAck = std::pin::Pin<Box<dyn Future<Output = Result<(), WorkerError>> + Send + 'static>>;
 
 /// Whoever watches the turn (an SSE client, the TUI).
 pub trait Events: Send {
@@ -191,6 +203,9 @@ pub struct ChatAnswer {
     pub steps: u32,
     /// `stop` (the model answered) or `step_limit` (it was stopped).
     pub finish: String,
+    /// The trace of the turn (`GET /v1/traces/:id`), when the engine gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 /// What `hand::get` says about a hand (only what the turn needs).
@@ -221,6 +236,30 @@ struct BuiltContext {
     messages: Vec<ChatMessage>,
     #[serde(default)]
     compacted: bool,
+    #[serde(default)]
+    estimated_tokens: u64,
+}
+
+/// What `session::open` answers (only what the turn needs).
+#[derive(Debug, Clone, Deserialize)]
+struct OpenedSession {
+    id: String,
+    #[serde(default)]
+    turns: u64,
+}
+
+/// Who the turn is: what tool calls and records need to name.
+pub struct TurnContext {
+    /// The session.
+    pub session_id: String,
+    /// This turn.
+    pub turn_id: String,
+    /// The realm.
+    pub realm: String,
+    /// The hand's name.
+    pub hand: String,
+    /// The agent, when one was named.
+    pub agent: Option<String>,
 }
 
 /// The loop guard's verdict.
@@ -238,16 +277,43 @@ pub async fn chat<B: Bus, E: Events>(
     events: &mut E,
     settings: &Settings,
     req: ChatRequest,
+    trace_id: Option<String>,
 ) -> Result<ChatAnswer, WorkerError> {
-    let result = turn(bus, events, settings, req).await;
+    let mut recorder = None;
+    let mut result = turn(bus, events, settings, req, trace_id, &mut recorder).await;
+    // Every recorded step must have reached the engine's queue before the turn answers.
+    if let (Some((rec, _)), Ok(_)) = (recorder.as_mut(), &result)
+        && let Err(e) = rec.flush().await
+    {
+        result = Err(e);
+    }
     match &result {
         Ok(answer) => {
             events.emit("usage", json!(answer.usage)).await;
             events.emit("done", json!(answer)).await;
         }
-        Err(e) => events.emit("error", json!(ErrorInfo::from(e))).await,
+        Err(e) => {
+            events.emit("error", json!(ErrorInfo::from(e))).await;
+            // A turn that got as far as its session says how it ended, in the session and in
+            // its replay log; failures to do so are logged (the turn already failed).
+            if let Some((rec, session_id)) = recorder.as_mut() {
+                rec.record(bus, "error", json!(ErrorInfo::from(e)), None);
+                if let Err(r) = rec.flush().await {
+                    tracing::warn!("could not record the turn's error: {r}");
+                }
+                set_state(bus, session_id, "failed", Some(e)).await;
+            }
+        }
     }
     result
+}
+
+/// Moves the session to `state`; a failure is logged, never the turn's undoing.
+pub(crate) async fn set_state<B: Bus>(bus: &B, session_id: &str, state: &str, error: Option<&WorkerError>) {
+    let input = json!({"id": session_id, "state": state, "error": error.map(ErrorInfo::from)});
+    if let Err(e) = call_as::<_, Value>(bus, "session::set_state", input, QUICK).await {
+        tracing::warn!(session = session_id, state, "could not set the session state: {e}");
+    }
 }
 
 async fn turn<B: Bus, E: Events>(
@@ -255,12 +321,13 @@ async fn turn<B: Bus, E: Events>(
     events: &mut E,
     settings: &Settings,
     req: ChatRequest,
+    trace_id: Option<String>,
+    recorder: &mut Option<(Recorder, String)>,
 ) -> Result<ChatAnswer, WorkerError> {
     if req.message.trim().is_empty() {
         return Err(WorkerError::invalid_input("the message is empty; say something"));
     }
     let realm = req.realm.clone().unwrap_or_else(|| DEFAULT_REALM.to_string());
-    call_as::<_, Value>(bus, "realm::get", json!({"id": realm}), QUICK).await?;
     let agent = match &req.agent {
         Some(id) => Some(agents::get(bus, &realm, id).await?),
         None => None,
@@ -270,30 +337,56 @@ async fn turn<B: Bus, E: Events>(
         .clone()
         .or_else(|| agent.as_ref().and_then(|a| a.hand.clone()))
         .unwrap_or_else(|| settings.default_hand.clone());
-    let hand: Hand = call_as(bus, "hand::get", json!({"name": hand_name}), QUICK).await?;
+    // Independent lookups go out together: each is a round trip through the engine.
+    let (realm_ok, hand, registry) = tokio::join!(
+        call_as::<_, Value>(bus, "realm::get", json!({"id": realm}), QUICK),
+        call_as::<_, Hand>(bus, "hand::get", json!({"name": hand_name}), QUICK),
+        call_as::<_, FunctionList>(bus, "engine::functions::list", json!({}), QUICK),
+    );
+    realm_ok?;
+    let (hand, registry) = (hand?, registry?);
     let model = req.model.clone().or_else(|| agent.as_ref().and_then(|a| a.model.clone())).or(hand.model.clone());
 
-    let session_id = match &req.session_id {
-        Some(id) => sessions::check_id(id)?,
-        None => sessions::new_id(),
+    let open = call_as::<_, OpenedSession>(
+        bus,
+        "session::open",
+        json!({"id": req.session_id, "realm": realm, "hand": hand.name, "agent": req.agent, "model": model}),
+        QUICK,
+    );
+    // A session named by the client may have history; a new one has none.
+    let earlier = async {
+        match (&req.history, &req.session_id) {
+            (Some(h), _) => Ok(h.clone()),
+            (None, Some(id)) => history::load(bus, &realm, id).await,
+            (None, None) => Ok(Vec::new()),
+        }
     };
-    let mut session = sessions::load(bus, &realm, &session_id).await?.unwrap_or_else(|| {
-        Session::new(&session_id, &realm, &hand.name, req.agent.as_deref(), agentos_kit::clock::now_ms())
-    });
-    let history = req.history.clone().unwrap_or_else(|| session.messages.clone());
+    let (session, history) = tokio::join!(open, earlier);
+    let (session, history) = (session?, history?);
+    let ctx = TurnContext {
+        session_id: session.id.clone(),
+        turn_id: uuid::Uuid::new_v4().to_string(),
+        realm: realm.clone(),
+        hand: hand.name.clone(),
+        agent: req.agent.clone(),
+    };
+    let rec = recorder
+        .insert((Recorder::new(&ctx.session_id, session.turns, &ctx.turn_id, trace_id), ctx.session_id.clone()));
+    let rec = &mut rec.0;
     events
         .emit(
             "session",
-            json!({"session_id": session_id, "realm": realm, "hand": hand.name, "agent": req.agent, "model": model}),
+            json!({"session_id": ctx.session_id, "realm": realm, "hand": hand.name, "agent": req.agent, "model": model, "turn_id": ctx.turn_id, "trace_id": rec.trace_id()}),
         )
         .await;
+    rec.record(bus, "user_message", json!({"text": req.message, "hand": hand.name, "model": model}), None);
 
-    let registry: FunctionList = call_as(bus, "engine::functions::list", json!({}), QUICK).await?;
     let toolbox = Toolbox::new(&hand.allowed_functions, &registry.functions);
     if !toolbox.missing.is_empty() {
         tracing::warn!(hand = %hand.name, missing = ?toolbox.missing, "the hand allows functions nobody registered");
     }
 
+    let started = Instant::now();
     let built: BuiltContext = call_as(
         bus,
         "context::build",
@@ -309,18 +402,26 @@ async fn turn<B: Bus, E: Events>(
         CONTEXT_TIMEOUT,
     )
     .await?;
+    rec.record(
+        bus,
+        "context_built",
+        json!({"messages": built.messages.len(), "estimated_tokens": built.estimated_tokens, "compacted": built.compacted}),
+        Some(started),
+    );
     let mut messages = built.messages;
     // What the session keeps: the compacted history when the context manager compacted it (so
-    // the summary is not paid for again), else the history plus the new message.
+    // the summary is not paid for again: everything after the system prompt), else the history
+    // plus the new message.
     let mut kept: Vec<ChatMessage> = if built.compacted {
-        messages.iter().skip_while(|m| m.role == Role::System).cloned().collect()
+        let skip =
+            usize::from(messages.first().is_some_and(|m| m.role == Role::System && !m.content.starts_with("[Summary")));
+        messages.iter().skip(skip).cloned().collect()
     } else {
         let mut h = history;
         h.push(ChatMessage::user(req.message.clone()));
         h
     };
 
-    let turn_id = uuid::Uuid::new_v4().to_string();
     let max_steps = hand.max_steps.unwrap_or(settings.max_steps).max(1);
     let mut usage = TurnUsage::default();
     let mut records = Vec::new();
@@ -335,7 +436,15 @@ async fn turn<B: Bus, E: Events>(
             tools: toolbox.specs.clone(),
             ..CompletionRequest::default()
         };
+        rec.record(
+            bus,
+            "llm_request",
+            json!({"model": request.model, "tier": request.tier, "messages_count": request.messages.len(), "tools": toolbox.names()}),
+            None,
+        );
+        let started = Instant::now();
         let completion = complete_streamed(bus, events, request, settings.llm_timeout()).await?;
+        rec.record(bus, "llm_response", json!(completion), Some(started));
         usage.add(&completion);
         last_model = format!("{}/{}", completion.provider, completion.model);
         if completion.tool_calls.is_empty() {
@@ -350,7 +459,7 @@ async fn turn<B: Bus, E: Events>(
         messages.push(assistant.clone());
         kept.push(assistant);
         for call in &completion.tool_calls {
-            let record = run_tool(bus, events, settings, &toolbox, &session_id, &turn_id, call).await;
+            let record = run_tool(bus, events, rec, settings, &toolbox, &ctx, call).await;
             let content = tool_message(&record, settings.max_tool_result_bytes);
             let answer = ChatMessage::tool_result(call.id.clone(), content);
             messages.push(answer.clone());
@@ -365,13 +474,26 @@ async fn turn<B: Bus, E: Events>(
         }
     }
 
-    session.messages = kept;
-    session.turns += 1;
-    session.updated_ms = agentos_kit::clock::now_ms();
-    session.model = Some(last_model.clone());
-    sessions::save(bus, &session).await?;
+    history::save(bus, &realm, &ctx.session_id, kept).await?;
     let steps = usage.llm_calls;
-    Ok(ChatAnswer { session_id, reply, tool_calls: records, usage, model: last_model, steps, finish })
+    let answer = ChatAnswer {
+        session_id: ctx.session_id.clone(),
+        reply,
+        tool_calls: records,
+        usage,
+        model: last_model,
+        steps,
+        finish,
+        trace_id: rec.trace_id().map(str::to_string),
+    };
+    rec.record(
+        bus,
+        "turn_done",
+        json!({"reply": answer.reply, "usage": answer.usage, "steps": answer.steps, "finish": answer.finish}),
+        None,
+    );
+    set_state(bus, &ctx.session_id, "done", None).await;
+    Ok(answer)
 }
 
 /// One LLM call, its text deltas forwarded as `token` events while it runs. When nothing was
@@ -412,14 +534,15 @@ async fn complete_streamed<B: Bus, E: Events>(
     result
 }
 
-/// Runs one tool call through the guard, the allow-list and the function.
+/// Runs one tool call through the guard, the approval gate and the function; whatever happens is
+/// an answer for the model.
 async fn run_tool<B: Bus, E: Events>(
     bus: &B,
     events: &mut E,
+    rec: &mut Recorder,
     settings: &Settings,
     toolbox: &Toolbox,
-    session_id: &str,
-    turn_id: &str,
+    ctx: &TurnContext,
     call: &ToolCall,
 ) -> ToolCallRecord {
     let started = Instant::now();
@@ -435,19 +558,26 @@ async fn run_tool<B: Bus, E: Events>(
         warning: None,
         duration_ms: 0,
     };
-    events.emit("tool_call", json!({"id": call.id, "function_id": function_id, "arguments": call.arguments})).await;
+    let announced = json!({"id": call.id, "function_id": function_id, "arguments": call.arguments});
+    events.emit("tool_call", announced.clone()).await;
+    rec.record(bus, "tool_call", announced, None);
 
     if toolbox.function_for(&call.name).is_none() {
         record.blocked =
             Some(format!("there is no tool named {:?}; the tools are: {}", call.name, toolbox.names().join(", ")));
     } else {
         let check = json!({
-            "session_id": session_id,
-            "turn_id": turn_id,
+            "session_id": ctx.session_id,
+            "turn_id": ctx.turn_id,
             "function_id": function_id,
             "arguments": call.arguments,
         });
-        match call_as::<_, Verdict>(bus, "guard::check", check, QUICK).await {
+        // The loop guard and the approval policy are independent: ask both at once.
+        let (verdict, classified) = tokio::join!(
+            call_as::<_, Verdict>(bus, "guard::check", check, QUICK),
+            approve::classify(bus, ctx, &function_id, &call.arguments)
+        );
+        match verdict {
             Err(e) => {
                 record.blocked = Some(format!("the loop guard could not check this call ({e}), so it was not made"))
             }
@@ -458,29 +588,29 @@ async fn run_tool<B: Bus, E: Events>(
                 if v.action == "warn" {
                     record.warning = v.reason;
                 }
-                if !settings.allows(&function_id) {
-                    record.blocked = Some(format!(
-                        "{function_id} needs approval and is not on the allow-list; the person can allow it with `allow = [\"{function_id}\"]` under [agent] in agentos.toml"
-                    ));
-                } else if !call.arguments.is_object() {
-                    record.error = Some(ErrorInfo {
-                        code: codes::INVALID_INPUT.to_string(),
-                        message: "tool arguments must be a JSON object".to_string(),
-                    });
-                } else {
-                    match bus.call(&function_id, call.arguments.clone(), settings.tool_timeout()).await {
+                match approve::gate(bus, events, rec, settings, ctx, &function_id, &call.arguments, classified).await {
+                    Gate::Denied(reason) => record.blocked = Some(reason),
+                    Gate::Run if !call.arguments.is_object() => {
+                        record.error = Some(ErrorInfo {
+                            code: codes::INVALID_INPUT.to_string(),
+                            message: "tool arguments must be a JSON object".to_string(),
+                        });
+                    }
+                    Gate::Run => match bus.call(&function_id, call.arguments.clone(), settings.tool_timeout()).await {
                         Ok(result) => {
                             record.ok = true;
                             record.result = Some(result);
                         }
                         Err(e) => record.error = Some(ErrorInfo::from(&e)),
-                    }
+                    },
                 }
             }
         }
     }
     record.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    events.emit("tool_result", tool_result_event(&record)).await;
+    let result = tool_result_event(&record);
+    events.emit("tool_result", result.clone()).await;
+    rec.record(bus, "tool_result", result, Some(started));
     record
 }
 
@@ -534,6 +664,9 @@ fn explain_missing(function_id: &str, e: WorkerError) -> WorkerError {
     let worker = match function_id.split("::").next().unwrap_or_default() {
         "realm" => "realm",
         "hand" => "hand-runner",
+        "session" => "session-lifecycle",
+        "replay" => "session-replay",
+        "approval" => "approval",
         "context" => "context-manager",
         "llm" => "llm-router",
         "guard" => "loop-guard",

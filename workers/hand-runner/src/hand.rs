@@ -10,10 +10,14 @@
 //! - A schedule's `cron` is parsed with the `cron` crate, the grammar the engine runs it with
 //!   (6 or 7 fields, seconds first), so a schedule that loads is one the engine accepts.
 //! - Every problem of a file is reported at once, joined with `; `, each naming the fix.
+//! - `[[approval.rules]]` use the approval grammar of `[approval]` in `agentos.toml`
+//!   ([`agentos_worker_approval_tiers::rules`]), just as strictly; approval-tiers reads them
+//!   through `hand::get` (`approval_rules`) and checks them before the config's rules.
 
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
+use agentos_worker_approval_tiers::Rule;
 use serde::{Deserialize, Serialize};
 
 /// The file every hand directory holds.
@@ -77,6 +81,9 @@ pub struct Hand {
     pub schedule: Option<Schedule>,
     /// Where it was loaded from: `builtin`, or the path of its `HAND.toml`.
     pub source: String,
+    /// Its `[[approval.rules]]`, in file order (left out of answers when there are none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approval_rules: Vec<Rule>,
 }
 
 /// `HAND.toml` as written.
@@ -95,6 +102,16 @@ struct HandFile {
     prompt: PromptSection,
     #[serde(default)]
     schedule: Option<Schedule>,
+    #[serde(default)]
+    approval: ApprovalSection,
+}
+
+/// `[approval]`: only rules (the timeout and the default are the operator's, in `agentos.toml`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApprovalSection {
+    #[serde(default)]
+    rules: Vec<Rule>,
 }
 
 /// `[prompt]`.
@@ -171,6 +188,9 @@ pub fn parse_hand(text: &str, dir_name: &str, source: &str) -> Result<Hand, Stri
             ));
         }
     }
+    for (i, rule) in file.approval.rules.iter().enumerate() {
+        problems.extend(rule.problems().into_iter().map(|p| format!("[[approval.rules]] {}: {p}", i + 1)));
+    }
     if !problems.is_empty() {
         return Err(problems.join("; "));
     }
@@ -185,6 +205,7 @@ pub fn parse_hand(text: &str, dir_name: &str, source: &str) -> Result<Hand, Stri
         system_prompt: file.prompt.system.trim().to_string(),
         schedule: file.schedule.map(|s| Schedule { prompt: s.prompt.trim().to_string(), ..s }),
         source: source.to_string(),
+        approval_rules: file.approval.rules,
     })
 }
 
@@ -276,7 +297,35 @@ realm = "team"
                     realm: Some("team".into()),
                 }),
                 source: "/hands/ops/HAND.toml".into(),
+                approval_rules: vec![],
             }
+        );
+    }
+
+    #[test]
+    fn approval_rules_are_read_strictly_in_the_approval_grammar() {
+        let with_rules = format!(
+            "{GOOD}\n[[approval.rules]]\nfunction = \"code::run_command\"\ntier = \"auto\"\nwhen = {{ program = [\"cargo\"], args_prefix = [\"test\"] }}\n\n[[approval.rules]]\nfunction = \"code::write_file\"\ntier = \"deny\"\nreason = \"ops never edits\"\n"
+        );
+        let hand = parse(&with_rules).unwrap();
+        let rules: Vec<(String, &str)> = hand.approval_rules.iter().map(|r| (r.describe(), r.tier.as_str())).collect();
+        assert_eq!(
+            rules,
+            vec![
+                ("code::run_command when program is cargo and args start with [\"test\"]".to_string(), "auto"),
+                ("code::write_file".to_string(), "deny"),
+            ]
+        );
+
+        let typo = with_rules.replace("args_prefix", "arg_prefix");
+        let err = parse(&typo).unwrap_err();
+        assert!(err.contains("unknown field `arg_prefix`"), "{err}");
+        let err = parse(&format!("{GOOD}\n[approval]\ndefault = \"auto\"\n")).unwrap_err();
+        assert!(err.contains("unknown field `default`, expected `rules`"), "{err}");
+        let err = parse(&with_rules.replace("\"code::write_file\"\ntier", "\"code\"\ntier")).unwrap_err();
+        assert_eq!(
+            err,
+            "[[approval.rules]] 2: function \"code\" is not a pattern: use an exact id (\"code::run_command\"), a namespace (\"code::*\") or \"*\""
         );
     }
 

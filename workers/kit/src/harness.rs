@@ -16,7 +16,7 @@ use agentos_engine::{Engine, EngineConfig, RunningEngine};
 use iii_sdk::{III, IIIConnectionState};
 
 use crate::connect_with_telemetry;
-use crate::health::register_manifest_health;
+use crate::health::{HealthStatus, register_manifest_health_with};
 use crate::manifest::WorkerManifest;
 
 /// The longest any harness wait lasts. Registration over loopback takes milliseconds; 10 s
@@ -83,11 +83,22 @@ impl TestStack {
     /// HTTP route are registered in the engine. Panics when the manifest is invalid or
     /// something is still missing after [`WAIT`].
     pub async fn worker(&self, manifest: &WorkerManifest, register: impl FnOnce(&III)) -> III {
+        self.worker_with_health(manifest, HealthStatus::default(), register).await
+    }
+
+    /// Like [`TestStack::worker`], with the health function answering from `health` (see
+    /// [`crate::run::run_worker_with_health`]).
+    pub async fn worker_with_health(
+        &self,
+        manifest: &WorkerManifest,
+        health: HealthStatus,
+        register: impl FnOnce(&III),
+    ) -> III {
         if let Err(problems) = manifest.validate() {
             panic!("worker manifest {:?} is invalid:\n  {}", manifest.name, problems.join("\n  "));
         }
         let iii = connect_with_telemetry(&self.ws_url, manifest.name, false);
-        register_manifest_health(&iii, manifest);
+        register_manifest_health_with(&iii, manifest, health);
         register(&iii);
         self.workers.lock().unwrap_or_else(PoisonError::into_inner).push(iii.clone());
 

@@ -167,9 +167,10 @@ pub fn status_for(code: &str) -> u16 {
         // behind the route is unavailable, which a client may retry.
         codes::ENGINE_UNAVAILABLE | "function_not_found" | "invocation_stopped" => 503,
         // The LLM behind a chat turn: a provider that failed after retries is a bad gateway;
-        // none configured means the service is not available until someone configures one.
+        // none configured means the service is not available until someone configures one;
+        // likewise a local model that is not installed yet.
         codes::CHANNEL_FAILED | "PROVIDER_ERROR" => 502,
-        "NO_PROVIDER" => 503,
+        "NO_PROVIDER" | "MODEL_MISSING" => 503,
         codes::TIMEOUT => 504,
         _ => 500,
     }
@@ -321,6 +322,7 @@ mod tests {
             ("BAD_STATE", 500),
             ("PROVIDER_ERROR", 502),
             ("NO_PROVIDER", 503),
+            ("MODEL_MISSING", 503),
             ("SOMETHING_ELSE", 500),
         ];
         for (code, status) in table {

@@ -26,6 +26,7 @@ pub mod harness;
 pub mod health;
 pub mod http;
 pub mod manifest;
+pub mod paths;
 pub mod run;
 pub mod state;
 pub mod typed;
@@ -33,7 +34,7 @@ pub mod typed;
 pub use connect::{DEFAULT_ENGINE_URL, connect, connect_with_telemetry, engine_url, set_engine_url};
 pub use error::{WorkerError, codes};
 pub use manifest::{HttpRoute, ManifestFile, RestartPolicy, WorkerManifest};
-pub use run::run_worker;
+pub use run::{run_worker, run_worker_with_health};
 pub use typed::{call, register_typed, register_typed_with};
 
 /// The SDK types a worker needs next to the kit, so worker crates can name them without

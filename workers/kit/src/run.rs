@@ -11,7 +11,7 @@
 use iii_sdk::III;
 
 use crate::error::{WorkerError, codes};
-use crate::health::register_manifest_health;
+use crate::health::{HealthStatus, register_manifest_health_with};
 use crate::manifest::WorkerManifest;
 
 /// Runs the worker described by `manifest` until SIGTERM or SIGINT.
@@ -26,6 +26,18 @@ use crate::manifest::WorkerManifest;
 /// Errors: `INVALID_INPUT` when the manifest breaks its rules ([`WorkerManifest::validate`]),
 /// `INTERNAL` when the runtime or the signal handlers cannot be set up.
 pub fn run_worker(manifest: &'static WorkerManifest, register: impl FnOnce(&III)) -> Result<(), WorkerError> {
+    run_worker_with_health(manifest, HealthStatus::default(), register)
+}
+
+/// Like [`run_worker`], with `<name>::health` answering from `health`: the worker keeps a clone
+/// and reports a problem there (health then says `"degraded"`) when it cannot do its job.
+///
+/// Errors: as [`run_worker`].
+pub fn run_worker_with_health(
+    manifest: &'static WorkerManifest,
+    health: HealthStatus,
+    register: impl FnOnce(&III),
+) -> Result<(), WorkerError> {
     manifest.validate().map_err(|problems| {
         WorkerError::invalid_input(format!("worker manifest {:?} is invalid: {}", manifest.name, problems.join("; ")))
     })?;
@@ -54,7 +66,7 @@ pub fn run_worker(manifest: &'static WorkerManifest, register: impl FnOnce(&III)
     let iii = crate::connect(&url, manifest.name);
     {
         let _entered = runtime.enter();
-        register_manifest_health(&iii, manifest);
+        register_manifest_health_with(&iii, manifest, health);
         register(&iii);
     }
     tracing::info!(

@@ -154,6 +154,26 @@ pub async fn fire<Req: Serialize + ?Sized>(iii: &III, function_id: &str, req: &R
     iii.trigger(request).await.map(drop).map_err(|e| from_iii(iii, function_id, Duration::ZERO, e))
 }
 
+/// Durable delivery: `req` goes to `function_id` through the engine's queue `queue`. Returns
+/// once the engine has stored the job (it survives an engine crash and is retried until the
+/// function succeeds, then dead-lettered), so the callee must accept the same request twice.
+pub async fn enqueue<Req: Serialize + ?Sized>(
+    iii: &III,
+    function_id: &str,
+    req: &Req,
+    queue: &str,
+) -> Result<(), WorkerError> {
+    let payload = serde_json::to_value(req)
+        .map_err(|e| WorkerError::internal(format!("{function_id}: could not encode the request: {e}")))?;
+    let request = TriggerRequest {
+        function_id: function_id.to_string(),
+        payload,
+        action: Some(TriggerAction::Enqueue { queue: queue.to_string() }),
+        timeout_ms: Some(10_000),
+    };
+    iii.trigger(request).await.map(drop).map_err(|e| from_iii(iii, function_id, Duration::from_secs(10), e))
+}
+
 /// Maps an SDK error from calling `function_id` to a [`WorkerError`] that keeps the callee's code.
 pub fn from_iii(iii: &III, function_id: &str, timeout: Duration, err: IIIError) -> WorkerError {
     let address = iii.address();

@@ -31,13 +31,25 @@ const HTTP_COMPLETIONS: HttpRoute =
     HttpRoute { method: "POST", path: "/v1/chat/completions", function_id: "sse::completions" };
 /// `GET /v1/models`: the hands, as OpenAI models.
 const HTTP_MODELS: HttpRoute = HttpRoute { method: "GET", path: "/v1/models", function_id: "sse::models" };
+/// `GET /v1/events`: every approval and session event, live.
+const HTTP_EVENTS: HttpRoute = HttpRoute { method: "GET", path: "/v1/events", function_id: "sse::events" };
+
+/// The pub/sub topic approval and session workers publish their events on.
+pub const EVENTS_TOPIC: &str = "agentos.events";
+
+/// How many events a slow `/v1/events` client may fall behind before it misses some.
+const EVENTS_BACKLOG: usize = 1024;
+
+/// How often an idle `/v1/events` stream gets a comment line: keeps proxies from closing it and
+/// notices a client that left.
+const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// The streaming worker's manifest; `workers/streaming/iii.worker.yaml` mirrors it.
 pub static MANIFEST: WorkerManifest = WorkerManifest {
     name: "streaming",
-    description: "Server-Sent Events for chat turns (/v1/chat/stream) and the OpenAI-compatible API (/v1/chat/completions, /v1/models) in front of agent::chat.",
-    functions: &["sse::chat_stream", "sse::completions", "sse::models"],
-    http_routes: &[HTTP_CHAT_STREAM, HTTP_COMPLETIONS, HTTP_MODELS],
+    description: "Server-Sent Events for chat turns (/v1/chat/stream) and the OpenAI-compatible API (/v1/chat/completions, /v1/models) in front of agent::chat, and the live event stream (/v1/events).",
+    functions: &["sse::chat_stream", "sse::completions", "sse::models", "sse::events", "sse::on_event"],
+    http_routes: &[HTTP_CHAT_STREAM, HTTP_COMPLETIONS, HTTP_MODELS, HTTP_EVENTS],
     depends_on: &[],
     restart: RestartPolicy::Always,
 };
@@ -66,6 +78,29 @@ pub fn register(iii: &III, api_key: Option<Arc<str>>) {
     route(iii, HTTP_CHAT_STREAM, &api_key, move |req| chat_stream(i.clone(), req));
     let i = iii.clone();
     route(iii, HTTP_COMPLETIONS, &api_key, move |req| completions(i.clone(), req));
+    // Live events: one subscription to the topic, fanned out in process to every open stream.
+    let (events, _) = tokio::sync::broadcast::channel::<Event>(EVENTS_BACKLOG);
+    let sender = events.clone();
+    agentos_kit::register_typed(
+        iii,
+        "sse::on_event",
+        "Receives agentos.events publications ({event, data}) and relays them to /v1/events clients.",
+        move |event: Event| {
+            // No receiver means no client is listening: nothing to do.
+            let _ = sender.send(event);
+            std::future::ready(Ok::<_, WorkerError>(()))
+        },
+    );
+    if let Err(e) = iii.register_trigger(iii_sdk::RegisterTriggerInput {
+        trigger_type: "subscribe".to_string(),
+        function_id: "sse::on_event".to_string(),
+        config: json!({"topic": EVENTS_TOPIC}),
+        metadata: None,
+    }) {
+        tracing::error!("cannot subscribe to {EVENTS_TOPIC}: {e}");
+    }
+    let i = iii.clone();
+    route(iii, HTTP_EVENTS, &api_key, move |req| live_events(i.clone(), req, events.subscribe()));
     let i = iii.clone();
     route(iii, HTTP_MODELS, &api_key, move |_req| {
         let i = i.clone();
@@ -170,6 +205,30 @@ async fn completions(iii: III, req: HttpRequest) -> Result<HttpResponse, WorkerE
         }
     }
     finish(out, client).await;
+    Ok(HttpResponse::streamed())
+}
+
+/// Streams every published event to one client until it leaves.
+async fn live_events(
+    iii: III,
+    req: HttpRequest,
+    mut events: tokio::sync::broadcast::Receiver<Event>,
+) -> Result<HttpResponse, WorkerError> {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut out = open_sse(&iii, &req).await?;
+    loop {
+        let frame = match tokio::time::timeout(KEEPALIVE, events.recv()).await {
+            Ok(Ok(event)) => sse_event(&event.event, &event.data),
+            Ok(Err(RecvError::Lagged(missed))) => sse_event("lagged", &json!({"missed": missed})),
+            Ok(Err(RecvError::Closed)) => break,
+            Err(_) => ": keepalive\n\n".to_string(),
+        };
+        if out.write(frame.as_bytes()).await.is_err() {
+            // The client left.
+            return Ok(HttpResponse::streamed());
+        }
+    }
+    finish(out, true).await;
     Ok(HttpResponse::streamed())
 }
 

@@ -82,3 +82,23 @@ async fn reload_picks_up_a_fixed_file_and_a_new_hand() {
     assert_eq!(ops.hand.system_prompt, "You are ops.");
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn get_answers_a_hands_approval_rules_as_approval_tiers_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules =
+        "[[approval.rules]]\nfunction = \"code::run_command\"\ntier = \"auto\"\nwhen = { program = [\"cargo\"] }\n";
+    write_hand(dir.path(), "ops", &hand_text("ops", rules));
+    let stack = TestStack::start().await;
+    start_hands(&stack, dir.path()).await;
+    let client = stack.client();
+
+    let ops: serde_json::Value = call(&client, "hand::get", &HandName { name: "ops".into() }, T).await.unwrap();
+    assert_eq!(
+        ops["approval_rules"],
+        serde_json::json!([{"function": "code::run_command", "tier": "auto", "when": {"program": ["cargo"]}}])
+    );
+    let coder: serde_json::Value = call(&client, "hand::get", &HandName { name: "coder".into() }, T).await.unwrap();
+    assert_eq!(coder.get("approval_rules"), None, "a hand without rules leaves the key out");
+    stack.stop().await;
+}

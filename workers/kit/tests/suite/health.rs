@@ -34,6 +34,7 @@ async fn health_answers_within_a_second_and_reports_the_worker_name() {
             version: env!("CARGO_PKG_VERSION").into(),
             uptime_ms: health.uptime_ms,
             pid: std::process::id(),
+            problem: None,
         }
     );
     stack.stop().await;

@@ -1,0 +1,491 @@
+//! `agentos approvals [approve|deny|rules|forget]` over `/v1/approvals`, and `agentos policy
+//! explain` over `POST /v1/policy/explain`.
+//!
+//! - `GET /v1/approvals[?all=1]` → `{approvals: [Request]}` (pending first, newest first);
+//! - `POST /v1/approvals/:id` `{decision, scope?, note?, via: "cli"}` → the decided Request, or
+//!   `409 CONFLICT` naming the first decision;
+//! - `GET /v1/approvals/rules` → `{rules, grants}`; `DELETE /v1/approvals/rules/:id` → `{deleted}`;
+//! - `POST /v1/policy/explain` `{function_id, arguments, hand?}` → `{tier, rule, reason}`.
+//!
+//! Rules it keeps:
+//! - The list is a table (id, age, session, function, a short summary of the arguments,
+//!   tier/rule, status); `--json` prints the server's answer as it came.
+//! - A second decision is reported as `already decided: …` with the first decision; other
+//!   errors come from the server as `CODE: message` with their fix.
+
+use clap::{Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+use agentos_supervisor::Home;
+
+use crate::client::{Client, segment};
+use crate::status::block_on;
+use crate::table::{fields, table, text, time_ms};
+
+/// The routes `agentos approvals` (and `doctor`) call.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/v1/approvals"),
+    ("GET", "/v1/approvals/:id"),
+    ("POST", "/v1/approvals/:id"),
+    ("GET", "/v1/approvals/rules"),
+    ("DELETE", "/v1/approvals/rules/:id"),
+];
+
+/// The routes `agentos policy` (and `doctor`) call.
+pub const POLICY_ROUTES: &[(&str, &str)] = &[("POST", "/v1/policy/explain")];
+
+/// `agentos approvals …`: without a subcommand, the pending requests.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ApprovalsArgs {
+    #[command(subcommand)]
+    command: Option<ApprovalsCommand>,
+    /// Include decided requests (the history).
+    #[arg(long)]
+    all: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// How far an approval reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scope {
+    /// This call only.
+    Once,
+    /// Every call of this function for the rest of the session.
+    Session,
+    /// Every identical call (same function, same arguments), from now on.
+    Always,
+}
+
+impl Scope {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Once => "once",
+            Self::Session => "session",
+            Self::Always => "always",
+        }
+    }
+}
+
+/// The subcommands of `agentos approvals`.
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCommand {
+    /// Approve a pending request: the tool call runs.
+    Approve {
+        /// The request id (`apr-…`).
+        id: String,
+        /// How far the approval reaches.
+        #[arg(long, value_enum, default_value = "once")]
+        scope: Scope,
+        /// A note kept with the decision.
+        #[arg(long)]
+        note: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deny a pending request: the model is told, with the note.
+    Deny {
+        /// The request id (`apr-…`).
+        id: String,
+        /// What the model should do instead.
+        #[arg(long)]
+        note: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The remembered approvals: `always` rules and session grants.
+    Rules {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a remembered rule (or a session grant, `grant:<session>`).
+    Forget {
+        /// The rule id, as `agentos approvals rules` shows it.
+        rule_id: String,
+    },
+}
+
+/// `agentos policy …`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Which tier a tool call would get, and the rule that decides it.
+    Explain {
+        /// The function, for example code::run_command.
+        function: String,
+        /// Its arguments as JSON, for example '{"program": "ls"}' (default {}).
+        arguments: Option<String>,
+        /// The hand the call would come from (its rules take part).
+        #[arg(long)]
+        hand: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs `agentos approvals …`.
+pub fn run(args: ApprovalsArgs) -> anyhow::Result<()> {
+    let client = connect()?;
+    match args.command {
+        None => {
+            let path = if args.all { "/v1/approvals?all=1" } else { "/v1/approvals" };
+            let body = block_on(client.get(path))?;
+            if args.json {
+                return print_json(&body);
+            }
+            print!("{}", list_table(&body, agentos_kit::clock::now_ms(), args.all));
+        }
+        Some(ApprovalsCommand::Approve { id, scope, note, json }) => {
+            let body = decide_body("approve", scope, note);
+            let decided = block_on(client.post(&format!("/v1/approvals/{}", segment(&id)), &body)).map_err(conflict)?;
+            if json {
+                return print_json(&decided);
+            }
+            println!("{}", decided_line(&decided));
+        }
+        Some(ApprovalsCommand::Deny { id, note, json }) => {
+            let body = decide_body("deny", Scope::Once, note);
+            let decided = block_on(client.post(&format!("/v1/approvals/{}", segment(&id)), &body)).map_err(conflict)?;
+            if json {
+                return print_json(&decided);
+            }
+            println!("{}", decided_line(&decided));
+        }
+        Some(ApprovalsCommand::Rules { json }) => {
+            let body = block_on(client.get("/v1/approvals/rules"))?;
+            if json {
+                return print_json(&body);
+            }
+            print!("{}", rules_tables(&body));
+        }
+        Some(ApprovalsCommand::Forget { rule_id }) => {
+            let body = block_on(client.delete(&format!("/v1/approvals/rules/{}", segment(&rule_id))))?;
+            println!("forgot {}", text(&body, "deleted"));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `agentos policy …`.
+pub fn run_policy(command: PolicyCommand) -> anyhow::Result<()> {
+    let PolicyCommand::Explain { function, arguments, hand, json } = command;
+    let body = explain_body(&function, arguments.as_deref(), hand)?;
+    let client = connect()?;
+    let answer = block_on(client.post("/v1/policy/explain", &body))?;
+    if json {
+        return print_json(&answer);
+    }
+    print!("{}", explanation(&answer));
+    Ok(())
+}
+
+/// The client of the running stack, or an error saying how to start one.
+fn connect() -> anyhow::Result<Client> {
+    Client::discover(&Home::discover()?)
+}
+
+/// Prints `value` as pretty JSON.
+fn print_json(value: &Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// The body of `POST /v1/approvals/:id` the CLI sends.
+fn decide_body(decision: &str, scope: Scope, note: Option<String>) -> Value {
+    let mut body = json!({"decision": decision, "via": "cli"});
+    if scope != Scope::Once {
+        body["scope"] = json!(scope.as_str());
+    }
+    if let Some(note) = note {
+        body["note"] = json!(note);
+    }
+    body
+}
+
+/// A `CONFLICT` answer as `already decided: <the first decision>`; other errors unchanged.
+fn conflict(e: anyhow::Error) -> anyhow::Error {
+    let text = e.to_string();
+    match text.strip_prefix("CONFLICT: ") {
+        Some(message) => {
+            let first = message.split_once("already decided: ").map_or(message, |(_, rest)| rest);
+            anyhow::anyhow!("already decided: {first}; `agentos approvals --all` shows the history")
+        }
+        None => e,
+    }
+}
+
+/// The body of `POST /v1/policy/explain`; the arguments must be a JSON object.
+fn explain_body(function: &str, arguments: Option<&str>, hand: Option<String>) -> anyhow::Result<Value> {
+    let arguments: Value = match arguments {
+        None => json!({}),
+        Some(text) => serde_json::from_str(text).map_err(|e| {
+            anyhow::anyhow!(
+                "the arguments are not JSON ({e}); fix: pass one JSON object in single quotes, for example '{{\"program\": \"ls\", \"args\": [\"-la\"]}}'"
+            )
+        })?,
+    };
+    if !arguments.is_object() {
+        return Err(anyhow::anyhow!(
+            "the arguments must be a JSON object, not {arguments}; fix: name each argument, for example '{{\"path\": \"README.md\"}}'"
+        ));
+    }
+    let mut body = json!({"function_id": function, "arguments": arguments});
+    if let Some(hand) = hand {
+        body["hand"] = json!(hand);
+    }
+    Ok(body)
+}
+
+/// The `approvals` table at `now_ms`; a line saying there are none when the list is empty.
+fn list_table(body: &Value, now_ms: u64, all: bool) -> String {
+    let approvals = body["approvals"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if approvals.is_empty() {
+        return if all { "no approval requests\n".into() } else { "no pending approvals\n".into() };
+    }
+    let rows: Vec<Vec<String>> = approvals
+        .iter()
+        .map(|r| {
+            vec![
+                text(r, "id"),
+                age(now_ms, r["created_ms"].as_u64()),
+                text(r, "session_id"),
+                text(r, "function_id"),
+                args_summary(&text(r, "function_id"), &r["arguments"]),
+                format!("{}/{}", text(r, "tier"), text(&r["rule"], "id")),
+                status(r),
+            ]
+        })
+        .collect();
+    table(&["ID", "AGE", "SESSION", "FUNCTION", "ARGS", "TIER/RULE", "STATUS"], &rows)
+}
+
+/// `pending`, or the decision with how it came: `approved (session, cli)`, `denied (timeout)`.
+fn status(r: &Value) -> String {
+    let d = &r["decision"];
+    if !d.is_object() {
+        return text(r, "status");
+    }
+    let scope = match text(d, "scope").as_str() {
+        "" | "once" => String::new(),
+        other => format!("{other}, "),
+    };
+    format!("{} ({scope}{})", text(r, "status"), text(&d["by"], "via"))
+}
+
+/// How long ago `created_ms` was: `42s`, `5m`, `3h`, `2d`.
+fn age(now_ms: u64, created_ms: Option<u64>) -> String {
+    let Some(created) = created_ms else { return String::new() };
+    let secs = now_ms.saturating_sub(created) / 1000;
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+/// The most telling arguments in one short line: the command line of a command, the path of a
+/// file tool, else compact JSON; at most 48 characters.
+fn args_summary(function_id: &str, arguments: &Value) -> String {
+    let full = match (function_id, arguments) {
+        ("code::run_command", a) if a["program"].is_string() => {
+            let args = a["args"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
+            std::iter::once(text(a, "program")).chain(args).collect::<Vec<_>>().join(" ")
+        }
+        (_, a) if a["path"].is_string() => text(a, "path"),
+        (_, Value::Object(m)) if m.is_empty() => String::new(),
+        (_, a) => a.to_string(),
+    };
+    if full.chars().count() > 48 { format!("{}…", full.chars().take(47).collect::<String>()) } else { full }
+}
+
+/// `approved apr-x (scope session)`, plus how to forget an `always` rule.
+fn decided_line(r: &Value) -> String {
+    let d = &r["decision"];
+    let id = text(r, "id");
+    match text(d, "decision").as_str() {
+        "approve" => {
+            let line = format!("approved {id} (scope {}): {}", text(d, "scope"), text(r, "function_id"));
+            match d["rule_id"].as_str() {
+                Some(rule) => format!("{line}; remembered as {rule} (`agentos approvals forget {rule}` removes it)"),
+                None => line,
+            }
+        }
+        _ => format!("denied {id}: {}", text(r, "function_id")),
+    }
+}
+
+/// The `approvals rules` tables: remembered rules, then session grants.
+fn rules_tables(body: &Value) -> String {
+    let rules = body["rules"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let grants = body["grants"].as_array().map(Vec::as_slice).unwrap_or_default();
+    if rules.is_empty() && grants.is_empty() {
+        return "no remembered approvals\n".into();
+    }
+    let mut out = String::new();
+    if !rules.is_empty() {
+        let rows: Vec<Vec<String>> = rules
+            .iter()
+            .map(|r| {
+                let by = match text(&r["by"], "who").as_str() {
+                    "" => text(&r["by"], "via"),
+                    who => format!("{who} ({})", text(&r["by"], "via")),
+                };
+                vec![
+                    text(r, "id"),
+                    text(r, "function_id"),
+                    args_summary(&text(r, "function_id"), &r["arguments"]),
+                    time_ms(&r["created_ms"]),
+                    by,
+                ]
+            })
+            .collect();
+        out.push_str(&table(&["RULE", "FUNCTION", "ARGS", "CREATED", "BY"], &rows));
+    }
+    if !grants.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let rows: Vec<Vec<String>> = grants
+            .iter()
+            .map(|g| {
+                let functions: Vec<&str> =
+                    g["functions"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                vec![format!("grant:{}", text(g, "session_id")), functions.join(", "), time_ms(&g["updated_ms"])]
+            })
+            .collect();
+        out.push_str(&table(&["GRANT", "FUNCTIONS", "UPDATED"], &rows));
+    }
+    out
+}
+
+/// The `policy explain` fields.
+fn explanation(answer: &Value) -> String {
+    let rule = &answer["rule"];
+    let when = if rule["when"].is_null() { String::new() } else { rule["when"].to_string() };
+    fields(&[
+        ("tier", text(answer, "tier")),
+        ("rule", text(rule, "id")),
+        ("source", text(rule, "source")),
+        ("function", text(rule, "function")),
+        ("when", when),
+        ("reason", text(answer, "reason")),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn request(id: &str, created_ms: u64, function_id: &str, arguments: Value) -> Value {
+        json!({"id": id, "status": "pending", "created_ms": created_ms, "expires_ms": created_ms + 300_000,
+               "session_id": "s1", "agent": null, "hand": "coder", "realm": null,
+               "function_id": function_id, "arguments": arguments, "reason": null, "tier": "ask",
+               "rule": {"id": "builtin:command", "source": "builtin", "function": "code::run_command"}})
+    }
+
+    #[test]
+    fn the_list_shows_age_session_function_arguments_rule_and_status() {
+        let mut done = request("apr-2", 0, "code::write_file", json!({"path": "src/lib.rs", "content": "x"}));
+        done["status"] = json!("approved");
+        done["decision"] = json!({"decision": "approve", "scope": "session", "by": {"via": "cli"}, "decided_ms": 5});
+        let body = json!({"approvals": [
+            request("apr-1", 3_590_000, "code::run_command", json!({"program": "cargo", "args": ["publish", "--allow-dirty", "--no-verify", "--registry", "crates-io"]})),
+            done,
+        ]});
+        assert_eq!(
+            list_table(&body, 3_600_000, true),
+            "ID     AGE  SESSION  FUNCTION           ARGS                                              TIER/RULE            STATUS\n\
+             apr-1  10s  s1       code::run_command  cargo publish --allow-dirty --no-verify --regis…  ask/builtin:command  pending\n\
+             apr-2  1h   s1       code::write_file   src/lib.rs                                        ask/builtin:command  approved (session, cli)\n"
+        );
+        assert_eq!(list_table(&json!({"approvals": []}), 0, false), "no pending approvals\n");
+    }
+
+    #[test]
+    fn ages_read_in_the_largest_whole_unit() {
+        let table =
+            [(0, "0s"), (59_999, "59s"), (60_000, "1m"), (3_599_000, "59m"), (7_200_000, "2h"), (172_800_000, "2d")];
+        for (ago, shown) in table {
+            assert_eq!(age(1_000_000_000, Some(1_000_000_000 - ago)), shown, "{ago}");
+        }
+        assert_eq!(age(5, None), "");
+    }
+
+    #[test]
+    fn a_decision_sends_only_what_was_given_and_says_via_cli() {
+        assert_eq!(decide_body("approve", Scope::Once, None), json!({"decision": "approve", "via": "cli"}));
+        assert_eq!(
+            decide_body("approve", Scope::Always, Some("fine".into())),
+            json!({"decision": "approve", "via": "cli", "scope": "always", "note": "fine"})
+        );
+    }
+
+    #[test]
+    fn a_conflict_becomes_already_decided_with_the_first_decision() {
+        let e = conflict(anyhow::anyhow!(
+            "CONFLICT: approval apr-1 was already decided: denied via timeout at 2025-01-31 14:05:00 UTC; the first decision wins, nothing was changed"
+        ));
+        assert_eq!(
+            e.to_string(),
+            "already decided: denied via timeout at 2025-01-31 14:05:00 UTC; the first decision wins, nothing was changed; `agentos approvals --all` shows the history"
+        );
+        assert_eq!(
+            conflict(anyhow::anyhow!("NOT_FOUND: no approval request")).to_string(),
+            "NOT_FOUND: no approval request"
+        );
+    }
+
+    #[test]
+    fn explain_takes_a_json_object_and_names_the_fix_otherwise() {
+        assert_eq!(
+            explain_body("code::list", None, Some("coder".into())).unwrap(),
+            json!({"function_id": "code::list", "arguments": {}, "hand": "coder"})
+        );
+        let err = explain_body("x::y", Some("{program: ls}"), None).unwrap_err().to_string();
+        assert!(err.starts_with("the arguments are not JSON (") && err.contains("fix: pass one JSON object"), "{err}");
+        let err = explain_body("x::y", Some("[1]"), None).unwrap_err().to_string();
+        assert!(err.starts_with("the arguments must be a JSON object, not [1]"), "{err}");
+    }
+
+    #[test]
+    fn the_explanation_names_tier_rule_conditions_and_reason() {
+        let answer = json!({"tier": "auto", "rule": {"id": "config#1", "source": "config", "function": "code::run_command", "when": {"program": ["cargo"]}}, "reason": "builds"});
+        assert_eq!(
+            explanation(&answer),
+            "tier      auto\nrule      config#1\nsource    config\nfunction  code::run_command\nwhen      {\"program\":[\"cargo\"]}\nreason    builds\n"
+        );
+    }
+
+    #[test]
+    fn rules_and_grants_are_two_tables_and_an_always_approval_says_how_to_forget() {
+        let body = json!({
+            "rules": [{"id": "always-1", "function_id": "code::run_command", "arguments": {"program": "make"}, "created_ms": 1_738_332_300_000_i64, "by": {"who": "ana", "via": "http"}, "from_request": "apr-1"}],
+            "grants": [{"session_id": "s1", "functions": ["code::write_file", "code::apply_patch"], "updated_ms": 1_738_332_300_000_i64}]
+        });
+        assert_eq!(
+            rules_tables(&body),
+            "RULE      FUNCTION           ARGS  CREATED               BY\n\
+             always-1  code::run_command  make  2025-01-31 14:05 UTC  ana (http)\n\
+             \n\
+             GRANT     FUNCTIONS                            UPDATED\n\
+             grant:s1  code::write_file, code::apply_patch  2025-01-31 14:05 UTC\n"
+        );
+        assert_eq!(rules_tables(&json!({"rules": [], "grants": []})), "no remembered approvals\n");
+        let decided = json!({"id": "apr-1", "function_id": "code::run_command", "decision": {"decision": "approve", "scope": "always", "rule_id": "always-1"}});
+        assert_eq!(
+            decided_line(&decided),
+            "approved apr-1 (scope always): code::run_command; remembered as always-1 (`agentos approvals forget always-1` removes it)"
+        );
+    }
+}

@@ -1,0 +1,73 @@
+//! `agentos replay SESSION [--realm R] [--json]`: a recorded session, step by step, over
+//! `GET /v1/sessions/:id` (the session, by id or name), `GET /v1/sessions/:id/events`
+//! (its steps, paged by `from_seq`) and `GET /v1/sessions/:id/summary` (its totals).
+//!
+//! Rules it keeps:
+//! - SESSION is an id or a name; session-lifecycle resolves it, so a name works in any realm
+//!   `--realm` names (`default` otherwise).
+//! - Every step is fetched, a page of [`PAGE`] at a time, before anything is printed.
+//! - What it looks like is [`render`]'s job; colour follows the terminal and `NO_COLOR`.
+//!   `--json` prints `{session, events, summary}` as the server sent them.
+
+pub mod render;
+
+use serde_json::{Value, json};
+
+use crate::client::{Client, segment};
+use crate::sessions::{connect, print_json, resolve};
+use crate::status::block_on;
+use crate::theme::Theme;
+
+/// The routes `agentos replay` calls (for `doctor`), besides `GET /v1/sessions/:id`.
+pub const ROUTES: &[(&str, &str)] =
+    &[("GET", "/v1/sessions/:id/events"), ("GET", "/v1/sessions/:id/summary"), ("GET", "/v1/replay/search")];
+
+/// How many steps one request asks for: the server's default page.
+const PAGE: u64 = 1000;
+
+/// `agentos replay`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The session's id or name.
+    pub session: String,
+    /// The realm of the session's name.
+    #[arg(long)]
+    pub realm: Option<String>,
+    /// Print `{session, events, summary}` as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `agentos replay`.
+pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
+    let client = connect()?;
+    let (session, events, summary) = block_on(fetch(&client, &args.session, args.realm.as_deref()))?;
+    if args.json {
+        return print_json(&json!({"session": session, "events": events, "summary": summary}));
+    }
+    print!("{}", render::replay(&session, &events, &summary, Theme::for_stdout()));
+    Ok(())
+}
+
+/// The session `key` names, all its steps and its totals.
+async fn fetch(client: &Client, key: &str, realm: Option<&str>) -> anyhow::Result<(Value, Vec<Value>, Value)> {
+    let session = resolve(client, key, realm).await?;
+    let id = segment(session["id"].as_str().unwrap_or(key));
+    let mut events: Vec<Value> = Vec::new();
+    let mut from = 0;
+    loop {
+        let (from_text, limit) = (from.to_string(), PAGE.to_string());
+        let query = [("from_seq", Some(from_text.as_str())), ("limit", Some(limit.as_str()))];
+        let page = client.get_query(&format!("/v1/sessions/{id}/events"), &query).await?;
+        let batch = page["events"].as_array().cloned().unwrap_or_default();
+        let last = batch.last().and_then(|e| e["seq"].as_u64());
+        let full = batch.len() as u64 == PAGE;
+        events.extend(batch);
+        match last {
+            Some(seq) if full && seq < u64::MAX => from = seq + 1,
+            _ => break,
+        }
+    }
+    let summary = client.get(&format!("/v1/sessions/{id}/summary")).await?;
+    Ok((session, events, summary))
+}

@@ -1,0 +1,239 @@
+//! The approval gate of a tool call: `approval::classify` says `auto`, `ask` or `deny`; `ask`
+//! becomes a pending request (`approval::request`) that blocks the turn until a person decides
+//! (`approval::wait`, from any surface: HTTP, CLI, TUI) or the request times out (denied).
+//!
+//! Rules it keeps:
+//! - Fail closed: when the policy cannot be read or a request cannot be made, the call is not
+//!   made and the model is told why. Only when no approval worker is registered at all does the
+//!   `[agent] allow` list decide (a stack run without the approval workers).
+//! - A restart of the approval worker while a turn waits is survived: the wait is asked again
+//!   until the request's own deadline (pending requests live in engine state).
+
+use std::time::{Duration, Instant};
+
+use agentos_kit::WorkerError;
+use serde_json::{Value, json};
+
+use crate::record::Recorder;
+use crate::settings::Settings;
+use crate::turn::{Bus, Events, QUICK, TurnContext, set_state};
+
+/// How long one `approval::wait` call may block before it is asked again.
+const WAIT_SLICE: Duration = Duration::from_secs(30);
+
+/// How long past a request's expiry the turn keeps asking (the approval worker decides expired
+/// requests itself; this is for a worker that is down at that moment).
+const EXPIRY_GRACE: Duration = Duration::from_secs(60);
+
+/// A pause between two tries while the approval worker is away.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// What the gate decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    /// Make the call.
+    Run,
+    /// Do not; the reason goes to the model.
+    Denied(String),
+}
+
+/// `approval::classify` of a call: the policy's `{tier, rule, reason}`. Independent of the loop
+/// guard, so the turn asks both at once.
+pub async fn classify<B: Bus>(
+    bus: &B,
+    ctx: &TurnContext,
+    function_id: &str,
+    arguments: &Value,
+) -> Result<Value, WorkerError> {
+    let input = json!({
+        "function_id": function_id,
+        "arguments": arguments,
+        "hand": ctx.hand,
+        "session_id": ctx.session_id,
+        "agent": ctx.agent,
+        "realm": ctx.realm,
+    });
+    bus.call("approval::classify", input, QUICK).await
+}
+
+/// Decides whether `function_id` with `arguments` may run now, from the policy's answer
+/// `classified`, asking a person when the policy says so.
+#[allow(clippy::too_many_arguments)]
+pub async fn gate<B: Bus, E: Events>(
+    bus: &B,
+    events: &mut E,
+    rec: &mut Recorder,
+    settings: &Settings,
+    ctx: &TurnContext,
+    function_id: &str,
+    arguments: &Value,
+    classified: Result<Value, WorkerError>,
+) -> Gate {
+    let classified = match classified {
+        Ok(v) => v,
+        Err(e) if e.code == "function_not_found" => return allow_list(settings, function_id),
+        Err(e) => {
+            return Gate::Denied(format!("the approval policy could not classify this call ({e}), so it was not made"));
+        }
+    };
+    let tier = classified["tier"].as_str().unwrap_or("ask");
+    let rule = classified.get("rule").cloned().unwrap_or(Value::Null);
+    match tier {
+        "auto" => Gate::Run,
+        "deny" => Gate::Denied(format!(
+            "denied by the approval policy: {} (rule {})",
+            classified["reason"].as_str().unwrap_or("this call is not allowed"),
+            rule_name(&rule)
+        )),
+        _ => ask(bus, events, rec, ctx, function_id, arguments, &classified).await,
+    }
+}
+
+/// The `[agent] allow` list, for a stack without approval workers.
+fn allow_list(settings: &Settings, function_id: &str) -> Gate {
+    if settings.allows(function_id) {
+        Gate::Run
+    } else {
+        Gate::Denied(format!(
+            "{function_id} needs approval, no approval worker is running, and it is not on the allow-list; the person can allow it with `allow = [\"{function_id}\"]` under [agent] in agentos.toml"
+        ))
+    }
+}
+
+fn rule_name(rule: &Value) -> String {
+    rule.get("id").and_then(Value::as_str).map_or_else(|| rule.to_string(), str::to_string)
+}
+
+async fn ask<B: Bus, E: Events>(
+    bus: &B,
+    events: &mut E,
+    rec: &mut Recorder,
+    ctx: &TurnContext,
+    function_id: &str,
+    arguments: &Value,
+    classified: &Value,
+) -> Gate {
+    let input = json!({
+        "session_id": ctx.session_id,
+        "function_id": function_id,
+        "arguments": arguments,
+        "tier": classified["tier"],
+        "rule": classified["rule"],
+        "reason": classified["reason"],
+        "agent": ctx.agent,
+        "hand": ctx.hand,
+        "realm": ctx.realm,
+    });
+    let request = match bus.call("approval::request", input, QUICK).await {
+        Ok(r) => r,
+        Err(e) => return Gate::Denied(format!("approval could not be requested ({e}), so the call was not made")),
+    };
+    let Some(id) = request["id"].as_str().map(str::to_string) else {
+        return Gate::Denied("the approval worker answered without a request id".to_string());
+    };
+    events.emit("approval_requested", request.clone()).await;
+    rec.record(
+        bus,
+        "approval_requested",
+        json!({"approval_id": id, "function_id": function_id, "tier": classified["tier"], "rule": classified["rule"]}),
+        None,
+    );
+    set_state(bus, &ctx.session_id, "waiting_approval", None).await;
+    let started = Instant::now();
+    let decided = wait(bus, &id, expiry_of(&request)).await;
+    set_state(bus, &ctx.session_id, "active", None).await;
+    let (gate, decision) = match decided {
+        Ok(decided) => {
+            events.emit("approval_decided", decided.clone()).await;
+            let decision = decided.get("decision").cloned().unwrap_or(Value::Null);
+            (verdict(&decision), decision)
+        }
+        Err(e) => (
+            Gate::Denied(format!("no decision could be obtained ({e}), so the call was not made")),
+            json!({"decision": "none", "scope": null, "note": e.to_string(), "by": "agent-core"}),
+        ),
+    };
+    rec.record(
+        bus,
+        "approval_decided",
+        json!({
+            "approval_id": id,
+            "decision": decision["decision"],
+            "scope": decision["scope"],
+            "note": decision["note"],
+            "by": decision["by"],
+        }),
+        Some(started),
+    );
+    gate
+}
+
+/// The gate for a decision `{decision: approve|deny, scope?, note?, by?}`.
+fn verdict(decision: &Value) -> Gate {
+    if decision["decision"] == "approve" {
+        return Gate::Run;
+    }
+    let who = match decision["by"]["via"].as_str() {
+        Some("timeout") => "nobody decided in time; the request timed out".to_string(),
+        Some(via) => format!("the person denied this call (via {via})"),
+        None => "the person denied this call".to_string(),
+    };
+    match decision["note"].as_str().filter(|n| !n.trim().is_empty()) {
+        Some(note) => Gate::Denied(format!("{who}. Their note: {note}")),
+        None => Gate::Denied(format!("{who}.")),
+    }
+}
+
+/// When to stop asking: the request's expiry plus a grace period, or 10 minutes when it names none.
+fn expiry_of(request: &Value) -> Instant {
+    let now_ms = agentos_kit::clock::now_ms();
+    let left = match request["expires_ms"].as_u64() {
+        Some(expires) => Duration::from_millis(expires.saturating_sub(now_ms)),
+        None => Duration::from_secs(600),
+    };
+    Instant::now() + left + EXPIRY_GRACE
+}
+
+/// Waits for request `id` to be decided, asking again while the approval worker is away.
+async fn wait<B: Bus>(bus: &B, id: &str, deadline: Instant) -> Result<Value, WorkerError> {
+    loop {
+        let slice = WAIT_SLICE.min(deadline.saturating_duration_since(Instant::now()));
+        if slice.is_zero() {
+            return Err(WorkerError::new(
+                agentos_kit::codes::TIMEOUT,
+                format!("approval {id} was not decided in time"),
+            ));
+        }
+        let input = json!({"id": id, "timeout_ms": u64::try_from(slice.as_millis()).unwrap_or(u64::MAX)});
+        match bus.call("approval::wait", input, slice + Duration::from_secs(10)).await {
+            Ok(request) if request.get("decision").is_some_and(|d| !d.is_null()) => return Ok(request),
+            Ok(_) => {}
+            Err(e) if retryable(&e) => tokio::time::sleep(RETRY_PAUSE).await,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Errors of a worker that is restarting or an engine that is reconnecting.
+fn retryable(e: &WorkerError) -> bool {
+    matches!(e.code.as_str(), "function_not_found" | "invocation_stopped" | "ENGINE_UNAVAILABLE" | "TIMEOUT")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn a_decision_becomes_a_gate_with_the_note_for_the_model() {
+        assert_eq!(verdict(&json!({"decision": "approve", "scope": "once"})), Gate::Run);
+        assert_eq!(
+            verdict(&json!({"decision": "deny", "note": "use the staging db", "by": {"via": "cli"}})),
+            Gate::Denied("the person denied this call (via cli). Their note: use the staging db".into())
+        );
+        assert_eq!(
+            verdict(&json!({"decision": "deny", "by": {"via": "timeout"}})),
+            Gate::Denied("nobody decided in time; the request timed out.".into())
+        );
+    }
+}

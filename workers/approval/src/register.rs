@@ -1,0 +1,267 @@
+//! The thin glue between the approval service and the engine: the manifest and the bindings of
+//! `approval::*` ids and `/v1/approvals` routes to [`Approvals`].
+//!
+//! Rules it keeps:
+//! - No decisions here: every handler decodes, calls one service method and encodes.
+//! - Routes are separate functions (`approval::http_list`, ...) because a route's function
+//!   receives the HTTP request envelope. Their errors use [`http_status`]: a second decision is
+//!   a 409, an unknown id a 404.
+//! - `GET /v1/approvals/rules` and `GET /v1/approvals/:id` coexist because the engine prefers
+//!   the route with more static segments; request ids start with `apr-`, so none is `rules`.
+//! - Path parameters arrive raw (not percent-decoded); ids are decoded here, so a grant id
+//!   `grant:<session>` sent as `grant%3A<session>` is found.
+//! - `[approval]` is read once at start; a bad section stops the worker naming the file.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use agentos_kit::http::{HttpRequest, HttpResponse, register_route};
+use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, register_typed};
+use agentos_worker_approval_tiers::ApprovalSettings;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApprovalError, http_status};
+use crate::service::{Approvals, Config, http_by};
+use crate::{Decide, DecideBody, Id, ListRequest, NewRequest, NoArgs, Wait};
+
+/// `GET /v1/approvals`: pending requests (`?all=1` adds the history, `?session_id=` filters).
+const HTTP_LIST: HttpRoute = HttpRoute { method: "GET", path: "/v1/approvals", function_id: "approval::http_list" };
+/// `GET /v1/approvals/rules`: the remembered rules and session grants.
+const HTTP_RULES: HttpRoute =
+    HttpRoute { method: "GET", path: "/v1/approvals/rules", function_id: "approval::http_rules" };
+/// `DELETE /v1/approvals/rules/:id`: forget a remembered rule or a grant.
+const HTTP_DELETE_RULE: HttpRoute =
+    HttpRoute { method: "DELETE", path: "/v1/approvals/rules/:id", function_id: "approval::http_delete_rule" };
+/// `GET /v1/approvals/:id`: one request.
+const HTTP_GET: HttpRoute = HttpRoute { method: "GET", path: "/v1/approvals/:id", function_id: "approval::http_get" };
+/// `POST /v1/approvals/:id`: decide it (body: [`DecideBody`]).
+const HTTP_DECIDE: HttpRoute =
+    HttpRoute { method: "POST", path: "/v1/approvals/:id", function_id: "approval::http_decide" };
+
+/// The approval worker's manifest; `workers/approval/iii.worker.yaml` mirrors it.
+pub static MANIFEST: WorkerManifest = WorkerManifest {
+    name: "approval",
+    description: "The human gate: pending approval requests with diffs, decisions (once, session, always) from HTTP, CLI and TUI, waiting for them, timeouts, remembered rules.",
+    functions: &[
+        "approval::request",
+        "approval::decide",
+        "approval::get",
+        "approval::list",
+        "approval::wait",
+        "approval::rules",
+        "approval::delete_rule",
+        "approval::http_list",
+        "approval::http_get",
+        "approval::http_decide",
+        "approval::http_rules",
+        "approval::http_delete_rule",
+    ],
+    http_routes: &[HTTP_LIST, HTTP_RULES, HTTP_DELETE_RULE, HTTP_GET, HTTP_DECIDE],
+    depends_on: &[],
+    restart: RestartPolicy::Always,
+};
+
+/// Runs the approval worker as its own process until SIGTERM or SIGINT (`agentos worker
+/// approval`). Refuses to start, naming the file, when `[approval]` is invalid.
+pub fn run() -> Result<(), WorkerError> {
+    let settings = ApprovalSettings::load()
+        .map_err(|e| WorkerError::new(e.code.clone(), format!("{} cannot start: {}", MANIFEST.name, e.message)))?;
+    let config = Config::from(&settings);
+    tracing::info!(
+        worker = MANIFEST.name,
+        timeout_secs = settings.timeout_secs,
+        max_pending_per_agent = settings.max_pending_per_agent,
+        "approval settings"
+    );
+    agentos_kit::run_worker(&MANIFEST, |iii| {
+        register(iii, agentos_kit::http::api_key_from_env(), config);
+    })
+}
+
+/// Registers every `approval::*` function and `/v1/approvals` route on `iii` and starts the
+/// expiry timer (call inside a tokio runtime). Routes check `Authorization: Bearer <api_key>`;
+/// with `None` they answer without a key (a warning is logged). Returns the service, which
+/// tests may stop to simulate the end of the process.
+pub fn register(iii: &III, api_key: Option<Arc<str>>, config: Config) -> Arc<Approvals> {
+    let service = Approvals::start(iii, config);
+
+    bind(
+        iii,
+        &service,
+        "approval::request",
+        "Files a pending approval request: {session_id, function_id, arguments, tier, rule, reason?, agent?, hand?, realm?, tool_call_id?} -> Request {id, status, created_ms, expires_ms, ..., diff?}.",
+        |s, req: NewRequest| async move { s.request(req).await },
+    );
+    bind(
+        iii,
+        &service,
+        "approval::decide",
+        "Decides a request, first decision wins: {id, decision: approve|deny, scope?: once|session|always, note?, by?: {who?, via}} -> the decided Request; CONFLICT when already decided.",
+        |s, req: Decide| async move { s.decide(req).await },
+    );
+    bind(
+        iii,
+        &service,
+        "approval::get",
+        "One request: {id} -> Request.",
+        |s, req: Id| async move { s.get(&req.id).await },
+    );
+    bind(
+        iii,
+        &service,
+        "approval::list",
+        "Requests, pending first then newest: {all?, session_id?} -> {approvals: [Request]}.",
+        |s, req: ListRequest| async move { s.list(req.all, req.session_id.as_deref()).await },
+    );
+    bind(
+        iii,
+        &service,
+        "approval::wait",
+        "Waits for a decision: {id, timeout_ms? (default 30000, at most 60000)} -> the Request, decided or still pending.",
+        |s, req: Wait| async move { s.wait(&req.id, req.timeout_ms).await },
+    );
+    bind(
+        iii,
+        &service,
+        "approval::rules",
+        "The remembered approvals: {} -> {rules: [{id, function_id, arguments, created_ms, by, from_request}], grants: [{session_id, functions, updated_ms}]}.",
+        |s, _: NoArgs| async move { s.rules().await },
+    );
+    bind(
+        iii,
+        &service,
+        "approval::delete_rule",
+        "Forgets a remembered rule (or a session grant, id grant:<session>): {id} -> {deleted}.",
+        |s, req: Id| async move { s.delete_rule(&req.id).await },
+    );
+
+    if api_key.is_none() {
+        tracing::warn!(
+            worker = MANIFEST.name,
+            "no API key (AGENTOS_API_KEY): the /v1/approvals routes answer without one"
+        );
+    }
+    route(iii, &service, HTTP_LIST, &api_key, |s, req| async move {
+        let all = req.query("all").is_some_and(truthy);
+        Ok(HttpResponse::ok(s.list(all, req.query("session_id")).await?))
+    });
+    route(iii, &service, HTTP_GET, &api_key, |s, req| async move {
+        let id = decoded(req.path_param("id")?);
+        Ok(HttpResponse::ok(s.get(&id).await?))
+    });
+    route(iii, &service, HTTP_DECIDE, &api_key, |s, req| async move {
+        let id = decoded(req.path_param("id")?);
+        let body: DecideBody = req.body_as()?;
+        let by = http_by(req.header("x-agentos-user"), body.via);
+        let decide = Decide { id, decision: body.decision, scope: body.scope, note: body.note, by: Some(by) };
+        Ok(HttpResponse::ok(s.decide(decide).await?))
+    });
+    route(iii, &service, HTTP_RULES, &api_key, |s, _req| async move { Ok(HttpResponse::ok(s.rules().await?)) });
+    route(iii, &service, HTTP_DELETE_RULE, &api_key, |s, req| async move {
+        let id = decoded(req.path_param("id")?);
+        Ok(HttpResponse::ok(s.delete_rule(&id).await?))
+    });
+    service
+}
+
+/// `1`, `true`, `yes` (any case).
+fn truthy(v: &str) -> bool {
+    matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes")
+}
+
+/// A raw path segment percent-decoded; a malformed escape is kept as it is.
+pub fn decoded(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| raw.to_string())
+}
+
+/// Registers bus function `id` as `f` over the service.
+fn bind<Req, Resp, F, Fut>(iii: &III, service: &Arc<Approvals>, id: &str, description: &str, f: F)
+where
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize + 'static,
+    F: Fn(Arc<Approvals>, Req) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, ApprovalError>> + Send + 'static,
+{
+    let service = Arc::clone(service);
+    register_typed(iii, id, description, move |req: Req| {
+        let done = f(Arc::clone(&service), req);
+        async move { done.await.map_err(WorkerError::from) }
+    });
+}
+
+/// Registers `route` as `f` over the service, behind the bearer check. Errors become
+/// `{"error":{"code","message"}}` with [`http_status`] of their code.
+fn route<F, Fut>(iii: &III, service: &Arc<Approvals>, route: HttpRoute, api_key: &Option<Arc<str>>, f: F)
+where
+    F: Fn(Arc<Approvals>, HttpRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<HttpResponse, ApprovalError>> + Send + 'static,
+{
+    let service = Arc::clone(service);
+    let handler = move |req: HttpRequest| {
+        let done = f(Arc::clone(&service), req);
+        async move {
+            Ok(done.await.unwrap_or_else(|e| {
+                let e = WorkerError::from(e);
+                HttpResponse::error(http_status(&e.code), &e.code, e.message)
+            }))
+        }
+    };
+    if let Err(e) = register_route(iii, MANIFEST.name, route, api_key.clone(), handler) {
+        // Only a trigger config that does not encode gets here; the harness and the supervisor's
+        // readiness check then report the route as missing.
+        tracing::error!(worker = MANIFEST.name, code = %e.code, message = %e.message, "could not register a route");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentos_kit::ManifestFile;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn every_verb_of_the_issue_is_a_function_and_the_manifest_is_valid() {
+        for verb in ["request", "decide", "get", "list", "wait", "rules", "delete_rule"] {
+            let id = format!("approval::{verb}");
+            assert!(MANIFEST.functions.contains(&id.as_str()), "{id} is missing");
+        }
+        assert_eq!(MANIFEST.validate(), Ok(()));
+    }
+
+    #[test]
+    fn iii_worker_yaml_agrees_with_the_manifest() {
+        let file: ManifestFile = serde_saphyr::from_str(include_str!("../iii.worker.yaml")).unwrap();
+        assert_eq!(MANIFEST.agrees_with(&file), Ok(()));
+    }
+
+    #[test]
+    fn path_ids_are_percent_decoded_and_a_bad_escape_is_kept() {
+        assert_eq!(decoded("grant%3As1"), "grant:s1");
+        assert_eq!(decoded("apr-1a2b"), "apr-1a2b");
+        assert_eq!(decoded("100%"), "100%");
+        assert_eq!(decoded("%zz%C3%A9"), "%zzé");
+    }
+
+    #[test]
+    fn all_reads_one_true_or_yes() {
+        assert!(truthy("1") && truthy("TRUE") && truthy("yes"));
+        assert!(!truthy("0") && !truthy("") && !truthy("no"));
+    }
+}

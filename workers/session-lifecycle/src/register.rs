@@ -1,0 +1,321 @@
+//! The thin glue between the session domain and the engine: the manifest, the bindings of
+//! `session::*` ids and `/v1/sessions` routes to [`Sessions`], and [`StateStore`], the
+//! [`SessionStore`] over the engine's `state::*` and `publish`.
+//!
+//! Rules it keeps:
+//! - No decisions here: every handler decodes, calls one domain method and encodes.
+//! - Routes are separate functions (`session::http_list`, ...) because a route's function
+//!   receives the HTTP request envelope; both call the same domain method. A route's `:id` is
+//!   percent-decoded and may be an id or a name (`?realm=` says the name's realm).
+//! - The worker keeps nothing in memory but the write lock: a restarted worker answers from
+//!   the engine's state.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentos_kit::http::{HttpRequest, HttpResponse, register_route};
+use agentos_kit::state::{self, STATE_TIMEOUT};
+use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, call, clock, register_typed};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::{
+    CloseSession, EVENTS_TOPIC, GetSession, INDEX_SCOPE, IndexEntry, ListSessions, OpenSession, RenameSession, Session,
+    SessionError, SessionEvent, SessionState, SessionStore, Sessions, SetState, percent_decode, realm_of_scope, scope,
+};
+
+/// `GET /v1/sessions?realm=&state=&limit=`: sessions, newest first.
+const HTTP_LIST: HttpRoute = HttpRoute { method: "GET", path: "/v1/sessions", function_id: "session::http_list" };
+/// `GET /v1/sessions/:id?realm=`: one session by id or name.
+const HTTP_GET: HttpRoute = HttpRoute { method: "GET", path: "/v1/sessions/:id", function_id: "session::http_get" };
+/// `PATCH /v1/sessions/:id` `{name}`: rename it.
+const HTTP_RENAME: HttpRoute =
+    HttpRoute { method: "PATCH", path: "/v1/sessions/:id", function_id: "session::http_rename" };
+/// `POST /v1/sessions/:id/close`: it is done.
+const HTTP_CLOSE: HttpRoute =
+    HttpRoute { method: "POST", path: "/v1/sessions/:id/close", function_id: "session::http_close" };
+
+/// The session-lifecycle worker's manifest; `workers/session-lifecycle/iii.worker.yaml` mirrors it.
+pub static MANIFEST: WorkerManifest = WorkerManifest {
+    name: "session-lifecycle",
+    description: "Sessions, one conversation each, scoped to a realm: open (a turn starts), get, list, rename, set state and close them; changes are published on agentos.events.",
+    functions: &[
+        "session::open",
+        "session::set_state",
+        "session::get",
+        "session::list",
+        "session::rename",
+        "session::close",
+        "session::http_list",
+        "session::http_get",
+        "session::http_rename",
+        "session::http_close",
+    ],
+    http_routes: &[HTTP_LIST, HTTP_GET, HTTP_RENAME, HTTP_CLOSE],
+    depends_on: &[],
+    restart: RestartPolicy::Always,
+};
+
+/// How long a `publish` may take: the engine fans out in process and answers at once, so 2 s
+/// only trips when it is wedged, and a turn never waits longer than that for a live inbox.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Runs the session-lifecycle worker as its own process until SIGTERM or SIGINT
+/// (`agentos worker session-lifecycle`).
+pub fn run() -> Result<(), WorkerError> {
+    agentos_kit::run_worker(&MANIFEST, |iii| {
+        register(iii, agentos_kit::http::api_key_from_env());
+    })
+}
+
+/// Registers every `session::*` function and `/v1/sessions` route on `iii`. Routes check
+/// `Authorization: Bearer <api_key>`; with `None` they answer without a key (a warning is
+/// logged). Returns the domain, which tests may inspect.
+pub fn register(iii: &III, api_key: Option<Arc<str>>) -> Arc<Sessions<StateStore>> {
+    let sessions = Arc::new(Sessions::new(StateStore::new(iii.clone())));
+
+    bind(
+        iii,
+        &sessions,
+        "session::open",
+        "A turn starts: resumes a session by {id} or {name} in {realm?} (default), else creates it; sets active, counts the turn: {id?, name?, realm?, hand, agent?, model?} -> Session.",
+        |s, req: OpenSession| async move { s.open(req).await },
+    );
+    bind(
+        iii,
+        &sessions,
+        "session::set_state",
+        "Sets a session's state (active, waiting_approval, done, failed) and, with error, its last_error: {id, state, error?: {code, message}, realm?} -> Session.",
+        |s, req: SetState| async move { s.set_state(req).await },
+    );
+    bind(
+        iii,
+        &sessions,
+        "session::get",
+        "One session: {id} (any realm, or realm?) or {name, realm?} -> Session.",
+        |s, req: GetSession| async move { s.get(req).await },
+    );
+    bind(
+        iii,
+        &sessions,
+        "session::list",
+        "Sessions by latest activity: {realm?, state?, limit?} -> {sessions, total}.",
+        |s, req: ListSessions| async move { s.list(req).await },
+    );
+    bind(
+        iii,
+        &sessions,
+        "session::rename",
+        "Names a session (names are unique per realm): {id, name, realm?} -> Session.",
+        |s, req: RenameSession| async move { s.rename(req).await },
+    );
+    bind(
+        iii,
+        &sessions,
+        "session::close",
+        "Marks a session done (open resumes it): {id, realm?} -> Session.",
+        |s, req: CloseSession| async move { s.close(req).await },
+    );
+
+    if api_key.is_none() {
+        tracing::warn!(
+            worker = MANIFEST.name,
+            "no API key (AGENTOS_API_KEY): the /v1/sessions routes answer without one"
+        );
+    }
+    route(iii, &sessions, HTTP_LIST, &api_key, |s, req| async move {
+        Ok(HttpResponse::ok(s.list(list_query(&req)?).await?))
+    });
+    route(iii, &sessions, HTTP_GET, &api_key, |s, req| async move { Ok(HttpResponse::ok(target(&s, &req).await?)) });
+    route(iii, &sessions, HTTP_RENAME, &api_key, |s, req| async move {
+        let patch = req.body_as::<RenameBody>()?;
+        let session = target(&s, &req).await?;
+        Ok(HttpResponse::ok(
+            s.rename(RenameSession { id: session.id, name: patch.name, realm: Some(session.realm) }).await?,
+        ))
+    });
+    route(iii, &sessions, HTTP_CLOSE, &api_key, |s, req| async move {
+        let session = target(&s, &req).await?;
+        Ok(HttpResponse::ok(s.close(CloseSession { id: session.id, realm: Some(session.realm) }).await?))
+    });
+    sessions
+}
+
+/// The body of `PATCH /v1/sessions/:id`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenameBody {
+    /// The new name.
+    name: String,
+}
+
+/// The session a `/v1/sessions/:id…` route names: by id, else by name in `?realm=`.
+async fn target(sessions: &Sessions<StateStore>, req: &HttpRequest) -> Result<Session, SessionError> {
+    let key = percent_decode(req.path_param("id")?);
+    sessions.resolve(&key, req.query("realm")).await
+}
+
+/// The `session::list` request of `GET /v1/sessions?realm=&state=&limit=`.
+fn list_query(req: &HttpRequest) -> Result<ListSessions, SessionError> {
+    let state = req.query("state").map(SessionState::parse).transpose()?;
+    let limit = match req.query("limit") {
+        None => None,
+        Some(text) => Some(text.parse::<usize>().map_err(|_| {
+            WorkerError::invalid_input(format!(
+                "limit {text:?} is not a number: ask for 1 to {} sessions, for example ?limit=20",
+                crate::LIST_MAX
+            ))
+        })?),
+    };
+    Ok(ListSessions { realm: req.query("realm").map(str::to_string), state, limit })
+}
+
+/// Registers bus function `id` as `f` over the domain.
+fn bind<Req, Resp, F, Fut>(iii: &III, sessions: &Arc<Sessions<StateStore>>, id: &str, description: &str, f: F)
+where
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize + 'static,
+    F: Fn(Arc<Sessions<StateStore>>, Req) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, SessionError>> + Send + 'static,
+{
+    let sessions = Arc::clone(sessions);
+    register_typed(iii, id, description, move |req: Req| {
+        let done = f(Arc::clone(&sessions), req);
+        async move { done.await.map_err(WorkerError::from) }
+    });
+}
+
+/// Registers `route` as `f` over the domain, behind the bearer check.
+fn route<F, Fut>(iii: &III, sessions: &Arc<Sessions<StateStore>>, route: HttpRoute, api_key: &Option<Arc<str>>, f: F)
+where
+    F: Fn(Arc<Sessions<StateStore>>, HttpRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<HttpResponse, SessionError>> + Send + 'static,
+{
+    let sessions = Arc::clone(sessions);
+    let handler = move |req: HttpRequest| {
+        let done = f(Arc::clone(&sessions), req);
+        async move { done.await.map_err(WorkerError::from) }
+    };
+    if let Err(e) = register_route(iii, MANIFEST.name, route, api_key.clone(), handler) {
+        // Only a trigger config that does not encode gets here; the harness and the supervisor's
+        // readiness check then report the route as missing.
+        tracing::error!(worker = MANIFEST.name, code = %e.code, message = %e.message, "could not register a route");
+    }
+}
+
+/// The answer of `state::list_groups`.
+#[derive(Debug, Deserialize)]
+struct Groups {
+    /// Every scope name, sorted.
+    groups: Vec<String>,
+}
+
+/// [`SessionStore`] over the engine: sessions in `realm:<realm>:sessions`, the index in
+/// [`INDEX_SCOPE`], events through `publish`, the wall clock from the kit.
+#[derive(Clone)]
+pub struct StateStore {
+    iii: III,
+}
+
+impl StateStore {
+    /// A store that talks to the engine through `iii`.
+    pub fn new(iii: III) -> Self {
+        Self { iii }
+    }
+}
+
+impl SessionStore for StateStore {
+    fn now_ms(&self) -> u64 {
+        clock::now_ms()
+    }
+
+    fn new_id(&self) -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+
+    async fn get(&self, realm: &str, id: &str) -> Result<Option<Session>, WorkerError> {
+        state::get(&self.iii, &scope(realm), id).await
+    }
+
+    async fn put(&self, session: &Session) -> Result<(), WorkerError> {
+        state::set(&self.iii, &scope(&session.realm), &session.id, session).await
+    }
+
+    async fn list(&self, realm: &str) -> Result<Vec<Session>, WorkerError> {
+        state::list(&self.iii, &scope(realm)).await
+    }
+
+    async fn realms(&self) -> Result<Vec<String>, WorkerError> {
+        // The kit has no helper for `state::list_groups`; this is the same typed call.
+        let answer: Groups = call(&self.iii, "state::list_groups", &json!({}), STATE_TIMEOUT).await?;
+        Ok(answer.groups.iter().filter_map(|g| realm_of_scope(g)).map(str::to_string).collect())
+    }
+
+    async fn index_get(&self, id: &str) -> Result<Option<IndexEntry>, WorkerError> {
+        state::get(&self.iii, INDEX_SCOPE, id).await
+    }
+
+    async fn index_put(&self, entry: &IndexEntry) -> Result<(), WorkerError> {
+        state::set(&self.iii, INDEX_SCOPE, &entry.id, entry).await
+    }
+
+    async fn index_delete(&self, id: &str) -> Result<(), WorkerError> {
+        state::delete(&self.iii, INDEX_SCOPE, id).await.map(drop)
+    }
+
+    async fn publish(&self, event: &SessionEvent) {
+        let input = json!({"topic": EVENTS_TOPIC, "data": event});
+        if let Err(e) = call::<_, Value>(&self.iii, "publish", &input, PUBLISH_TIMEOUT).await {
+            tracing::warn!(
+                worker = MANIFEST.name,
+                event = %event.event,
+                session = %event.data.id,
+                code = %e.code,
+                message = %e.message,
+                "could not publish a session change; live inboxes miss it until they reload"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentos_kit::ManifestFile;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn every_verb_of_the_issue_is_a_function_and_the_manifest_is_valid() {
+        for verb in ["open", "set_state", "get", "list", "rename", "close"] {
+            let id = format!("session::{verb}");
+            assert!(MANIFEST.functions.contains(&id.as_str()), "{id} is missing");
+        }
+        assert_eq!(MANIFEST.validate(), Ok(()));
+    }
+
+    #[test]
+    fn iii_worker_yaml_agrees_with_the_manifest() {
+        let file: ManifestFile = serde_saphyr::from_str(include_str!("../iii.worker.yaml")).unwrap();
+        assert_eq!(MANIFEST.agrees_with(&file), Ok(()));
+    }
+
+    #[test]
+    fn the_list_query_reads_realm_state_and_limit_and_names_the_fix_for_bad_values() {
+        let mut req = HttpRequest::default();
+        req.query_params.insert("realm".into(), "team".into());
+        req.query_params.insert("state".into(), "waiting_approval".into());
+        req.query_params.insert("limit".into(), "5".into());
+        assert_eq!(
+            list_query(&req).unwrap(),
+            ListSessions { realm: Some("team".into()), state: Some(SessionState::WaitingApproval), limit: Some(5) }
+        );
+        req.query_params.insert("limit".into(), "many".into());
+        let err = WorkerError::from(list_query(&req).unwrap_err());
+        assert_eq!(err.code, "INVALID_INPUT");
+        assert!(err.message.contains("?limit=20"), "{}", err.message);
+        req.query_params.insert("state".into(), "paused".into());
+        assert_eq!(list_query(&req).unwrap_err(), SessionError::InvalidState { given: "paused".into() });
+    }
+}

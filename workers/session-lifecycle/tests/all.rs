@@ -1,0 +1,5 @@
+//! The session-lifecycle worker's integration tests: the real worker against the embedded
+//! engine, through the kit's harness, on the bus and over the REST port.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod suite;

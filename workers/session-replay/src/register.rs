@@ -1,0 +1,342 @@
+//! The thin glue between the replay domain and the engine: the manifest, the bindings of
+//! `replay::*` ids and the `/v1/sessions/:id/{events,summary}`, `/v1/replay/search` and
+//! `/v1/traces` routes to [`Replay`], and [`StateStore`], the [`ReplayStore`] over the
+//! engine's `state::*` and `engine::traces::*`.
+//!
+//! Rules it keeps:
+//! - No decisions here: every handler decodes, calls one domain method and encodes.
+//! - A route's `:id` is percent-decoded; it is a session id (the CLI resolves names through
+//!   `GET /v1/sessions/:id` first) or a trace id.
+//! - The worker keeps nothing in memory but its locks: a restarted worker answers from the
+//!   engine's state.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentos_kit::http::{HttpRequest, HttpResponse, register_route};
+use agentos_kit::state::{self, STATE_TIMEOUT};
+use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, call, register_typed};
+use agentos_worker_session_lifecycle::percent_decode;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::{
+    Event, GetEvents, ListTraces, RecordEvent, Replay, ReplayError, ReplayStore, SCOPE_PREFIX, SearchEvents,
+    SessionRef, TraceRef, scope,
+};
+
+/// `GET /v1/sessions/:id/events?from_seq=&limit=`: the session's steps by seq.
+const HTTP_EVENTS: HttpRoute =
+    HttpRoute { method: "GET", path: "/v1/sessions/:id/events", function_id: "replay::http_events" };
+/// `GET /v1/sessions/:id/summary`: the session's totals.
+const HTTP_SUMMARY: HttpRoute =
+    HttpRoute { method: "GET", path: "/v1/sessions/:id/summary", function_id: "replay::http_summary" };
+/// `GET /v1/replay/search?q=&session_id=&kind=&limit=`: matching steps across sessions.
+const HTTP_SEARCH: HttpRoute =
+    HttpRoute { method: "GET", path: "/v1/replay/search", function_id: "replay::http_search" };
+/// `GET /v1/traces?session_id=&limit=`: a session's traces, or recent ones.
+const HTTP_TRACES: HttpRoute = HttpRoute { method: "GET", path: "/v1/traces", function_id: "replay::http_traces" };
+/// `GET /v1/traces/:id`: one trace's span tree.
+const HTTP_TRACE: HttpRoute = HttpRoute { method: "GET", path: "/v1/traces/:id", function_id: "replay::http_trace" };
+
+/// The session-replay worker's manifest; `workers/session-replay/iii.worker.yaml` mirrors it.
+pub static MANIFEST: WorkerManifest = WorkerManifest {
+    name: "session-replay",
+    description: "The step record of every session (model calls, tool calls, approvals, errors): record idempotently, replay in order, summarise, search, and join a session with its engine traces.",
+    functions: &[
+        "replay::record",
+        "replay::get",
+        "replay::summary",
+        "replay::search",
+        "replay::delete",
+        "replay::traces",
+        "replay::trace",
+        "replay::http_events",
+        "replay::http_summary",
+        "replay::http_search",
+        "replay::http_traces",
+        "replay::http_trace",
+    ],
+    http_routes: &[HTTP_EVENTS, HTTP_SUMMARY, HTTP_SEARCH, HTTP_TRACES, HTTP_TRACE],
+    depends_on: &[],
+    restart: RestartPolicy::Always,
+};
+
+/// How long an `engine::traces::*` call may take: it flushes the span writer and reads the
+/// engine's database, which is milliseconds; 10 s only trips when the engine is wedged.
+const TRACES_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many root spans one trace may have that are looked at: SDK spans without their parent
+/// are roots too, and a trace rarely has more than a handful.
+const ROOTS_PER_TRACE: usize = 100;
+
+/// Runs the session-replay worker as its own process until SIGTERM or SIGINT
+/// (`agentos worker session-replay`).
+pub fn run() -> Result<(), WorkerError> {
+    agentos_kit::run_worker(&MANIFEST, |iii| {
+        register(iii, agentos_kit::http::api_key_from_env());
+    })
+}
+
+/// Registers every `replay::*` function and route on `iii`. Routes check
+/// `Authorization: Bearer <api_key>`; with `None` they answer without a key (a warning is
+/// logged). Returns the domain, which tests may inspect.
+pub fn register(iii: &III, api_key: Option<Arc<str>>) -> Arc<Replay<StateStore>> {
+    let replay = Arc::new(Replay::new(StateStore::new(iii.clone())));
+
+    bind(
+        iii,
+        &replay,
+        "replay::record",
+        "Records one step of a session, once per (session_id, seq): {session_id, seq, kind, at_ms, duration_ms?, turn_id?, trace_id?, data} -> {recorded}.",
+        |r, req: RecordEvent| async move { r.record(req).await },
+    );
+    bind(
+        iii,
+        &replay,
+        "replay::get",
+        "A session's steps by seq: {session_id, from_seq?, limit?} -> {session_id, events}.",
+        |r, req: GetEvents| async move { r.get(req).await },
+    );
+    bind(
+        iii,
+        &replay,
+        "replay::summary",
+        "A session's totals: {session_id} -> {events, turns, started_ms, ended_ms, duration_ms, llm_calls, tool_calls, input_tokens, output_tokens, cost_usd?, errors, approvals, trace_ids}.",
+        |r, req: SessionRef| async move { r.summary(req).await },
+    );
+    bind(
+        iii,
+        &replay,
+        "replay::search",
+        "Steps whose JSON contains a text, any case, newest first: {query, session_id?, kind?, limit?} -> {query, events, total}.",
+        |r, req: SearchEvents| async move { r.search(req).await },
+    );
+    bind(
+        iii,
+        &replay,
+        "replay::delete",
+        "Deletes every recorded step of a session: {session_id} -> {session_id, deleted}.",
+        |r, req: SessionRef| async move { r.delete(req).await },
+    );
+    bind(
+        iii,
+        &replay,
+        "replay::traces",
+        "A session's traces with their root spans, or recent traces: {session_id?, limit?} -> {traces: [{trace_id, root, started_ms, duration_ms, turn_id?}]}.",
+        |r, req: ListTraces| async move { r.traces(req).await },
+    );
+    bind(
+        iii,
+        &replay,
+        "replay::trace",
+        "One trace's span tree: {trace_id} -> {trace_id, roots}.",
+        |r, req: TraceRef| async move { r.trace(req).await },
+    );
+
+    if api_key.is_none() {
+        tracing::warn!(
+            worker = MANIFEST.name,
+            "no API key (AGENTOS_API_KEY): the replay and trace routes answer without one"
+        );
+    }
+    route(iii, &replay, HTTP_EVENTS, &api_key, |r, req| async move {
+        let get = GetEvents {
+            session_id: session_id(&req)?,
+            from_seq: number(&req, "from_seq")?,
+            limit: number(&req, "limit")?.map(usize_of),
+        };
+        Ok(HttpResponse::ok(r.get(get).await?))
+    });
+    route(iii, &replay, HTTP_SUMMARY, &api_key, |r, req| async move {
+        Ok(HttpResponse::ok(r.summary(SessionRef { session_id: session_id(&req)? }).await?))
+    });
+    route(iii, &replay, HTTP_SEARCH, &api_key, |r, req| async move {
+        let search = SearchEvents {
+            query: req.query("q").unwrap_or_default().to_string(),
+            session_id: req.query("session_id").map(str::to_string),
+            kind: req.query("kind").map(str::to_string),
+            limit: number(&req, "limit")?.map(usize_of),
+        };
+        Ok(HttpResponse::ok(r.search(search).await?))
+    });
+    route(iii, &replay, HTTP_TRACES, &api_key, |r, req| async move {
+        let list = ListTraces {
+            session_id: req.query("session_id").map(str::to_string),
+            limit: number(&req, "limit")?.map(usize_of),
+        };
+        Ok(HttpResponse::ok(r.traces(list).await?))
+    });
+    route(iii, &replay, HTTP_TRACE, &api_key, |r, req| async move {
+        let trace_id = percent_decode(req.path_param("id")?);
+        Ok(HttpResponse::ok(r.trace(TraceRef { trace_id }).await?))
+    });
+    replay
+}
+
+/// The percent-decoded `:id` of a `/v1/sessions/:id/…` route.
+fn session_id(req: &HttpRequest) -> Result<String, ReplayError> {
+    Ok(percent_decode(req.path_param("id")?))
+}
+
+/// Query parameter `name` as a whole number, if given.
+fn number(req: &HttpRequest, name: &'static str) -> Result<Option<u64>, ReplayError> {
+    req.query(name)
+        .map(|text| text.trim().parse::<u64>().map_err(|_| ReplayError::NotANumber { name, given: text.to_string() }))
+        .transpose()
+}
+
+/// A limit as `usize`; one beyond `usize` is out of range anyway, and the domain says so.
+fn usize_of(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// Registers bus function `id` as `f` over the domain.
+fn bind<Req, Resp, F, Fut>(iii: &III, replay: &Arc<Replay<StateStore>>, id: &str, description: &str, f: F)
+where
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize + 'static,
+    F: Fn(Arc<Replay<StateStore>>, Req) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, ReplayError>> + Send + 'static,
+{
+    let replay = Arc::clone(replay);
+    register_typed(iii, id, description, move |req: Req| {
+        let done = f(Arc::clone(&replay), req);
+        async move { done.await.map_err(WorkerError::from) }
+    });
+}
+
+/// Registers `route` as `f` over the domain, behind the bearer check.
+fn route<F, Fut>(iii: &III, replay: &Arc<Replay<StateStore>>, route: HttpRoute, api_key: &Option<Arc<str>>, f: F)
+where
+    F: Fn(Arc<Replay<StateStore>>, HttpRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<HttpResponse, ReplayError>> + Send + 'static,
+{
+    let replay = Arc::clone(replay);
+    let handler = move |req: HttpRequest| {
+        let done = f(Arc::clone(&replay), req);
+        async move { done.await.map_err(WorkerError::from) }
+    };
+    if let Err(e) = register_route(iii, MANIFEST.name, route, api_key.clone(), handler) {
+        // Only a trigger config that does not encode gets here; the harness and the supervisor's
+        // readiness check then report the route as missing.
+        tracing::error!(worker = MANIFEST.name, code = %e.code, message = %e.message, "could not register a route");
+    }
+}
+
+/// The answer of `state::list_groups`.
+#[derive(Debug, Deserialize)]
+struct Groups {
+    /// Every scope name, sorted.
+    groups: Vec<String>,
+}
+
+/// The answer of `engine::traces::list` (paging fields ignored).
+#[derive(Debug, Deserialize)]
+struct SpanPage {
+    /// Root spans.
+    spans: Vec<Value>,
+}
+
+/// The answer of `engine::traces::tree`.
+#[derive(Debug, Deserialize)]
+struct SpanTree {
+    /// Root nodes with their `children`.
+    roots: Vec<Value>,
+}
+
+/// [`ReplayStore`] over the engine: events in `replay:<session_id>`, spans from
+/// `engine::traces::*`.
+#[derive(Clone)]
+pub struct StateStore {
+    iii: III,
+}
+
+impl StateStore {
+    /// A store that talks to the engine through `iii`.
+    pub fn new(iii: III) -> Self {
+        Self { iii }
+    }
+}
+
+impl ReplayStore for StateStore {
+    async fn get_event(&self, session_id: &str, key: &str) -> Result<Option<Event>, WorkerError> {
+        state::get(&self.iii, &scope(session_id), key).await
+    }
+
+    async fn put_event(&self, event: &Event) -> Result<(), WorkerError> {
+        state::set(&self.iii, &scope(&event.session_id), &event.key(), event).await
+    }
+
+    async fn events(&self, session_id: &str) -> Result<Vec<Event>, WorkerError> {
+        state::list(&self.iii, &scope(session_id)).await
+    }
+
+    async fn delete_event(&self, session_id: &str, key: &str) -> Result<bool, WorkerError> {
+        state::delete(&self.iii, &scope(session_id), key).await
+    }
+
+    async fn sessions(&self) -> Result<Vec<String>, WorkerError> {
+        // The kit has no helper for `state::list_groups`; this is the same typed call.
+        let answer: Groups = call(&self.iii, "state::list_groups", &json!({}), STATE_TIMEOUT).await?;
+        Ok(answer.groups.iter().filter_map(|g| g.strip_prefix(SCOPE_PREFIX)).map(str::to_string).collect())
+    }
+
+    async fn trace_roots(&self, trace_id: &str) -> Result<Vec<Value>, WorkerError> {
+        let query = json!({"trace_id": trace_id, "include_internal": true, "limit": ROOTS_PER_TRACE});
+        let page: SpanPage = call(&self.iii, "engine::traces::list", &query, TRACES_TIMEOUT).await?;
+        Ok(page.spans)
+    }
+
+    async fn recent_roots(&self, limit: usize) -> Result<Vec<Value>, WorkerError> {
+        let query = json!({"limit": limit, "sort_by": "start", "sort_order": "desc"});
+        let page: SpanPage = call(&self.iii, "engine::traces::list", &query, TRACES_TIMEOUT).await?;
+        Ok(page.spans)
+    }
+
+    async fn trace_tree(&self, trace_id: &str) -> Result<Vec<Value>, WorkerError> {
+        let tree: SpanTree =
+            call(&self.iii, "engine::traces::tree", &json!({"trace_id": trace_id}), TRACES_TIMEOUT).await?;
+        Ok(tree.roots)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentos_kit::ManifestFile;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn every_verb_of_the_issue_is_a_function_and_the_manifest_is_valid() {
+        for id in [
+            "replay::record",
+            "replay::get",
+            "replay::summary",
+            "replay::search",
+            "replay::http_traces",
+            "replay::http_trace",
+        ] {
+            assert!(MANIFEST.functions.contains(&id), "{id} is missing");
+        }
+        assert_eq!(MANIFEST.validate(), Ok(()));
+    }
+
+    #[test]
+    fn iii_worker_yaml_agrees_with_the_manifest() {
+        let file: ManifestFile = serde_saphyr::from_str(include_str!("../iii.worker.yaml")).unwrap();
+        assert_eq!(MANIFEST.agrees_with(&file), Ok(()));
+    }
+
+    #[test]
+    fn numbers_in_the_query_are_read_or_refused_naming_the_parameter() {
+        let mut req = HttpRequest::default();
+        assert_eq!(number(&req, "limit"), Ok(None));
+        req.query_params.insert("limit".into(), " 20 ".into());
+        assert_eq!(number(&req, "limit"), Ok(Some(20)));
+        req.query_params.insert("limit".into(), "-1".into());
+        assert_eq!(number(&req, "limit"), Err(ReplayError::NotANumber { name: "limit", given: "-1".into() }));
+    }
+}
