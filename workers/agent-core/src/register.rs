@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use agentos_kit::channel::{self, ChannelReader, EventSink};
 use agentos_kit::chat::{Completion, CompletionRequest};
-use agentos_kit::http::{HttpRequest, HttpResponse, register_route};
+use agentos_kit::http::{HttpRequest, HttpResponse, register_route_or_log};
 use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, register_typed};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -200,7 +200,7 @@ pub fn register(iii: &III, settings: Settings, api_key: Option<Arc<str>>) {
         );
     }
     let (b, s) = (bus.clone(), settings);
-    route(iii, HTTP_CHAT, &api_key, move |req| {
+    register_route_or_log(iii, MANIFEST.name, HTTP_CHAT, &api_key, move |req| {
         let (b, s) = (b.clone(), s.clone());
         async move {
             let mut chat_req: ChatRequest = req.body_as()?;
@@ -210,12 +210,12 @@ pub fn register(iii: &III, settings: Settings, api_key: Option<Arc<str>>) {
         }
     });
     let b = bus.clone();
-    route(iii, HTTP_LIST, &api_key, move |req| {
+    register_route_or_log(iii, MANIFEST.name, HTTP_LIST, &api_key, move |req| {
         let b = b.clone();
         async move { Ok(HttpResponse::ok(agents::list(&b, &query_realm(&req)).await?)) }
     });
     let b = bus.clone();
-    route(iii, HTTP_CREATE, &api_key, move |req| {
+    register_route_or_log(iii, MANIFEST.name, HTTP_CREATE, &api_key, move |req| {
         let b = b.clone();
         async move {
             let agent = agents::create(&b, req.body_as()?, agentos_kit::clock::now_ms()).await?;
@@ -224,11 +224,11 @@ pub fn register(iii: &III, settings: Settings, api_key: Option<Arc<str>>) {
         }
     });
     let b = bus.clone();
-    route(iii, HTTP_GET, &api_key, move |req| {
+    register_route_or_log(iii, MANIFEST.name, HTTP_GET, &api_key, move |req| {
         let b = b.clone();
         async move { Ok(HttpResponse::ok(agents::get(&b, &query_realm(&req), req.path_param("id")?).await?)) }
     });
-    route(iii, HTTP_DELETE, &api_key, move |req| {
+    register_route_or_log(iii, MANIFEST.name, HTTP_DELETE, &api_key, move |req| {
         let b = bus.clone();
         async move { Ok(HttpResponse::ok(agents::delete(&b, &query_realm(&req), req.path_param("id")?).await?)) }
     });
@@ -240,16 +240,4 @@ fn realm_or_default(realm: Option<String>) -> String {
 
 fn query_realm(req: &HttpRequest) -> String {
     realm_or_default(req.query("realm").map(str::to_string))
-}
-
-/// Registers one route; a registration failure is logged (the supervisor's readiness check then
-/// reports the missing route).
-fn route<F, Fut>(iii: &III, route: HttpRoute, api_key: &Option<Arc<str>>, handler: F)
-where
-    F: Fn(HttpRequest) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<HttpResponse, WorkerError>> + Send + 'static,
-{
-    if let Err(e) = register_route(iii, MANIFEST.name, route, api_key.clone(), handler) {
-        tracing::error!("{e}");
-    }
 }

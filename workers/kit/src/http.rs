@@ -292,6 +292,23 @@ where
     Ok(RegisteredRoute { function, trigger })
 }
 
+/// [`register_route`] for a worker's startup: a registration failure is logged rather than
+/// returned (the supervisor's readiness check then reports the missing route by name).
+pub fn register_route_or_log<F, Fut>(
+    iii: &III,
+    manifest_name: &str,
+    route: HttpRoute,
+    auth: &Option<Arc<str>>,
+    handler: F,
+) where
+    F: Fn(HttpRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<HttpResponse, WorkerError>> + Send + 'static,
+{
+    if let Err(e) = register_route(iii, manifest_name, route, auth.clone(), handler) {
+        tracing::error!(worker = manifest_name, "{e}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentos_kit::channel::{self, ChannelReader, ChannelWriter, Event};
-use agentos_kit::http::{HttpRequest, HttpResponse, register_route};
+use agentos_kit::http::{HttpRequest, HttpResponse, register_route_or_log};
 use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, codes};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
@@ -75,9 +75,9 @@ pub fn register(iii: &III, api_key: Option<Arc<str>>) {
         tracing::warn!(worker = MANIFEST.name, "no API key (AGENTOS_API_KEY): the chat routes answer without one");
     }
     let i = iii.clone();
-    route(iii, HTTP_CHAT_STREAM, &api_key, move |req| chat_stream(i.clone(), req));
+    register_route_or_log(iii, MANIFEST.name, HTTP_CHAT_STREAM, &api_key, move |req| chat_stream(i.clone(), req));
     let i = iii.clone();
-    route(iii, HTTP_COMPLETIONS, &api_key, move |req| completions(i.clone(), req));
+    register_route_or_log(iii, MANIFEST.name, HTTP_COMPLETIONS, &api_key, move |req| completions(i.clone(), req));
     // Live events: one subscription to the topic, fanned out in process to every open stream.
     let (events, _) = tokio::sync::broadcast::channel::<Event>(EVENTS_BACKLOG);
     let sender = events.clone();
@@ -100,9 +100,11 @@ pub fn register(iii: &III, api_key: Option<Arc<str>>) {
         tracing::error!("cannot subscribe to {EVENTS_TOPIC}: {e}");
     }
     let i = iii.clone();
-    route(iii, HTTP_EVENTS, &api_key, move |req| live_events(i.clone(), req, events.subscribe()));
+    register_route_or_log(iii, MANIFEST.name, HTTP_EVENTS, &api_key, move |req| {
+        live_events(i.clone(), req, events.subscribe())
+    });
     let i = iii.clone();
-    route(iii, HTTP_MODELS, &api_key, move |_req| {
+    register_route_or_log(iii, MANIFEST.name, HTTP_MODELS, &api_key, move |_req| {
         let i = i.clone();
         async move {
             let hands: Value = agentos_kit::call(&i, "hand::list", &json!({}), Duration::from_secs(10)).await?;
@@ -339,18 +341,6 @@ fn start_turn(iii: III, mut input: Value) -> mpsc::Receiver<Relayed> {
 
 fn joined(done: Result<Result<Value, WorkerError>, tokio::task::JoinError>) -> Result<Value, WorkerError> {
     done.unwrap_or_else(|e| Err(WorkerError::internal(format!("the turn task failed: {e}"))))
-}
-
-/// Registers one route; a registration failure is logged (the supervisor's readiness check then
-/// reports the missing route).
-fn route<F, Fut>(iii: &III, route: HttpRoute, api_key: &Option<Arc<str>>, handler: F)
-where
-    F: Fn(HttpRequest) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<HttpResponse, WorkerError>> + Send + 'static,
-{
-    if let Err(e) = register_route(iii, MANIFEST.name, route, api_key.clone(), handler) {
-        tracing::error!("{e}");
-    }
 }
 
 #[cfg(test)]
