@@ -22,10 +22,13 @@ pub fn all() -> Vec<Entry> {
         Entry { manifest: &agentos_worker_hand_runner::MANIFEST, run: agentos_worker_hand_runner::run },
         Entry { manifest: &agentos_worker_agent_core::MANIFEST, run: agentos_worker_agent_core::run },
         Entry { manifest: &agentos_worker_streaming::MANIFEST, run: agentos_worker_streaming::run },
+        Entry { manifest: &agentos_worker_embedding::MANIFEST, run: agentos_worker_embedding::run },
         Entry { manifest: &agentos_worker_approval_tiers::MANIFEST, run: agentos_worker_approval_tiers::run },
         Entry { manifest: &agentos_worker_approval::MANIFEST, run: agentos_worker_approval::run },
         Entry { manifest: &agentos_worker_session_lifecycle::MANIFEST, run: agentos_worker_session_lifecycle::run },
         Entry { manifest: &agentos_worker_session_replay::MANIFEST, run: agentos_worker_session_replay::run },
+        Entry { manifest: &agentos_worker_memory::MANIFEST, run: agentos_worker_memory::run },
+        Entry { manifest: &agentos_worker_context_cache::MANIFEST, run: agentos_worker_context_cache::run },
     ]
 }
 

@@ -38,6 +38,7 @@ const CLI_ROUTES: &[&[(&str, &str)]] = &[
     crate::trace::ROUTES,
     crate::approvals::ROUTES,
     crate::approvals::POLICY_ROUTES,
+    crate::memory::ROUTES,
 ];
 
 /// The namespaces of the functions the engine serves itself (state, streams, introspection,
@@ -100,6 +101,7 @@ pub fn run() -> anyhow::Result<Vec<String>> {
             "the hands could not be listed to check their functions ({e:#}); fix: see `agentos logs hand-runner`"
         )),
     }
+    problems.extend(block_on(async { Ok(crate::models::doctor_problems(&client).await) })?);
     let mut routes: Vec<(String, String)> =
         CLI_ROUTES.iter().flat_map(|group| group.iter()).map(|(m, p)| (m.to_string(), p.to_string())).collect();
     for m in &manifests {

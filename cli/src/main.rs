@@ -9,6 +9,8 @@ mod doctor;
 mod down;
 mod engine_cmd;
 mod logging;
+mod memory;
+mod models;
 mod paths;
 mod ports;
 mod replay;
@@ -91,6 +93,16 @@ enum Command {
         #[command(subcommand)]
         command: approvals::PolicyCommand,
     },
+    /// Local models: install the embedding model (with a checksum check), show its status.
+    Models {
+        #[command(subcommand)]
+        command: models::ModelsCommand,
+    },
+    /// Long-term memory: add, search, forget.
+    Memory {
+        #[command(subcommand)]
+        command: memory::MemoryCommand,
+    },
     /// Run only the embedded iii-compatible engine, in the foreground.
     Engine(engine_cmd::EngineArgs),
     /// Run one worker in the foreground (what `up` spawns).
@@ -133,6 +145,8 @@ fn main() -> std::process::ExitCode {
         Command::Trace(args) => trace::run(args),
         Command::Approvals(args) => approvals::run(args),
         Command::Policy { command } => approvals::run_policy(command),
+        Command::Models { command } => models::run(command),
+        Command::Memory { command } => memory::run(command),
         Command::Engine(args) => engine_cmd::run(args),
         Command::Worker { name, engine } => run_worker(&name, engine.as_deref()),
     };

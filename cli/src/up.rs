@@ -43,6 +43,9 @@ fn pick(flag: Option<u16>, configured: u16) -> anyhow::Result<u16> {
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
     let home = Home::discover()?;
     home.create_all().context("creating the agentos folders")?;
+    // Before the workers start (and before --detach hands over), so the embedding worker finds
+    // its model; never fails `up` (see crate::models).
+    crate::models::ensure_for_up(&home);
     if args.detach {
         return detach(&home, &args);
     }

@@ -106,6 +106,13 @@ impl Stack {
         if let Some(dir) = cwd {
             command.current_dir(dir);
         }
+        // The embedding model: the one `scripts/test` exported, else the repo's copy when
+        // `scripts/install-test-deps.sh` put it there; a stack never downloads it during a test.
+        command.env("AGENTOS_MODELS_AUTO_INSTALL", "0");
+        let repo_model = workspace_root().join(".models/all-minilm-l6-v2");
+        if std::env::var_os("AGENTOS_EMBEDDING_MODEL_DIR").is_none() && repo_model.is_dir() {
+            command.env("AGENTOS_EMBEDDING_MODEL_DIR", repo_model);
+        }
         let child = command
             .args(["up", "--headless"])
             .args(["--engine-port", &free_port().to_string()])

@@ -42,3 +42,28 @@ async fn doctor_reports_a_hand_function_no_worker_provides_and_an_unserved_cli_r
         assert!(probed.contains(&(route.0.to_string(), route.1.to_string())), "{route:?} not probed: {probed:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_names_agentos_models_install_when_the_embedding_worker_lacks_its_model() {
+    let stack = FakeStack::start(|r| match (r.method.as_str(), r.uri.as_str(), r.authorization.is_some()) {
+        ("GET", "/v1/workers", true) => json(200, json!({"workers": []})),
+        ("GET", "/v1/hands", true) => json(200, json!({"hands": [], "errors": []})),
+        ("GET", "/v1/embedding", true) => json(
+            200,
+            json!({"model": "all-minilm-l6-v2", "dims": 384, "installed": false, "dir": "/data/models/all-minilm-l6-v2",
+                   "problem": "the embedding model is not installed: /data/models/all-minilm-l6-v2 lacks model.safetensors"}),
+        ),
+        _ => error(401, "UNAUTHORIZED", "missing API key"),
+    })
+    .await;
+    let out = stack.agentos(&["doctor"], None).await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().collect::<Vec<_>>(),
+        vec![
+            "✗ the embedding model is not installed in /data/models/all-minilm-l6-v2; fix: `agentos models install` (the embedding worker picks it up without a restart)"
+        ],
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -17,6 +17,7 @@ pub mod approve;
 pub mod history;
 pub mod record;
 pub mod register;
+pub mod remember;
 pub mod settings;
 pub mod tools;
 pub mod turn;

@@ -532,3 +532,40 @@ async fn an_agent_supplies_hand_and_model_to_its_turns() {
     chat(&bus, &mut NoEvents, &Settings::default(), turn, None).await.unwrap();
     assert_eq!(bus.requests()[0].model.as_deref(), Some("x/y"));
 }
+
+#[tokio::test]
+async fn a_hand_that_remembers_turns_stores_each_answered_turn_through_the_queue() {
+    let mut bus = FakeBus::new(&[]).answer(text("Use port 8080."));
+    bus.hand["memory"] = json!({"store": "turns", "importance": 0.4});
+    let req = ChatRequest { realm: Some("team".into()), ..ask("which port?") };
+    chat(&bus, &mut NoEvents, &Settings::default(), req, None).await.unwrap();
+    let stored: Vec<Value> =
+        bus.enqueued.lock().unwrap().iter().filter(|(f, _)| f == "memory::store").map(|(_, v)| v.clone()).collect();
+    assert_eq!(
+        stored,
+        [
+            json!({"text": "User: which port?\nAnswer: Use port 8080.", "realm": "team", "tags": ["turn", "coder"], "importance": 0.4})
+        ]
+    );
+
+    let quiet = FakeBus::new(&[]).answer(text("ok"));
+    chat(&quiet, &mut NoEvents, &Settings::default(), ask("hi"), None).await.unwrap();
+    assert!(quiet.enqueued.lock().unwrap().iter().all(|(f, _)| f != "memory::store"));
+}
+
+#[tokio::test]
+async fn a_memory_tool_runs_in_the_turns_realm_whatever_the_model_names() {
+    let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let bus = FakeBus::new(&["memory::recall"])
+        .tool("memory::recall", move |args| {
+            log.lock().unwrap().push(args.clone());
+            Ok(json!({"memories": []}))
+        })
+        .answer(calls(&[("c1", "memory__recall", json!({"query": "port", "realm": "someone-else"}))]))
+        .answer(text("Nothing remembered."));
+    let bus = approving(bus, "auto");
+    let req = ChatRequest { realm: Some("team".into()), ..ask("what port?") };
+    chat(&bus, &mut NoEvents, &Settings::default(), req, None).await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), [json!({"query": "port", "realm": "team"})]);
+}

@@ -228,6 +228,9 @@ pub struct Hand {
     /// Its own step limit.
     #[serde(default)]
     pub max_steps: Option<u32>,
+    /// What to remember of its turns.
+    #[serde(default)]
+    pub memory: Option<crate::remember::MemoryPolicy>,
 }
 
 /// What `context::build` answers (only what the turn needs).
@@ -492,6 +495,12 @@ async fn turn<B: Bus, E: Events>(
         json!({"reply": answer.reply, "usage": answer.usage, "steps": answer.steps, "finish": answer.finish}),
         None,
     );
+    if let Some(input) =
+        crate::remember::turn_memory(hand.memory.as_ref(), &ctx, &req.message, &answer.reply, &answer.finish)
+        && let Err(e) = bus.enqueue("memory::store", input, crate::record::QUEUE).await
+    {
+        tracing::warn!(session = %ctx.session_id, "could not remember the turn: {e}");
+    }
     set_state(bus, &ctx.session_id, "done", None).await;
     Ok(answer)
 }
@@ -596,7 +605,14 @@ async fn run_tool<B: Bus, E: Events>(
                             message: "tool arguments must be a JSON object".to_string(),
                         });
                     }
-                    Gate::Run => match bus.call(&function_id, call.arguments.clone(), settings.tool_timeout()).await {
+                    Gate::Run => match bus
+                        .call(
+                            &function_id,
+                            crate::remember::scoped_arguments(&function_id, &call.arguments, ctx),
+                            settings.tool_timeout(),
+                        )
+                        .await
+                    {
                         Ok(result) => {
                             record.ok = true;
                             record.result = Some(result);

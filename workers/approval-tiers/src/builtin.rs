@@ -14,6 +14,10 @@
 //!   `git` only as `status`, `diff`, `log`, `show`, `branch` (listing only), `rev-parse`,
 //!   `ls-files` or `blame`, never with `--output` or `--ext-diff`; `rg` without `--pre`;
 //!   `tree` without `-o`/`-R`; `file` without `-C`.
+//! - **auto** (`builtin:memory`): `memory::recall`, `memory::get`, `memory::stats` and
+//!   `memory::store`: agent-core runs them in the turn's own realm, and a stored memory changes
+//!   nothing outside it. `memory::forget`, `consolidate` and `evict` delete, so they fall to the
+//!   default (`ask`).
 //! - **ask** (`builtin:workspace-write`): `code::write_file` and `code::apply_patch`.
 //! - **ask** (`builtin:command`): every other `code::run_command`, with the reason it is not
 //!   safe (for example `sh -c` runs a script, which is never on the safe list).
@@ -124,6 +128,12 @@ pub fn decide(function_id: &str, arguments: &Value) -> Option<BuiltinMatch> {
             "code::read_file|list|search",
             Tier::Auto,
             format!("{function_id} only reads inside the workspace"),
+        )),
+        "memory::recall" | "memory::get" | "memory::stats" | "memory::store" => Some(BuiltinMatch::new(
+            "builtin:memory",
+            "memory::recall|get|stats|store",
+            Tier::Auto,
+            format!("{function_id} works in the turn's own realm and deletes nothing"),
         )),
         "code::write_file" | "code::apply_patch" => Some(BuiltinMatch::new(
             "builtin:workspace-write",
@@ -411,7 +421,10 @@ mod tests {
         assert_eq!((read.tier, read.id), (Tier::Auto, "builtin:read-only-code"));
         let write = decide("code::apply_patch", &json!({"patch": "x"})).unwrap();
         assert_eq!((write.tier, write.id), (Tier::Ask, "builtin:workspace-write"));
-        assert_eq!(decide("memory::store", &json!({})), None);
+        let remember = decide("memory::store", &json!({"text": "x"})).unwrap();
+        assert_eq!((remember.tier, remember.id), (Tier::Auto, "builtin:memory"));
+        assert_eq!(decide("memory::forget", &json!({"id": "m1"})), None);
+        assert_eq!(decide("vault::get", &json!({})), None);
         assert_eq!(deny("code::write_file", &json!({"program": "sudo"})), None);
     }
 

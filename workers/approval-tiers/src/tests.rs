@@ -128,7 +128,8 @@ fn hand_rules_come_before_config_rules_which_come_before_builtin_rules_and_the_d
         ("code::run_command", cmd("ls", &[]), None, row(Tier::Auto, "builtin:safe-command", "builtin")),
         ("code::run_command", cmd("make", &[]), None, row(Tier::Ask, "builtin:command", "builtin")),
         ("code::write_file", json!({"path": "a"}), None, row(Tier::Ask, "builtin:workspace-write", "builtin")),
-        ("memory::store", json!({"text": "x"}), None, row(Tier::Deny, "default", "config")),
+        ("memory::store", json!({"text": "x"}), None, row(Tier::Auto, "builtin:memory", "builtin")),
+        ("memory::forget", json!({"id": "m"}), None, row(Tier::Deny, "default", "config")),
     ];
     for (function_id, args, hand, expected) in table {
         assert_eq!(decide(function_id, args.clone(), &config, hand, None, None), expected, "{function_id} {args}");
@@ -146,7 +147,7 @@ fn the_first_matching_rule_of_a_list_wins() {
 #[test]
 fn without_a_configured_default_an_uncovered_call_asks_by_the_builtin_default() {
     let c = classify(
-        "memory::store",
+        "memory::forget",
         &json!({}),
         &Context { settings: &ApprovalSettings::default(), hand: None, always: None, grant: None },
     );
@@ -155,7 +156,7 @@ fn without_a_configured_default_an_uncovered_call_asks_by_the_builtin_default() 
         Classification {
             tier: Tier::Ask,
             rule: MatchedRule { id: "default".into(), source: "builtin".into(), function: "*".into(), when: None },
-            reason: "no rule covers memory::store, so the default applies ([approval] default = \"ask\")".into(),
+            reason: "no rule covers memory::forget, so the default applies ([approval] default = \"ask\")".into(),
         }
     );
 }

@@ -91,7 +91,7 @@ pub fn hands_dir(
 }
 
 /// The loaded hands by name, and what did not load.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Catalogue {
     hands: BTreeMap<String, Hand>,
     errors: Vec<LoadError>,
@@ -373,11 +373,16 @@ mod tests {
                 "code::search",
                 "code::write_file",
                 "code::apply_patch",
-                "code::run_command"
+                "code::run_command",
+                "memory::recall",
+                "memory::store"
             ]
         );
-        assert_eq!(tools("reviewer"), ["code::read_file", "code::list", "code::search", "code::run_command"]);
-        assert_eq!(tools("explorer"), ["code::read_file", "code::list", "code::search"]);
+        assert_eq!(
+            tools("reviewer"),
+            ["code::read_file", "code::list", "code::search", "code::run_command", "memory::recall"]
+        );
+        assert_eq!(tools("explorer"), ["code::read_file", "code::list", "code::search", "memory::recall"]);
         assert_eq!(catalogue.get("reviewer").unwrap().tier, Some(Tier::Deep));
     }
 }

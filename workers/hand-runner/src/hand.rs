@@ -10,6 +10,8 @@
 //! - A schedule's `cron` is parsed with the `cron` crate, the grammar the engine runs it with
 //!   (6 or 7 fields, seconds first), so a schedule that loads is one the engine accepts.
 //! - Every problem of a file is reported at once, joined with `; `, each naming the fix.
+//! - `[memory]` says whether agent-core remembers each finished turn (`store = "turns"`) and
+//!   with which importance and tags; left out, it remembers nothing (`store = "off"`).
 //! - `[[approval.rules]]` use the approval grammar of `[approval]` in `agentos.toml`
 //!   ([`agentos_worker_approval_tiers::rules`]), just as strictly; approval-tiers reads them
 //!   through `hand::get` (`approval_rules`) and checks them before the config's rules.
@@ -56,8 +58,33 @@ pub struct Schedule {
     pub realm: Option<String>,
 }
 
+/// What agent-core remembers of a hand's turns (`[memory]` in `HAND.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryPolicy {
+    /// `turns`: after every turn that ends with an answer, `memory::store` keeps the user's
+    /// message and the answer (in the turn's realm, under its agent); `off`: nothing.
+    pub store: MemoryStore,
+    /// The importance of those memories, 0 to 1 (the memory worker's default when left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub importance: Option<f64>,
+    /// Tags added to those memories (besides `turn` and the hand's name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+/// `[memory] store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryStore {
+    /// Remember nothing.
+    Off,
+    /// Remember every turn that ends with an answer.
+    Turns,
+}
+
 /// A loaded, valid hand: an agent persona that agent-core runs chat turns with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hand {
     /// Its name (a slug, equal to its directory name).
     pub name: String,
@@ -84,6 +111,9 @@ pub struct Hand {
     /// Its `[[approval.rules]]`, in file order (left out of answers when there are none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approval_rules: Vec<Rule>,
+    /// Its `[memory]` policy, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryPolicy>,
 }
 
 /// `HAND.toml` as written.
@@ -104,6 +134,8 @@ struct HandFile {
     schedule: Option<Schedule>,
     #[serde(default)]
     approval: ApprovalSection,
+    #[serde(default)]
+    memory: Option<MemoryPolicy>,
 }
 
 /// `[approval]`: only rules (the timeout and the default are the operator's, in `agentos.toml`).
@@ -188,6 +220,16 @@ pub fn parse_hand(text: &str, dir_name: &str, source: &str) -> Result<Hand, Stri
             ));
         }
     }
+    if let Some(memory) = &file.memory {
+        if let Some(importance) = memory.importance
+            && !(0.0..=1.0).contains(&importance)
+        {
+            problems.push(format!("[memory] importance = {importance} is out of range: use 0 to 1"));
+        }
+        if memory.tags.iter().any(|t| t.trim().is_empty()) {
+            problems.push("[memory] tags: a tag is empty: remove it".to_string());
+        }
+    }
     for (i, rule) in file.approval.rules.iter().enumerate() {
         problems.extend(rule.problems().into_iter().map(|p| format!("[[approval.rules]] {}: {p}", i + 1)));
     }
@@ -206,6 +248,7 @@ pub fn parse_hand(text: &str, dir_name: &str, source: &str) -> Result<Hand, Stri
         schedule: file.schedule.map(|s| Schedule { prompt: s.prompt.trim().to_string(), ..s }),
         source: source.to_string(),
         approval_rules: file.approval.rules,
+        memory: file.memory,
     })
 }
 
@@ -298,8 +341,25 @@ realm = "team"
                 }),
                 source: "/hands/ops/HAND.toml".into(),
                 approval_rules: vec![],
+                memory: None,
             }
         );
+    }
+
+    #[test]
+    fn the_memory_policy_is_read_strictly_and_checked() {
+        let hand =
+            parse(&format!("{GOOD}\n[memory]\nstore = \"turns\"\nimportance = 0.3\ntags = [\"ops\"]\n")).unwrap();
+        assert_eq!(
+            hand.memory,
+            Some(MemoryPolicy { store: MemoryStore::Turns, importance: Some(0.3), tags: vec!["ops".into()] })
+        );
+        let err = parse(&format!("{GOOD}\n[memory]\nstore = \"always\"\n")).unwrap_err();
+        assert!(err.contains("unknown variant `always`, expected `off` or `turns`"), "{err}");
+        let err = parse(&format!("{GOOD}\n[memory]\nstore = \"turns\"\nimportance = 2.0\n")).unwrap_err();
+        assert_eq!(err, "[memory] importance = 2 is out of range: use 0 to 1");
+        let err = parse(&format!("{GOOD}\n[memory]\nstore = \"turns\"\nkeep = 1\n")).unwrap_err();
+        assert!(err.contains("unknown field `keep`"), "{err}");
     }
 
     #[test]

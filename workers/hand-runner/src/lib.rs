@@ -181,7 +181,7 @@ pub struct HandSummary {
 }
 
 /// What `hand::get` answers: the whole hand and its last run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HandDetail {
     /// The hand.
     #[serde(flatten)]

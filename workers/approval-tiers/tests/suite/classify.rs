@@ -44,7 +44,7 @@ async fn reads_are_auto_writes_ask_privileged_commands_are_denied_and_config_rul
     let publish =
         classify(&client, "code::run_command", json!({"program": "cargo", "args": ["publish"]}), None, None).await;
     assert_eq!(verdict(&publish), (Tier::Ask, "builtin:command", "builtin"));
-    let other = classify(&client, "memory::store", json!({"text": "x"}), None, None).await;
+    let other = classify(&client, "memory::forget", json!({"id": "m"}), None, None).await;
     assert_eq!(verdict(&other), (Tier::Deny, "default", "config"));
 
     let err = call::<_, Value>(&client, "approval::classify", &json!({"function": "x::y"}), T).await.unwrap_err();
