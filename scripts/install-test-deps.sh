@@ -27,6 +27,16 @@ if [ ! -x "$VENV/bin/python" ]; then
     fi
 fi
 
+# tmux: the dashboard's end-to-end test drives `agentos up` in a tmux pane (send-keys,
+# capture-pane). From Debian's packages when it is missing.
+if ! command -v tmux >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq tmux >/dev/null
+fi
+echo "install-test-deps: $(tmux -V)"
+
 REQS="$ROOT/e2e/python/requirements.txt"
 if "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQS"

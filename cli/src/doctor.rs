@@ -39,6 +39,7 @@ const CLI_ROUTES: &[&[(&str, &str)]] = &[
     crate::approvals::ROUTES,
     crate::approvals::POLICY_ROUTES,
     crate::memory::ROUTES,
+    crate::tui::ROUTES,
 ];
 
 /// The namespaces of the functions the engine serves itself (state, streams, introspection,

@@ -21,6 +21,7 @@ mod status;
 mod table;
 mod theme;
 mod trace;
+mod tui;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -86,6 +87,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Show a trace (or every trace of a session) as a span waterfall.
     Trace(trace::TraceArgs),
+    /// The dashboard (chat, approvals, traces, replay, workers) on the running stack.
+    Tui(tui::TuiArgs),
     /// Approval requests: list the pending ones (--all for history), approve, deny, remembered rules.
     Approvals(approvals::ApprovalsArgs),
     /// The approval policy: which tier a tool call gets, and why.
@@ -143,6 +146,7 @@ fn main() -> std::process::ExitCode {
         Command::Sessions(args) => sessions::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Trace(args) => trace::run(args),
+        Command::Tui(args) => tui::run(args),
         Command::Approvals(args) => approvals::run(args),
         Command::Policy { command } => approvals::run_policy(command),
         Command::Models { command } => models::run(command),

@@ -8,9 +8,14 @@
 //! - Every step is fetched, a page of [`PAGE`] at a time, before anything is printed.
 //! - What it looks like is [`render`]'s job; colour follows the terminal and `NO_COLOR`.
 //!   `--json` prints `{session, events, summary}` as the server sent them.
+//! - On a terminal, without `--json` or `--print`, the dashboard opens on its replay pane
+//!   instead: on the session (resolved first, so a bad name fails here, with the server's
+//!   message), or on the session list when none is given. Off a terminal a session is needed.
 
 pub mod render;
 
+use agentos_tui::{AppOptions, PaneId};
+use anyhow::anyhow;
 use serde_json::{Value, json};
 
 use crate::client::{Client, segment};
@@ -28,25 +33,49 @@ const PAGE: u64 = 1000;
 /// `agentos replay`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// The session's id or name.
-    pub session: String,
+    /// The session's id or name (on a terminal, without it: the dashboard's session list).
+    pub session: Option<String>,
     /// The realm of the session's name.
     #[arg(long)]
     pub realm: Option<String>,
     /// Print `{session, events, summary}` as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Print the replay as text even on a terminal (instead of opening the dashboard).
+    #[arg(long)]
+    pub print: bool,
 }
 
 /// Runs `agentos replay`.
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
+    if !args.json && !args.print && crate::tui::on_terminal() {
+        return dashboard(args.session.as_deref(), args.realm.as_deref());
+    }
+    let Some(key) = args.session else {
+        return Err(anyhow!(
+            "name the session to replay (its id or name; `agentos sessions` lists them), e.g. `agentos replay SESSION --print`"
+        ));
+    };
     let client = connect()?;
-    let (session, events, summary) = block_on(fetch(&client, &args.session, args.realm.as_deref()))?;
+    let (session, events, summary) = block_on(fetch(&client, &key, args.realm.as_deref()))?;
     if args.json {
         return print_json(&json!({"session": session, "events": events, "summary": summary}));
     }
     print!("{}", render::replay(&session, &events, &summary, Theme::for_stdout()));
     Ok(())
+}
+
+/// Opens the dashboard's replay pane on the session `key` names (its id, resolved here), or on
+/// the session list.
+fn dashboard(key: Option<&str>, realm: Option<&str>) -> anyhow::Result<()> {
+    let session = match key {
+        Some(key) => {
+            let found = block_on(resolve(&connect()?, key, realm))?;
+            Some(found["id"].as_str().unwrap_or(key).to_string())
+        }
+        None => None,
+    };
+    crate::tui::open(AppOptions { session, ..crate::tui::options(PaneId::Replay) })
 }
 
 /// The session `key` names, all its steps and its totals.

@@ -10,9 +10,13 @@
 //! - Without ID: the recent traces as a table (newest first).
 //! - `--json` prints the server's answers: one `{trace_id, roots}`, or for a session
 //!   `{session_id, traces: [{trace_id, turn_id, roots}]}`, or the recent list.
+//! - On a terminal, without `--json` or `--print`, the dashboard opens on its trace pane
+//!   instead: on the trace, on a session's latest trace, or on the recent traces when no ID is
+//!   given (or the session has none yet).
 
 pub mod waterfall;
 
+use agentos_tui::{AppOptions, PaneId};
 use serde_json::{Value, json};
 
 use crate::client::{Client, segment};
@@ -38,6 +42,9 @@ pub struct TraceArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// Print the waterfall as text even on a terminal (instead of opening the dashboard).
+    #[arg(long)]
+    pub print: bool,
 }
 
 /// What `trace ID` found.
@@ -50,6 +57,9 @@ enum Found {
 
 /// Runs `agentos trace`.
 pub fn run(args: TraceArgs) -> anyhow::Result<()> {
+    if !args.json && !args.print && crate::tui::on_terminal() {
+        return dashboard(args.id.as_deref(), args.realm.as_deref());
+    }
     let client = connect()?;
     let theme = Theme::for_stdout();
     let Some(id) = args.id else {
@@ -79,6 +89,32 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Opens the dashboard's trace pane on what `id` names: a trace id as it is, a session as its
+/// latest trace; without one (or for a session without traces), on the recent traces.
+fn dashboard(id: Option<&str>, realm: Option<&str>) -> anyhow::Result<()> {
+    let trace = match id {
+        None => None,
+        Some(id) if is_trace_id(id) => Some(id.to_string()),
+        Some(id) => block_on(latest_trace_of_session(&connect()?, id, realm))?,
+    };
+    crate::tui::open(AppOptions { trace, ..crate::tui::options(PaneId::Trace) })
+}
+
+/// The most recent trace of the session `key` names (id or name), if it has one.
+async fn latest_trace_of_session(client: &Client, key: &str, realm: Option<&str>) -> anyhow::Result<Option<String>> {
+    let session = resolve(client, key, realm).await?;
+    let session_id = text(&session, "id");
+    let list = client.get_query("/v1/traces", &[("session_id", Some(session_id.as_str()))]).await?;
+    let latest = list["traces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .max_by_key(|t| t["started_ms"].as_u64().unwrap_or(0))
+        .and_then(|t| t["trace_id"].as_str())
+        .map(str::to_string);
+    Ok(latest)
 }
 
 /// The trace `id` names, or the session it names with every trace of it.

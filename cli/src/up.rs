@@ -1,7 +1,14 @@
 //! `agentos up`: boot the engine and every enabled worker, print the start-up report, and
 //! supervise until Ctrl-C, SIGTERM or `agentos down`.
+//!
+//! On a terminal (stdin and stdout), without `--headless`, the dashboard opens once the stack is
+//! up, and closing it stops the stack as Ctrl-C does; meanwhile logs go to the supervisor's log
+//! file, since the dashboard owns the screen. Off a terminal, or with `--headless`, `up` prints
+//! the report and logs to stderr.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use agentos_supervisor::policy::RestartLimits;
@@ -9,12 +16,13 @@ use agentos_supervisor::settings::Settings;
 use agentos_supervisor::{Home, Supervisor, UpOptions, WorkerStatus};
 use anyhow::{Context, anyhow};
 use clap::Args;
+use tokio::sync::oneshot;
 
 /// Flags of `agentos up`.
 #[derive(Args, Debug, Clone)]
 pub struct UpArgs {
-    /// No dashboard: print the status report and log to files (the dashboard is not built yet,
-    /// so `up` always runs this way for now).
+    /// No dashboard: print the start-up report, log to stderr and supervise until Ctrl-C (what
+    /// `up` does anyway when stdin or stdout is not a terminal).
     #[arg(long)]
     headless: bool,
     /// Start in the background and return once every worker is ready.
@@ -49,7 +57,12 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     if args.detach {
         return detach(&home, &args);
     }
-    crate::logging::init_stderr();
+    let dashboard = !args.headless && crate::tui::on_terminal();
+    if dashboard {
+        log_to_file(&home.log_file("supervisor"))?;
+    } else {
+        crate::logging::init_stderr();
+    }
     let settings = Settings::load(&home.config_file())?;
     let lock = agentos_supervisor::lock::acquire(&home.lock_file())?;
     let (api_key, source) = agentos_supervisor::api_key::load_or_create(&home).context("preparing the API key")?;
@@ -80,21 +93,101 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     };
     let (engine_port, http_port) = (opts.engine_port, opts.http_port);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(async move {
-        let supervisor = Supervisor::new(opts, api_key);
-        supervisor
-            .run(
-                move |rows| {
-                    println!("agentos is up: engine ws://127.0.0.1:{engine_port} · API http://127.0.0.1:{http_port}");
-                    print!("{}", report(rows));
-                    println!("Ctrl-C or `agentos down` stops everything.");
-                },
-                crate::signals::stop_signal(),
-            )
-            .await
-    });
+    let result = if dashboard {
+        runtime.block_on(supervise_with_dashboard(opts, api_key))
+    } else {
+        runtime.block_on(async move {
+            let supervisor = Supervisor::new(opts, api_key);
+            supervisor
+                .run(
+                    move |rows| {
+                        println!("{}", up_line(engine_port, http_port));
+                        print!("{}", report(rows));
+                        println!("Ctrl-C or `agentos down` stops everything.");
+                    },
+                    crate::signals::stop_signal(),
+                )
+                .await
+                .map_err(|e| anyhow!(e))
+        })
+    };
     drop(lock);
-    result.map_err(|e| anyhow!(e))
+    result
+}
+
+fn up_line(engine_port: u16, http_port: u16) -> String {
+    format!("agentos is up: engine ws://127.0.0.1:{engine_port} · API http://127.0.0.1:{http_port}")
+}
+
+/// Supervises with the dashboard open: it opens once the stack is up (after the report is
+/// printed), closing it stops the stack, and a stop signal or `agentos down` closes it.
+async fn supervise_with_dashboard(opts: UpOptions, api_key: String) -> anyhow::Result<()> {
+    let (engine_port, http_port) = (opts.engine_port, opts.http_port);
+    let run = agentos_tui::RunOptions {
+        base_url: format!("http://127.0.0.1:{http_port}"),
+        api_key: Some(api_key.clone()),
+        user: crate::tui::user(),
+        app: crate::tui::options(agentos_tui::PaneId::Chat),
+    };
+    let (ready_tx, ready_rx) = oneshot::channel::<()>();
+    let (closed_tx, closed_rx) = oneshot::channel::<()>();
+    let (stopped_tx, stopped_rx) = oneshot::channel::<()>();
+    let by_signal = Arc::new(AtomicBool::new(false));
+    let supervisor = async move {
+        let on_ready = move |rows: &[WorkerStatus]| {
+            println!("{}", up_line(engine_port, http_port));
+            print!("{}", report(rows));
+            let _ = ready_tx.send(());
+        };
+        // The dashboard closing (or never opening) stops the stack, as a signal does.
+        let stop = async move {
+            tokio::select! {
+                () = crate::signals::stop_signal() => {}
+                _ = closed_rx => {}
+            }
+        };
+        let result = Supervisor::new(opts, api_key).run(on_ready, stop).await;
+        let _ = stopped_tx.send(());
+        result.map_err(|e| anyhow!(e))
+    };
+    let signalled = by_signal.clone();
+    let dashboard = async move {
+        if ready_rx.await.is_err() {
+            // The stack ended before it was up: its error says why.
+            return Ok(());
+        }
+        let stop = async move {
+            tokio::select! {
+                () = crate::signals::stop_signal() => signalled.store(true, Ordering::SeqCst),
+                _ = stopped_rx => signalled.store(true, Ordering::SeqCst),
+            }
+        };
+        let shown = agentos_tui::runtime::run_until(run, stop).await;
+        if !by_signal.load(Ordering::SeqCst) {
+            println!("dashboard closed: stopping agentos (workers first, the engine last)…");
+        }
+        let _ = closed_tx.send(());
+        shown
+    };
+    let (supervised, shown) = tokio::join!(supervisor, dashboard);
+    supervised.and(shown)
+}
+
+/// Sends the log to `path`: the dashboard owns the terminal, so nothing else may write to it.
+fn log_to_file(path: &Path) -> anyhow::Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening the log file {}", path.display()))?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTOS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+    Ok(())
 }
 
 /// The start-up report: each worker's launch offset and time to ready, slowest first.

@@ -150,3 +150,35 @@ fn killing_the_supervisor_with_kill_9_takes_its_children_with_it() {
     let down = stack.agentos(&["down"]);
     assert_eq!(String::from_utf8_lossy(&down.stdout).trim(), "agentos is not running");
 }
+
+#[test]
+fn a_workers_log_is_served_over_rest_as_its_last_lines() {
+    let stack = Stack::start("");
+    stack.all_ready();
+    let (base, key) = stack.api();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let get = |path: &str| {
+        runtime.block_on(async {
+            let response = reqwest::Client::new().get(format!("{base}{path}")).bearer_auth(&key).send().await.unwrap();
+            (response.status().as_u16(), response.json::<serde_json::Value>().await.unwrap())
+        })
+    };
+    let (status, body) = get("/v1/workers/realm/logs?lines=3");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["worker"], "realm");
+    let path = stack.path().join("logs/realm.log");
+    assert_eq!(body["path"].as_str(), path.to_str());
+    let lines: Vec<&str> = body["lines"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    assert!(lines.len() <= 3, "{lines:?}");
+    // They are the file's lines, in order, without a gap (the file may have grown since).
+    let file = std::fs::read_to_string(&path).unwrap_or_default();
+    let all: Vec<&str> = file.lines().collect();
+    assert!(lines.is_empty() || all.windows(lines.len()).any(|w| w == lines.as_slice()), "{lines:?} not in {all:?}");
+
+    let (status, body) = get("/v1/workers/nope/logs");
+    assert_eq!(status, 404, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("no worker named 'nope'") && message.contains("realm"), "{message}");
+    let (status, body) = get("/v1/workers/realm/logs?lines=0");
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("INVALID_INPUT")), "{body}");
+}

@@ -1,7 +1,9 @@
 //! What the supervisor serves on the bus and the REST port: `supervisor::status`,
-//! `supervisor::restart`, `GET /v1/health` (no key), `GET /v1/workers` and
-//! `POST /v1/workers/:name/restart`. Handlers read the driver's published snapshot and send
-//! restart requests to the driver; they never touch processes themselves.
+//! `supervisor::restart`, `GET /v1/health` (no key), `GET /v1/workers`,
+//! `POST /v1/workers/:name/restart` and `GET /v1/workers/:name/logs`. Handlers read the driver's
+//! published snapshot and send restart requests to the driver; they never touch processes
+//! themselves. The log route reads the worker's log file (the one `agentos logs` reads), its end
+//! only, off the async threads.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::home::Home;
 use crate::run::{Command, WorkerStatus};
 
 /// How long a restart request waits for the driver.
@@ -22,6 +25,7 @@ pub const ROUTES: &[HttpRoute] = &[
     HttpRoute { method: "GET", path: "/v1/health", function_id: "supervisor::http_health" },
     HttpRoute { method: "GET", path: "/v1/workers", function_id: "supervisor::http_workers" },
     HttpRoute { method: "POST", path: "/v1/workers/:name/restart", function_id: "supervisor::http_restart" },
+    HttpRoute { method: "GET", path: "/v1/workers/:name/logs", function_id: "supervisor::http_logs" },
 ];
 
 /// The functions the supervisor registers (for `doctor` and the duplicate check).
@@ -31,7 +35,14 @@ pub const FUNCTIONS: &[&str] = &[
     "supervisor::http_health",
     "supervisor::http_workers",
     "supervisor::http_restart",
+    "supervisor::http_logs",
 ];
+
+/// Lines `GET /v1/workers/:name/logs` answers without `lines`: a screenful or two.
+pub const LOG_LINES_DEFAULT: usize = 200;
+/// The most lines it answers: enough to scroll back through a crash, small enough (a few
+/// hundred KiB) to send in one JSON answer.
+pub const LOG_LINES_MAX: usize = 5000;
 
 type Snapshot = Arc<std::sync::Mutex<Vec<WorkerStatus>>>;
 
@@ -57,8 +68,43 @@ async fn restart(commands: &mpsc::UnboundedSender<Command>, name: String) -> Res
     }
 }
 
-/// Registers every supervisor function and route on `iii`.
-pub(crate) fn register(iii: &III, snapshot: Snapshot, commands: mpsc::UnboundedSender<Command>, api_key: &str) {
+/// How many lines a `lines` query value asks for; `INVALID_INPUT` naming the range otherwise.
+fn log_lines(raw: Option<&str>) -> Result<usize, WorkerError> {
+    let Some(raw) = raw else { return Ok(LOG_LINES_DEFAULT) };
+    match raw.trim().parse::<usize>() {
+        Ok(n) if (1..=LOG_LINES_MAX).contains(&n) => Ok(n),
+        _ => Err(WorkerError::invalid_input(format!(
+            "lines must be a whole number from 1 to {LOG_LINES_MAX} (got '{raw}'); leave it out for the last {LOG_LINES_DEFAULT}"
+        ))),
+    }
+}
+
+/// The answer of `GET /v1/workers/:name/logs`: `{worker, lines, path}` with the last `lines` of
+/// the worker's log file in `home`, or `NOT_FOUND` naming the workers `rows` lists. A worker
+/// that has not written anything yet has no lines.
+pub fn worker_logs(rows: &[WorkerStatus], home: &Home, name: &str, lines: Option<&str>) -> Result<Value, WorkerError> {
+    if !rows.iter().any(|r| r.name == name) {
+        let known: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        return Err(WorkerError::not_found(format!("no worker named '{name}'; known: {}", known.join(", "))));
+    }
+    let n = log_lines(lines)?;
+    let path = home.log_file(name);
+    let tail = match crate::logfile::tail(&path, n) {
+        Ok(tail) => tail,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(WorkerError::internal(format!("cannot read {}: {e}", path.display()))),
+    };
+    Ok(json!({ "worker": name, "lines": tail, "path": path.display().to_string() }))
+}
+
+/// Registers every supervisor function and route on `iii`; worker logs are read from `home`.
+pub(crate) fn register(
+    iii: &III,
+    snapshot: Snapshot,
+    commands: mpsc::UnboundedSender<Command>,
+    api_key: &str,
+    home: Home,
+) {
     let key: Option<Arc<str>> = Some(Arc::from(api_key));
     let s = snapshot.clone();
     register_typed(iii, "supervisor::status", "Every worker's state", move |_: Value| {
@@ -79,9 +125,25 @@ pub(crate) fn register(iii: &III, snapshot: Snapshot, commands: mpsc::UnboundedS
                 Ok(HttpResponse::ok(json!({ "status": "ok", "workers": rows.len(), "ready": ready })))
             }
         }),
-        register_route(iii, "supervisor", ROUTES[1], key.clone(), move |_: HttpRequest| {
+        register_route(iii, "supervisor", ROUTES[1], key.clone(), {
+            let snapshot = snapshot.clone();
+            move |_: HttpRequest| {
+                let rows = rows(&snapshot);
+                async move { Ok(HttpResponse::ok(json!({ "workers": rows }))) }
+            }
+        }),
+        register_route(iii, "supervisor", ROUTES[3], key.clone(), move |req: HttpRequest| {
             let rows = rows(&snapshot);
-            async move { Ok(HttpResponse::ok(json!({ "workers": rows }))) }
+            let home = home.clone();
+            async move {
+                let name = req.path_param("name")?.to_string();
+                let lines = req.query("lines").map(str::to_string);
+                // File reads block: they run on tokio's blocking pool, never on the bus threads.
+                let answer = tokio::task::spawn_blocking(move || worker_logs(&rows, &home, &name, lines.as_deref()))
+                    .await
+                    .map_err(|e| WorkerError::internal(format!("reading the log failed: {e}")))??;
+                Ok(HttpResponse::ok(answer))
+            }
         }),
         register_route(iii, "supervisor", ROUTES[2], key, move |req: HttpRequest| {
             let c = commands.clone();
@@ -95,5 +157,76 @@ pub(crate) fn register(iii: &III, snapshot: Snapshot, commands: mpsc::UnboundedS
         if let Err(e) = r {
             tracing::error!("cannot register a supervisor route: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::WorkerState;
+    use pretty_assertions::assert_eq;
+
+    fn row(name: &str) -> WorkerStatus {
+        WorkerStatus {
+            name: name.into(),
+            description: String::new(),
+            state: WorkerState::Ready,
+            pid: Some(1),
+            restarts: 0,
+            uptime_ms: Some(1),
+            functions_registered: 1,
+            functions_expected: 1,
+            last_error: None,
+            launched_at_ms: Some(0),
+            ready_after_ms: Some(1),
+            started: None,
+        }
+    }
+
+    fn home_with_log(lines: usize) -> (tempfile::TempDir, Home) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::under(dir.path());
+        home.create_all().unwrap();
+        let text: String = (0..lines).map(|i| format!("realm line {i}\n")).collect();
+        std::fs::write(home.log_file("realm"), text).unwrap();
+        (dir, home)
+    }
+
+    #[test]
+    fn a_workers_log_answers_its_last_lines_and_where_they_are() {
+        let (_dir, home) = home_with_log(300);
+        let rows = [row("realm")];
+        let answer = worker_logs(&rows, &home, "realm", Some("2")).unwrap();
+        let path = home.log_file("realm").display().to_string();
+        assert_eq!(answer, json!({"worker": "realm", "lines": ["realm line 298", "realm line 299"], "path": path}));
+        let default = worker_logs(&rows, &home, "realm", None).unwrap();
+        assert_eq!(default["lines"].as_array().unwrap().len(), LOG_LINES_DEFAULT);
+        assert_eq!(default["lines"][0], "realm line 100");
+    }
+
+    #[test]
+    fn an_unknown_worker_is_not_found_and_the_message_names_the_workers() {
+        let (_dir, home) = home_with_log(1);
+        let err = worker_logs(&[row("realm"), row("approval")], &home, "../secrets", None).unwrap_err();
+        assert_eq!(err.code, codes::NOT_FOUND);
+        assert_eq!(err.message, "no worker named '../secrets'; known: realm, approval");
+    }
+
+    #[test]
+    fn lines_out_of_range_or_not_a_number_are_invalid_input_naming_the_range() {
+        let (_dir, home) = home_with_log(1);
+        for bad in ["0", "5001", "-3", "ten", ""] {
+            let err = worker_logs(&[row("realm")], &home, "realm", Some(bad)).unwrap_err();
+            assert_eq!(err.code, codes::INVALID_INPUT, "{bad}");
+            assert!(err.message.contains("from 1 to 5000"), "{}", err.message);
+        }
+        assert!(worker_logs(&[row("realm")], &home, "realm", Some("5000")).is_ok());
+    }
+
+    #[test]
+    fn a_worker_that_never_wrote_has_no_lines() {
+        let home = Home::under(tempfile::tempdir().unwrap().path());
+        let answer = worker_logs(&[row("memory")], &home, "memory", None).unwrap();
+        assert_eq!(answer["lines"], json!([]));
     }
 }

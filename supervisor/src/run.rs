@@ -233,7 +233,13 @@ impl Supervisor {
         self.start_engine()?;
         self.wait_for_engine().await?;
         let client = agentos_kit::connect_with_telemetry(&self.engine_url(), "supervisor", false);
-        crate::api::register(&client, self.snapshot.clone(), self.commands_tx.clone(), &self.api_key);
+        crate::api::register(
+            &client,
+            self.snapshot.clone(),
+            self.commands_tx.clone(),
+            &self.api_key,
+            self.opts.home.clone(),
+        );
         self.client = Some(client);
         RuntimeInfo {
             pid: std::process::id(),

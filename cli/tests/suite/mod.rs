@@ -8,3 +8,5 @@ mod fake;
 mod interactive;
 mod resources;
 mod sessions;
+#[cfg(target_os = "linux")]
+mod tui;

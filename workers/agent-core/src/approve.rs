@@ -8,12 +8,16 @@
 //!   `[agent] allow` list decide (a stack run without the approval workers).
 //! - A restart of the approval worker while a turn waits is survived: the wait is asked again
 //!   until the request's own deadline (pending requests live in engine state).
+//! - An interrupted turn does not leave its request pending: the request is denied with
+//!   [`interrupt::APPROVAL_NOTE`] (best effort: a decision that came first stands) and the call
+//!   is not made, whatever the decision.
 
 use std::time::{Duration, Instant};
 
 use agentos_kit::WorkerError;
 use serde_json::{Value, json};
 
+use crate::interrupt::{self, Cancel};
 use crate::record::Recorder;
 use crate::settings::Settings;
 use crate::turn::{Bus, Events, QUICK, TurnContext, set_state};
@@ -68,6 +72,7 @@ pub async fn gate<B: Bus, E: Events>(
     function_id: &str,
     arguments: &Value,
     classified: Result<Value, WorkerError>,
+    cancel: &Cancel,
 ) -> Gate {
     let classified = match classified {
         Ok(v) => v,
@@ -85,7 +90,7 @@ pub async fn gate<B: Bus, E: Events>(
             classified["reason"].as_str().unwrap_or("this call is not allowed"),
             rule_name(&rule)
         )),
-        _ => ask(bus, events, rec, ctx, function_id, arguments, &classified).await,
+        _ => ask(bus, events, rec, ctx, function_id, arguments, &classified, cancel).await,
     }
 }
 
@@ -104,6 +109,7 @@ fn rule_name(rule: &Value) -> String {
     rule.get("id").and_then(Value::as_str).map_or_else(|| rule.to_string(), str::to_string)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn ask<B: Bus, E: Events>(
     bus: &B,
     events: &mut E,
@@ -112,6 +118,7 @@ async fn ask<B: Bus, E: Events>(
     function_id: &str,
     arguments: &Value,
     classified: &Value,
+    cancel: &Cancel,
 ) -> Gate {
     let input = json!({
         "session_id": ctx.session_id,
@@ -140,7 +147,16 @@ async fn ask<B: Bus, E: Events>(
     );
     set_state(bus, &ctx.session_id, "waiting_approval", None).await;
     let started = Instant::now();
-    let decided = wait(bus, &id, expiry_of(&request)).await;
+    let decided = tokio::select! {
+        biased;
+        () = cancel.fired() => None,
+        decided = wait(bus, &id, expiry_of(&request)) => Some(decided),
+    };
+    let interrupted = decided.is_none();
+    let decided = match decided {
+        Some(decided) => decided,
+        None => deny_interrupted(bus, &id, cancel).await,
+    };
     set_state(bus, &ctx.session_id, "active", None).await;
     let (gate, decision) = match decided {
         Ok(decided) => {
@@ -152,6 +168,11 @@ async fn ask<B: Bus, E: Events>(
             Gate::Denied(format!("no decision could be obtained ({e}), so the call was not made")),
             json!({"decision": "none", "scope": null, "note": e.to_string(), "by": "agent-core"}),
         ),
+    };
+    let gate = if interrupted {
+        Gate::Denied("the turn was interrupted while this call waited for approval".to_string())
+    } else {
+        gate
     };
     rec.record(
         bus,
@@ -166,6 +187,17 @@ async fn ask<B: Bus, E: Events>(
         Some(started),
     );
     gate
+}
+
+/// Denies request `id` because its turn was interrupted; the request as decided, whoever
+/// decided it first (a `CONFLICT` is answered with the request as it stands).
+async fn deny_interrupted<B: Bus>(bus: &B, id: &str, cancel: &Cancel) -> Result<Value, WorkerError> {
+    let via = cancel.via().unwrap_or_else(|| interrupt::DEFAULT_VIA.as_str().to_string());
+    let input = json!({"id": id, "decision": "deny", "note": interrupt::APPROVAL_NOTE, "by": {"via": via}});
+    match bus.call("approval::decide", input, QUICK).await {
+        Err(e) if e.code == agentos_kit::codes::CONFLICT => bus.call("approval::get", json!({"id": id}), QUICK).await,
+        other => other,
+    }
 }
 
 /// The gate for a decision `{decision: approve|deny, scope?, note?, by?}`.

@@ -5,7 +5,8 @@
 //! (`context::build`), the model (`llm::complete`, streamed into the caller's event channel),
 //! and for every tool call the loop guard (`guard::check`), the allow-list and the tool function
 //! itself, until the model answers or the step limit stops it. Sessions ([`sessions`]) and agent
-//! records ([`agents`]) live in engine state, scoped to a realm.
+//! records ([`agents`]) live in engine state, scoped to a realm. `agent::interrupt` stops a
+//! session's running turn at its next safe point ([`interrupt`]).
 //!
 //! Rules it keeps:
 //! - The loop is plain code over the [`Bus`] and [`Events`] traits; [`register`] supplies the
@@ -15,6 +16,7 @@
 pub mod agents;
 pub mod approve;
 pub mod history;
+pub mod interrupt;
 pub mod record;
 pub mod register;
 pub mod remember;
@@ -25,9 +27,10 @@ pub mod turn;
 #[cfg(test)]
 mod tests;
 
+pub use interrupt::Interrupts;
 pub use register::{IiiBus, MANIFEST, register, run};
 pub use settings::Settings;
-pub use turn::{Bus, ChatAnswer, ChatRequest, Events, NoEvents, ToolCallRecord, TurnUsage, chat};
+pub use turn::{Bus, ChatAnswer, ChatRequest, Events, NoEvents, ToolCallRecord, TurnUsage, chat, chat_interruptible};
 
 /// The realm used when a request names none.
 pub const DEFAULT_REALM: &str = "default";

@@ -1,6 +1,6 @@
 //! The thin glue between the agent loop and the engine: the manifest, the [`Bus`] over iii
 //! calls and channels, the event channel as [`Events`], and the bindings of `agent::*` and the
-//! `/v1/chat` and `/v1/agents` routes.
+//! `/v1/chat`, `/v1/chat/interrupt` and `/v1/agents` routes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,11 +13,15 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::agents::{self, AgentRef, CreateAgent, ListAgents};
+use crate::interrupt::{InterruptRequest, Interrupts};
 use crate::turn::{self, Bus, ChatRequest, EnqueueAck, Events};
 use crate::{DEFAULT_REALM, Settings};
 
 /// `POST /v1/chat`: one turn, answered when it is complete.
 const HTTP_CHAT: HttpRoute = HttpRoute { method: "POST", path: "/v1/chat", function_id: "agent::http_chat" };
+/// `POST /v1/chat/interrupt`: stop a session's running turn.
+const HTTP_INTERRUPT: HttpRoute =
+    HttpRoute { method: "POST", path: "/v1/chat/interrupt", function_id: "agent::http_interrupt" };
 /// `GET /v1/agents`: the realm's agents (`?realm=`).
 const HTTP_LIST: HttpRoute = HttpRoute { method: "GET", path: "/v1/agents", function_id: "agent::http_list" };
 /// `POST /v1/agents`: create one; 201.
@@ -34,17 +38,19 @@ pub static MANIFEST: WorkerManifest = WorkerManifest {
     description: "The agent loop: chat turns through the bus (context, streamed LLM call, loop guard, allow-list, tool calls) and agent records.",
     functions: &[
         "agent::chat",
+        "agent::interrupt",
         "agent::create",
         "agent::get",
         "agent::list",
         "agent::delete",
         "agent::http_chat",
+        "agent::http_interrupt",
         "agent::http_list",
         "agent::http_create",
         "agent::http_get",
         "agent::http_delete",
     ],
-    http_routes: &[HTTP_CHAT, HTTP_LIST, HTTP_CREATE, HTTP_GET, HTTP_DELETE],
+    http_routes: &[HTTP_CHAT, HTTP_INTERRUPT, HTTP_LIST, HTTP_CREATE, HTTP_GET, HTTP_DELETE],
     depends_on: &[],
     restart: RestartPolicy::Always,
 };
@@ -142,29 +148,47 @@ impl Events for EventSink {
     }
 }
 
-/// Runs one turn for `req`, streaming its events into `req.events` when given.
-pub async fn chat(bus: &IiiBus, settings: &Settings, req: ChatRequest) -> Result<turn::ChatAnswer, WorkerError> {
+/// Runs one turn for `req`, streaming its events into `req.events` when given; `interrupts`
+/// reaches it while it runs.
+pub async fn chat(
+    bus: &IiiBus,
+    settings: &Settings,
+    interrupts: &Interrupts,
+    req: ChatRequest,
+) -> Result<turn::ChatAnswer, WorkerError> {
     // The engine's trace of this invocation, when the SDK's telemetry carries it.
     let trace_id = iii_sdk::telemetry::context::current_trace_id();
     let mut events = EventSink::open(bus.iii.address(), req.events.as_ref()).await;
-    let result = turn::chat(bus, &mut events, settings, req, trace_id).await;
+    let result = turn::chat_interruptible(bus, &mut events, settings, req, trace_id, interrupts).await;
     events.close().await;
     result
 }
 
-/// Registers every `agent::*` function and the `/v1/chat` and `/v1/agents` routes on `iii`.
+/// Registers every `agent::*` function and the `/v1/chat`, `/v1/chat/interrupt` and
+/// `/v1/agents` routes on `iii`.
 pub fn register(iii: &III, settings: Settings, api_key: Option<Arc<str>>) {
     let bus = IiiBus::new(iii.clone());
     let settings = Arc::new(settings);
+    let interrupts = Interrupts::default();
 
-    let (b, s) = (bus.clone(), settings.clone());
+    let (b, s, i) = (bus.clone(), settings.clone(), interrupts.clone());
     register_typed(
         iii,
         "agent::chat",
         "One chat turn: {message, session_id?, hand?, agent?, realm?, model?, history?, events? (channel writer)} -> {session_id, reply, tool_calls, usage, model, steps, finish}.",
         move |req: ChatRequest| {
-            let (b, s) = (b.clone(), s.clone());
-            async move { chat(&b, &s, req).await }
+            let (b, s, i) = (b.clone(), s.clone(), i.clone());
+            async move { chat(&b, &s, &i, req).await }
+        },
+    );
+    let i = interrupts.clone();
+    register_typed(
+        iii,
+        "agent::interrupt",
+        "Stops the running turn of a session at its next safe point: {session_id, via?: tui|cli|http} -> {interrupted} (false when no turn of it runs here).",
+        move |req: InterruptRequest| {
+            let i = i.clone();
+            async move { i.handle(&req) }
         },
     );
     let b = bus.clone();
@@ -199,15 +223,19 @@ pub fn register(iii: &III, settings: Settings, api_key: Option<Arc<str>>) {
             "no API key (AGENTOS_API_KEY): /v1/chat and /v1/agents answer without one"
         );
     }
-    let (b, s) = (bus.clone(), settings);
+    let (b, s, i) = (bus.clone(), settings, interrupts.clone());
     register_route_or_log(iii, MANIFEST.name, HTTP_CHAT, &api_key, move |req| {
-        let (b, s) = (b.clone(), s.clone());
+        let (b, s, i) = (b.clone(), s.clone(), i.clone());
         async move {
             let mut chat_req: ChatRequest = req.body_as()?;
             // Streaming has its own route (/v1/chat/stream); a channel here would never be read.
             chat_req.events = None;
-            Ok(HttpResponse::ok(chat(&b, &s, chat_req).await?))
+            Ok(HttpResponse::ok(chat(&b, &s, &i, chat_req).await?))
         }
+    });
+    register_route_or_log(iii, MANIFEST.name, HTTP_INTERRUPT, &api_key, move |req| {
+        let i = interrupts.clone();
+        async move { Ok(HttpResponse::ok(i.handle(&req.body_as::<InterruptRequest>()?)?)) }
     });
     let b = bus.clone();
     register_route_or_log(iii, MANIFEST.name, HTTP_LIST, &api_key, move |req| {

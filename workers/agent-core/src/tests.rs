@@ -10,7 +10,8 @@ use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::turn::{Bus, ChatRequest, Events, NoEvents, chat};
+use crate::interrupt::{self, InterruptRequest, Interrupts};
+use crate::turn::{Bus, ChatRequest, Events, NoEvents, chat, chat_interruptible};
 use crate::{Settings, agents};
 
 type Tool = Box<dyn Fn(&Value) -> Result<Value, WorkerError> + Send + Sync>;
@@ -29,6 +30,8 @@ struct FakeBus {
     classify: Option<Tool>,
     /// What successive `approval::wait` calls answer.
     waits: Mutex<VecDeque<Value>>,
+    /// An `approval::wait` with nothing scripted waits for ever (nobody decides) instead of failing.
+    wait_hangs: bool,
     /// Everything enqueued (the replay log).
     enqueued: Mutex<Vec<(String, Value)>>,
     /// Every `session::set_state`.
@@ -49,6 +52,7 @@ impl FakeBus {
             stream_tokens: true,
             classify: None,
             waits: Mutex::new(VecDeque::new()),
+            wait_hangs: false,
             enqueued: Mutex::new(Vec::new()),
             states: Mutex::new(Vec::new()),
             turns: Mutex::new(HashMap::new()),
@@ -78,6 +82,11 @@ impl FakeBus {
         self
     }
 
+    /// The next LLM call streams `text` and then never answers.
+    fn hang_after(self, text: &str) -> Self {
+        self.fail(WorkerError::new(HANG, text))
+    }
+
     fn calls_of(&self, id: &str) -> usize {
         self.calls.lock().unwrap().iter().filter(|c| *c == id).count()
     }
@@ -86,6 +95,9 @@ impl FakeBus {
         self.requests.lock().unwrap().clone()
     }
 }
+
+/// The error code of a scripted LLM call that never answers ([`FakeBus::hang_after`]).
+const HANG: &str = "TEST_HANG";
 
 fn key(input: &Value) -> (String, String) {
     (input["scope"].as_str().unwrap_or_default().into(), input["key"].as_str().unwrap_or_default().into())
@@ -132,7 +144,15 @@ impl Bus for FakeBus {
                 json!({"id": "ap1", "status": "pending", "function_id": input["function_id"], "expires_ms": agentos_kit::clock::now_ms() + 60_000}),
             ),
             "approval::wait" if self.classify.is_some() => {
-                Ok(self.waits.lock().unwrap().pop_front().expect("a scripted wait"))
+                let next = self.waits.lock().unwrap().pop_front();
+                match next {
+                    Some(answer) => Ok(answer),
+                    None if self.wait_hangs => {
+                        drop(state);
+                        std::future::pending().await
+                    }
+                    None => panic!("a scripted wait"),
+                }
             }
             "state::get" => Ok(state.get(&key(&input)).cloned().unwrap_or(Value::Null)),
             "state::set" => {
@@ -167,6 +187,12 @@ impl Bus for FakeBus {
     ) -> Result<Completion, WorkerError> {
         self.requests.lock().unwrap().push(request);
         let answer = self.answers.lock().unwrap().pop_front().expect("a scripted answer");
+        if let (Err(e), Some(tokens)) = (&answer, &tokens)
+            && e.code == HANG
+        {
+            tokens.send(e.message.clone()).unwrap();
+            return std::future::pending().await;
+        }
         if let (Some(tokens), Ok(c), true) = (tokens, &answer, self.stream_tokens) {
             for word in c.content.split_inclusive(' ') {
                 tokens.send(word.to_string()).unwrap();
@@ -568,4 +594,133 @@ async fn a_memory_tool_runs_in_the_turns_realm_whatever_the_model_names() {
     let req = ChatRequest { realm: Some("team".into()), ..ask("what port?") };
     chat(&bus, &mut NoEvents, &Settings::default(), req, None).await.unwrap();
     assert_eq!(*seen.lock().unwrap(), [json!({"query": "port", "realm": "team"})]);
+}
+
+/// Polls `ready` until it holds, for at most five seconds.
+async fn until(what: &str, ready: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn history_of(bus: &FakeBus, session_id: &str) -> Vec<ChatMessage> {
+    let stored = bus.state.lock().unwrap()[&("realm:default:history".to_string(), session_id.to_string())].clone();
+    serde_json::from_value(stored["messages"].clone()).unwrap()
+}
+
+#[tokio::test]
+async fn an_interrupt_stops_the_turn_before_its_next_llm_call_and_the_turn_ends_as_done() {
+    let interrupts = Interrupts::default();
+    let reach = interrupts.clone();
+    let bus = FakeBus::new(&["code::list"])
+        .tool("code::list", move |_| {
+            assert!(reach.interrupt("s-int", "tui"), "the turn is reachable while it runs");
+            Ok(json!(["a"]))
+        })
+        .answer(calls(&[("c1", "code__list", json!({})), ("c2", "code__list", json!({"path": "src"}))]))
+        .answer(text("never asked for"));
+    let mut events = Recorder::default();
+    let req = ChatRequest { session_id: Some("s-int".into()), ..ask("list") };
+    let answer = chat_interruptible(&bus, &mut events, &Settings::default(), req, None, &interrupts).await.unwrap();
+
+    assert_eq!((answer.finish.as_str(), answer.reply.as_str(), answer.steps), ("interrupted", interrupt::REPLY, 1));
+    assert_eq!(bus.requests().len(), 1, "no LLM call after the interrupt");
+    assert_eq!(bus.calls_of("code::list"), 1, "the call after the interrupt was not made");
+    assert_eq!(answer.tool_calls[1].blocked.as_deref(), Some("the turn was interrupted before this call was made"));
+    assert_eq!(events.names(), ["session", "tool_call", "tool_result", "usage", "done"]);
+    assert_eq!(events.events[4].1["finish"], "interrupted");
+
+    // The session keeps what happened: both calls answered, then the interruption.
+    let kept = history_of(&bus, "s-int");
+    let roles: Vec<Role> = kept.iter().map(|m| m.role).collect();
+    assert_eq!(roles, [Role::User, Role::Assistant, Role::Tool, Role::Tool, Role::Assistant]);
+    assert_eq!(kept[4].content, interrupt::REPLY);
+    let enqueued = bus.enqueued.lock().unwrap().clone();
+    let done = enqueued.iter().find(|(_, e)| e["kind"] == "turn_done").unwrap();
+    assert_eq!(done.1["data"]["finish"], "interrupted");
+    assert_eq!(bus.states(), ["done"]);
+    assert!(!interrupts.is_running("s-int"), "a finished turn leaves the registry");
+}
+
+#[tokio::test]
+async fn an_interrupt_while_waiting_for_approval_denies_the_request_and_ends_the_turn() {
+    let decisions = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let log = decisions.clone();
+    let mut bus = approving(
+        FakeBus::new(&["code::write_file"])
+            .tool("code::write_file", |_| panic!("must not run"))
+            .tool("approval::decide", move |input| {
+                log.lock().unwrap().push(input.clone());
+                Ok(json!({"id": "ap1", "status": "denied", "decision": {"decision": "deny", "note": input["note"], "by": input["by"]}}))
+            })
+            .answer(calls(&[("c1", "code__write_file", json!({"path": "a", "content": "x"}))])),
+        "ask",
+    );
+    bus.wait_hangs = true;
+    let interrupts = Interrupts::default();
+    let mut events = Recorder::default();
+    let req = ChatRequest { session_id: Some("s-wait".into()), ..ask("write") };
+    let settings = Settings::default();
+    let turn = chat_interruptible(&bus, &mut events, &settings, req, None, &interrupts);
+    let interrupter = async {
+        until("the approval wait", || bus.calls_of("approval::wait") == 1).await;
+        let req = InterruptRequest { session_id: "s-wait".into(), via: None };
+        interrupts.handle(&req).unwrap()
+    };
+    let (answer, interrupted) = tokio::join!(turn, interrupter);
+    let answer = answer.unwrap();
+
+    assert!(interrupted.interrupted);
+    assert_eq!(
+        *decisions.lock().unwrap(),
+        [json!({"id": "ap1", "decision": "deny", "note": "the turn was interrupted", "by": {"via": "tui"}})]
+    );
+    assert_eq!(answer.finish, "interrupted");
+    assert_eq!(
+        answer.tool_calls[0].blocked.as_deref(),
+        Some("the turn was interrupted while this call waited for approval")
+    );
+    assert_eq!(bus.requests().len(), 1, "the model is not asked again");
+    assert_eq!(bus.states(), ["waiting_approval", "active", "done"]);
+    let names = events.names();
+    assert!(names.contains(&"approval_decided"), "{names:?}");
+    assert_eq!(&names[names.len() - 2..], ["usage", "done"]);
+}
+
+#[tokio::test]
+async fn an_interrupt_while_the_model_streams_keeps_what_it_had_said() {
+    let bus = FakeBus::new(&[]).hang_after("The answer is ");
+    let interrupts = Interrupts::default();
+    let mut events = Recorder::default();
+    let req = ChatRequest { session_id: Some("s-stream".into()), ..ask("question") };
+    let settings = Settings::default();
+    let turn = chat_interruptible(&bus, &mut events, &settings, req, None, &interrupts);
+    let interrupter = async {
+        until("the LLM call", || !bus.requests().is_empty()).await;
+        interrupts.interrupt("s-stream", "tui")
+    };
+    let (answer, interrupted) = tokio::join!(turn, interrupter);
+    let answer = answer.unwrap();
+
+    assert!(interrupted);
+    assert_eq!(answer.reply, format!("The answer is\n\n{}", interrupt::REPLY));
+    assert_eq!((answer.finish.as_str(), answer.steps), ("interrupted", 0));
+    assert_eq!(events.names(), ["session", "token", "usage", "done"]);
+    assert_eq!(history_of(&bus, "s-stream").last().unwrap().content, answer.reply);
+}
+
+#[tokio::test]
+async fn interrupting_a_session_with_no_running_turn_answers_false() {
+    let interrupts = Interrupts::default();
+    let nobody = InterruptRequest { session_id: "nobody".into(), via: None };
+    assert!(!interrupts.handle(&nobody).unwrap().interrupted);
+
+    let bus = FakeBus::new(&[]).answer(text("Hello."));
+    let req = ChatRequest { session_id: Some("s-over".into()), ..ask("hi") };
+    let answer = chat_interruptible(&bus, &mut NoEvents, &Settings::default(), req, None, &interrupts).await.unwrap();
+    assert_eq!(answer.finish, "stop");
+    let over = InterruptRequest { session_id: "s-over".into(), via: Some(interrupt::Via::Cli) };
+    assert!(!interrupts.handle(&over).unwrap().interrupted, "a turn that ended is not interrupted");
 }

@@ -3,7 +3,8 @@
 //! `session::open` → `context::build` → `llm::complete` (streamed when someone listens) → for
 //! each tool call: `guard::check` → `approval::classify` (and for `ask`: `approval::request`,
 //! then `approval::wait` for a person's decision) → the tool function → back to the model, until
-//! it answers without tools or the step limit is reached. Every step is recorded with
+//! it answers without tools, the step limit is reached or the person interrupts it
+//! ([`crate::interrupt`]). Every step is recorded with
 //! `replay::record` and is a call through the bus ([`Bus`]), so the engine traces the whole turn;
 //! the loop itself is plain code that unit tests drive with a fake bus.
 //!
@@ -15,6 +16,8 @@
 //! - A turn that fails is not saved; a turn that completes is saved with every tool call and
 //!   result, so the next turn sees what happened.
 //! - Events are best effort ([`Events`]); the answer is the same whether anyone listens or not.
+//! - An interrupt is checked before every LLM call and every tool call, and races the streamed
+//!   answer and the wait for an approval; the interrupted turn ends like a finished one.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -29,6 +32,7 @@ use tokio::sync::mpsc;
 
 use crate::approve::{self, Gate};
 use crate::history;
+use crate::interrupt::{self, Cancel, Interrupts};
 use crate::record::Recorder;
 use crate::settings::Settings;
 use crate::tools::{FunctionList, Toolbox, render_result, truncate};
@@ -201,7 +205,8 @@ pub struct ChatAnswer {
     pub model: String,
     /// LLM calls made.
     pub steps: u32,
-    /// `stop` (the model answered) or `step_limit` (it was stopped).
+    /// `stop` (the model answered), `step_limit` (it was stopped) or `interrupted` (the person
+    /// stopped it: `agent::interrupt`).
     pub finish: String,
     /// The trace of the turn (`GET /v1/traces/:id`), when the engine gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -274,7 +279,7 @@ struct Verdict {
 }
 
 /// Runs one turn and reports it to `events`: `usage` and `done` after a turn that completed,
-/// `error` after one that failed.
+/// `error` after one that failed. Nobody can interrupt it; see [`chat_interruptible`].
 pub async fn chat<B: Bus, E: Events>(
     bus: &B,
     events: &mut E,
@@ -282,8 +287,21 @@ pub async fn chat<B: Bus, E: Events>(
     req: ChatRequest,
     trace_id: Option<String>,
 ) -> Result<ChatAnswer, WorkerError> {
+    chat_interruptible(bus, events, settings, req, trace_id, &Interrupts::default()).await
+}
+
+/// [`chat`], with the turn registered in `interrupts` under its session id while it runs, so
+/// `agent::interrupt` can stop it.
+pub async fn chat_interruptible<B: Bus, E: Events>(
+    bus: &B,
+    events: &mut E,
+    settings: &Settings,
+    req: ChatRequest,
+    trace_id: Option<String>,
+    interrupts: &Interrupts,
+) -> Result<ChatAnswer, WorkerError> {
     let mut recorder = None;
-    let mut result = turn(bus, events, settings, req, trace_id, &mut recorder).await;
+    let mut result = turn(bus, events, settings, req, trace_id, interrupts, &mut recorder).await;
     // Every recorded step must have reached the engine's queue before the turn answers.
     if let (Some((rec, _)), Ok(_)) = (recorder.as_mut(), &result)
         && let Err(e) = rec.flush().await
@@ -325,6 +343,7 @@ async fn turn<B: Bus, E: Events>(
     settings: &Settings,
     req: ChatRequest,
     trace_id: Option<String>,
+    interrupts: &Interrupts,
     recorder: &mut Option<(Recorder, String)>,
 ) -> Result<ChatAnswer, WorkerError> {
     if req.message.trim().is_empty() {
@@ -373,6 +392,10 @@ async fn turn<B: Bus, E: Events>(
         hand: hand.name.clone(),
         agent: req.agent.clone(),
     };
+    // Reachable by `agent::interrupt` from here on: the client learns the session id from the
+    // `session` event below.
+    let running = interrupts.start(&ctx.session_id);
+    let cancel = running.cancel().clone();
     let rec = recorder
         .insert((Recorder::new(&ctx.session_id, session.turns, &ctx.turn_id, trace_id), ctx.session_id.clone()));
     let rec = &mut rec.0;
@@ -431,7 +454,12 @@ async fn turn<B: Bus, E: Events>(
     let mut last_model = model.clone().unwrap_or_default();
     let mut reply = String::new();
     let mut finish = "step_limit".to_string();
-    for step in 1..=max_steps {
+    // What the model had streamed of an answer the interrupt cut short.
+    let mut partial = String::new();
+    for _ in 0..max_steps {
+        if cancel.is_set() {
+            break;
+        }
         let request = CompletionRequest {
             model: model.clone(),
             tier: if model.is_none() { hand.tier.clone() } else { None },
@@ -446,7 +474,15 @@ async fn turn<B: Bus, E: Events>(
             None,
         );
         let started = Instant::now();
-        let completion = complete_streamed(bus, events, request, settings.llm_timeout()).await?;
+        // The call comes first: tokens already received are shown, and an answer that is
+        // complete is not thrown away.
+        let completion = tokio::select! {
+            biased;
+            c = complete_streamed(bus, events, request, settings.llm_timeout(), &mut partial) => Some(c?),
+            () = cancel.fired() => None,
+        };
+        let Some(completion) = completion else { break };
+        partial.clear();
         rec.record(bus, "llm_response", json!(completion), Some(started));
         usage.add(&completion);
         last_model = format!("{}/{}", completion.provider, completion.model);
@@ -462,20 +498,32 @@ async fn turn<B: Bus, E: Events>(
         messages.push(assistant.clone());
         kept.push(assistant);
         for call in &completion.tool_calls {
-            let record = run_tool(bus, events, rec, settings, &toolbox, &ctx, call).await;
+            let record = if cancel.is_set() {
+                not_run(&toolbox, call, "the turn was interrupted before this call was made")
+            } else {
+                run_tool(bus, events, rec, settings, &toolbox, &ctx, call, &cancel).await
+            };
             let content = tool_message(&record, settings.max_tool_result_bytes);
             let answer = ChatMessage::tool_result(call.id.clone(), content);
             messages.push(answer.clone());
             kept.push(answer);
             records.push(record);
         }
-        if step == max_steps {
+    }
+
+    // Decided once, here: an interrupt arriving later changes nothing of this turn.
+    if finish != "stop" {
+        if cancel.is_set() {
+            finish = interrupt::FINISH.to_string();
+            reply = interrupt::reply(&partial);
+        } else {
             reply = format!(
                 "I stopped after {max_steps} steps without a final answer (the step limit). Ask me to continue, or raise max_steps for the hand or in [agent]."
             );
-            kept.push(ChatMessage::new(Role::Assistant, reply.clone()));
         }
+        kept.push(ChatMessage::new(Role::Assistant, reply.clone()));
     }
+    drop(running);
 
     history::save(bus, &realm, &ctx.session_id, kept).await?;
     let steps = usage.llm_calls;
@@ -505,13 +553,15 @@ async fn turn<B: Bus, E: Events>(
     Ok(answer)
 }
 
-/// One LLM call, its text deltas forwarded as `token` events while it runs. When nothing was
-/// streamed (a provider or path without streaming), the whole text is sent as one token.
+/// One LLM call, its text deltas forwarded as `token` events while it runs and kept in
+/// `streamed` (what the person saw, should the call be interrupted). When nothing was streamed
+/// (a provider or path without streaming), the whole text is sent as one token.
 async fn complete_streamed<B: Bus, E: Events>(
     bus: &B,
     events: &mut E,
     request: CompletionRequest,
     timeout: Duration,
+    streamed_text: &mut String,
 ) -> Result<Completion, WorkerError> {
     if !events.is_open() {
         return bus.complete(request, None, timeout).await;
@@ -525,6 +575,7 @@ async fn complete_streamed<B: Bus, E: Events>(
             biased;
             Some(text) = rx.recv() => {
                 streamed = true;
+                streamed_text.push_str(&text);
                 events.emit("token", json!({"text": text})).await;
             }
             result = &mut call => break result,
@@ -532,6 +583,7 @@ async fn complete_streamed<B: Bus, E: Events>(
     };
     while let Ok(text) = rx.try_recv() {
         streamed = true;
+        streamed_text.push_str(&text);
         events.emit("token", json!({"text": text})).await;
     }
     if let Ok(c) = &result
@@ -543,8 +595,24 @@ async fn complete_streamed<B: Bus, E: Events>(
     result
 }
 
+/// The record of a call that was not made, for a reason the model reads.
+fn not_run(toolbox: &Toolbox, call: &ToolCall, reason: &str) -> ToolCallRecord {
+    ToolCallRecord {
+        id: call.id.clone(),
+        function_id: toolbox.function_for(&call.name).unwrap_or(&call.name).to_string(),
+        arguments: call.arguments.clone(),
+        ok: false,
+        result: None,
+        error: None,
+        blocked: Some(reason.to_string()),
+        warning: None,
+        duration_ms: 0,
+    }
+}
+
 /// Runs one tool call through the guard, the approval gate and the function; whatever happens is
 /// an answer for the model.
+#[allow(clippy::too_many_arguments)]
 async fn run_tool<B: Bus, E: Events>(
     bus: &B,
     events: &mut E,
@@ -553,20 +621,11 @@ async fn run_tool<B: Bus, E: Events>(
     toolbox: &Toolbox,
     ctx: &TurnContext,
     call: &ToolCall,
+    cancel: &Cancel,
 ) -> ToolCallRecord {
     let started = Instant::now();
     let function_id = toolbox.function_for(&call.name).unwrap_or(&call.name).to_string();
-    let mut record = ToolCallRecord {
-        id: call.id.clone(),
-        function_id: function_id.clone(),
-        arguments: call.arguments.clone(),
-        ok: false,
-        result: None,
-        error: None,
-        blocked: None,
-        warning: None,
-        duration_ms: 0,
-    };
+    let mut record = ToolCallRecord { blocked: None, ..not_run(toolbox, call, "") };
     let announced = json!({"id": call.id, "function_id": function_id, "arguments": call.arguments});
     events.emit("tool_call", announced.clone()).await;
     rec.record(bus, "tool_call", announced, None);
@@ -597,7 +656,9 @@ async fn run_tool<B: Bus, E: Events>(
                 if v.action == "warn" {
                     record.warning = v.reason;
                 }
-                match approve::gate(bus, events, rec, settings, ctx, &function_id, &call.arguments, classified).await {
+                match approve::gate(bus, events, rec, settings, ctx, &function_id, &call.arguments, classified, cancel)
+                    .await
+                {
                     Gate::Denied(reason) => record.blocked = Some(reason),
                     Gate::Run if !call.arguments.is_object() => {
                         record.error = Some(ErrorInfo {

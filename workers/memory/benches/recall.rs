@@ -2,7 +2,7 @@
 //!
 //! Run: `cargo bench -p agentos-worker-memory --bench recall` (optionally `-- 10000 100000` for
 //! the sizes). What it measures is the work a recall does once its query is embedded: the
-//! FTS5 BM25 search, the quantised vector scan, the fusion and the answer's records, exactly
+//! BM25 search over the in-process inverted index, the quantised vector scan, the fusion and the answer's records, exactly
 //! the code `memory::recall` runs on its blocking thread. The bus hop and the query's embedding
 //! (one sentence through MiniLM) come on top and are measured elsewhere (docs/benchmarks.md).
 //!

@@ -248,6 +248,9 @@ pub struct ListTraces {
     /// Without a session: at most this many (default [`TRACES_DEFAULT`], at most [`TRACES_MAX`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
+    /// Without a session: only the traces of chat turns (root `agent::chat`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub turns: bool,
 }
 
 /// `replay::trace`: one trace's span tree.
@@ -391,7 +394,7 @@ impl<S: ReplayStore> Replay<S> {
         let Some(session_id) = req.session_id else {
             let limit = check_limit(req.limit, TRACES_DEFAULT, TRACES_MAX)?;
             let roots = self.store.recent_roots(RECENT_ROOTS).await?;
-            return Ok(TraceList { traces: traces::recent(roots, limit) });
+            return Ok(TraceList { traces: traces::recent(roots, limit, req.turns) });
         };
         check_session(&session_id)?;
         let events = self.sorted(&session_id).await?;

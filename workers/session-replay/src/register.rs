@@ -125,7 +125,7 @@ pub fn register(iii: &III, api_key: Option<Arc<str>>) -> Arc<Replay<StateStore>>
         iii,
         &replay,
         "replay::traces",
-        "A session's traces with their root spans, or recent traces: {session_id?, limit?} -> {traces: [{trace_id, root, started_ms, duration_ms, turn_id?}]}.",
+        "A session's traces with their root spans, or recent traces: {session_id?, limit?, turns?} -> {traces: [{trace_id, root, started_ms, duration_ms, turn_id?}]}.",
         |r, req: ListTraces| async move { r.traces(req).await },
     );
     bind(
@@ -166,6 +166,7 @@ pub fn register(iii: &III, api_key: Option<Arc<str>>) -> Arc<Replay<StateStore>>
         let list = ListTraces {
             session_id: req.query("session_id").map(str::to_string),
             limit: number(&req, "limit")?.map(usize_of),
+            turns: matches!(req.query("turns"), Some("1" | "true")),
         };
         Ok(HttpResponse::ok(r.traces(list).await?))
     });

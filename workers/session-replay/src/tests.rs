@@ -207,7 +207,7 @@ async fn a_sessions_traces_join_its_trace_ids_with_their_root_spans() {
     })
     .await
     .unwrap();
-    let list = r.traces(ListTraces { session_id: Some("s1".into()), limit: None }).await.unwrap();
+    let list = r.traces(ListTraces { session_id: Some("s1".into()), limit: None, turns: false }).await.unwrap();
     assert_eq!(
         list,
         TraceList {

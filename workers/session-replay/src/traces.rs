@@ -11,8 +11,13 @@
 //!   runs to the last root's end. A trace the engine no longer keeps has `root: null` and the
 //!   times of its events.
 //! - The engine lists root spans, not traces: recent traces are its newest root spans grouped
-//!   by trace id, in the order their newest root appears. Liveness probes (`<worker>::health`,
-//!   which the supervisor calls every 5 s per worker) are left out: they would fill the list.
+//!   by trace id, in the order their newest root appears. Traces of watching the stack are left
+//!   out, or they would fill the list: liveness probes (`<worker>::health`, which the supervisor
+//!   calls every 5 s per worker), the supervisor's status reads (`/v1/health`, `/v1/workers`,
+//!   `/v1/workers/:name/logs`, which the dashboard polls every second or two) and the reads of
+//!   replay and traces themselves ([`WATCHING`]), and a worker's own calls of the engine's
+//!   built-in functions outside any handler (`state::*`, `stream::*`, `engine::*`, `iii::*`,
+//!   `publish`: timers and sweeps, not work anyone asked for).
 //! - Spans are passed through as the engine wrote them, so the answer stays the engine's span
 //!   format (`trace_id`, `span_id`, `name`, `start_time_unix_nano`, `duration_ms`, ...).
 
@@ -141,14 +146,43 @@ pub fn joined(seen: SeenTrace, roots: Vec<Value>) -> Trace {
     }
 }
 
+/// The root functions of traces that only watch the stack (besides `*::health`): left out of
+/// [`recent`].
+pub const WATCHING: &[&str] = &[
+    "supervisor::http_health",
+    "supervisor::http_workers",
+    "supervisor::http_logs",
+    "replay::http_events",
+    "replay::http_summary",
+    "replay::http_search",
+    "replay::http_traces",
+    "replay::http_trace",
+];
+
+/// The root function of a chat turn's trace.
+pub const TURN: &str = "agent::chat";
+
+/// Whether a root span of `function_id` only watches the stack.
+fn watching(function_id: &str) -> bool {
+    const BUILTIN: &[&str] = &["state::", "stream::", "engine::", "iii::"];
+    function_id.ends_with("::health")
+        || WATCHING.contains(&function_id)
+        || function_id == "publish"
+        || BUILTIN.iter().any(|prefix| function_id.starts_with(prefix))
+}
+
 /// Recent traces from the engine's newest root spans (newest first): grouped by trace id in
-/// the order they first appear, at most `limit`. Liveness probes and spans without the timing
-/// fields are skipped.
-pub fn recent(roots: Vec<Value>, limit: usize) -> Vec<Trace> {
+/// the order they first appear, at most `limit`; with `turns_only`, only chat turns' traces
+/// (root [`TURN`]). Traces that only watch the stack and spans without the timing fields are
+/// skipped.
+pub fn recent(roots: Vec<Value>, limit: usize, turns_only: bool) -> Vec<Trace> {
     let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
     for span in roots {
         let Some(times) = SpanTimes::of(&span) else { continue };
-        if times.function_id.as_deref().is_some_and(|f| f.ends_with("::health")) {
+        if times.function_id.as_deref().is_some_and(watching) {
+            continue;
+        }
+        if turns_only && times.function_id.as_deref() != Some(TURN) {
             continue;
         }
         match groups.iter().position(|(id, _)| *id == times.trace_id) {
@@ -259,8 +293,11 @@ mod tests {
             span("c", "call c", 5, 6),
             json!({"trace_id": "x", "name": "no times"}),
             json!({"trace_id": "h", "function_id": "realm::health", "start_time_unix_nano": 70, "end_time_unix_nano": 71}),
+            json!({"trace_id": "w", "function_id": "supervisor::http_workers", "start_time_unix_nano": 72, "end_time_unix_nano": 73}),
+            json!({"trace_id": "t", "function_id": "replay::http_traces", "start_time_unix_nano": 74, "end_time_unix_nano": 75}),
+            json!({"trace_id": "s", "function_id": "state::list", "start_time_unix_nano": 76, "end_time_unix_nano": 77}),
         ];
-        let traces = recent(roots.clone(), 10);
+        let traces = recent(roots.clone(), 10, false);
         let summary: Vec<(&str, u64, f64, &Value)> = traces
             .iter()
             .map(|t| (t.trace_id.as_str(), t.started_ms, t.duration_ms, &t.root.as_ref().unwrap()["name"]))
@@ -269,7 +306,11 @@ mod tests {
             summary,
             vec![("b", 10, 50.0, &json!("call b1")), ("a", 40, 5.0, &json!("call a")), ("c", 5, 1.0, &json!("call c"))]
         );
-        let two: Vec<String> = recent(roots, 2).into_iter().map(|t| t.trace_id).collect();
+        let two: Vec<String> = recent(roots.clone(), 2, false).into_iter().map(|t| t.trace_id).collect();
         assert_eq!(two, vec!["b", "a"]);
+        let mut with_turn = roots;
+        with_turn.push(json!({"trace_id": "turn", "function_id": "agent::chat", "start_time_unix_nano": 1, "end_time_unix_nano": 9}));
+        let turns: Vec<String> = recent(with_turn, 10, true).into_iter().map(|t| t.trace_id).collect();
+        assert_eq!(turns, vec!["turn"]);
     }
 }
