@@ -49,9 +49,7 @@ impl Tmux {
             if check(&screen) {
                 return screen;
             }
-            if started.elapsed() > limit {
-                panic!("timed out after {limit:?} waiting for {what}; the screen:\n{screen}");
-            }
+            assert!(started.elapsed() <= limit, "timed out after {limit:?} waiting for {what}; the screen:\n{screen}");
             std::thread::sleep(Duration::from_millis(150));
         }
     }
