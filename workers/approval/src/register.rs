@@ -12,14 +12,11 @@
 //!   `grant:<session>` sent as `grant%3A<session>` is found.
 //! - `[approval]` is read once at start; a bad section stops the worker naming the file.
 
-use std::future::Future;
 use std::sync::Arc;
 
-use agentos_kit::http::{HttpRequest, HttpResponse, register_route};
-use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, register_typed};
+use agentos_kit::http::{HttpResponse, register_route_over};
+use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, register_over};
 use agentos_worker_approval_tiers::ApprovalSettings;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::error::{ApprovalError, http_status};
 use crate::service::{Approvals, Config, http_by};
@@ -86,49 +83,45 @@ pub fn run() -> Result<(), WorkerError> {
 pub fn register(iii: &III, api_key: Option<Arc<str>>, config: Config) -> Arc<Approvals> {
     let service = Approvals::start(iii, config);
 
-    bind(
+    register_over(
         iii,
         &service,
         "approval::request",
         "Files a pending approval request: {session_id, function_id, arguments, tier, rule, reason?, agent?, hand?, realm?, tool_call_id?} -> Request {id, status, created_ms, expires_ms, ..., diff?}.",
         |s, req: NewRequest| async move { s.request(req).await },
     );
-    bind(
+    register_over(
         iii,
         &service,
         "approval::decide",
         "Decides a request, first decision wins: {id, decision: approve|deny, scope?: once|session|always, note?, by?: {who?, via}} -> the decided Request; CONFLICT when already decided.",
         |s, req: Decide| async move { s.decide(req).await },
     );
-    bind(
-        iii,
-        &service,
-        "approval::get",
-        "One request: {id} -> Request.",
-        |s, req: Id| async move { s.get(&req.id).await },
-    );
-    bind(
+    register_over(iii, &service, "approval::get", "One request: {id} -> Request.", |s, req: Id| async move {
+        s.get(&req.id).await
+    });
+    register_over(
         iii,
         &service,
         "approval::list",
         "Requests, pending first then newest: {all?, session_id?} -> {approvals: [Request]}.",
         |s, req: ListRequest| async move { s.list(req.all, req.session_id.as_deref()).await },
     );
-    bind(
+    register_over(
         iii,
         &service,
         "approval::wait",
         "Waits for a decision: {id, timeout_ms? (default 30000, at most 60000)} -> the Request, decided or still pending.",
         |s, req: Wait| async move { s.wait(&req.id, req.timeout_ms).await },
     );
-    bind(
+    register_over(
         iii,
         &service,
         "approval::rules",
         "The remembered approvals: {} -> {rules: [{id, function_id, arguments, created_ms, by, from_request}], grants: [{session_id, functions, updated_ms}]}.",
         |s, _: NoArgs| async move { s.rules().await },
     );
-    bind(
+    register_over(
         iii,
         &service,
         "approval::delete_rule",
@@ -142,26 +135,66 @@ pub fn register(iii: &III, api_key: Option<Arc<str>>, config: Config) -> Arc<App
             "no API key (AGENTOS_API_KEY): the /v1/approvals routes answer without one"
         );
     }
-    route(iii, &service, HTTP_LIST, &api_key, |s, req| async move {
-        let all = req.query("all").is_some_and(truthy);
-        Ok(HttpResponse::ok(s.list(all, req.query("session_id")).await?))
-    });
-    route(iii, &service, HTTP_GET, &api_key, |s, req| async move {
-        let id = decoded(req.path_param("id")?);
-        Ok(HttpResponse::ok(s.get(&id).await?))
-    });
-    route(iii, &service, HTTP_DECIDE, &api_key, |s, req| async move {
-        let id = decoded(req.path_param("id")?);
-        let body: DecideBody = req.body_as()?;
-        let by = http_by(req.header("x-agentos-user"), body.via);
-        let decide = Decide { id, decision: body.decision, scope: body.scope, note: body.note, by: Some(by) };
-        Ok(HttpResponse::ok(s.decide(decide).await?))
-    });
-    route(iii, &service, HTTP_RULES, &api_key, |s, _req| async move { Ok(HttpResponse::ok(s.rules().await?)) });
-    route(iii, &service, HTTP_DELETE_RULE, &api_key, |s, req| async move {
-        let id = decoded(req.path_param("id")?);
-        Ok(HttpResponse::ok(s.delete_rule(&id).await?))
-    });
+    register_route_over::<_, ApprovalError, _, _>(
+        iii,
+        MANIFEST.name,
+        &service,
+        HTTP_LIST,
+        &api_key,
+        http_status,
+        |s, req| async move {
+            let all = req.query("all").is_some_and(truthy);
+            Ok(HttpResponse::ok(s.list(all, req.query("session_id")).await?))
+        },
+    );
+    register_route_over::<_, ApprovalError, _, _>(
+        iii,
+        MANIFEST.name,
+        &service,
+        HTTP_GET,
+        &api_key,
+        http_status,
+        |s, req| async move {
+            let id = decoded(req.path_param("id")?);
+            Ok(HttpResponse::ok(s.get(&id).await?))
+        },
+    );
+    register_route_over::<_, ApprovalError, _, _>(
+        iii,
+        MANIFEST.name,
+        &service,
+        HTTP_DECIDE,
+        &api_key,
+        http_status,
+        |s, req| async move {
+            let id = decoded(req.path_param("id")?);
+            let body: DecideBody = req.body_as()?;
+            let by = http_by(req.header("x-agentos-user"), body.via);
+            let decide = Decide { id, decision: body.decision, scope: body.scope, note: body.note, by: Some(by) };
+            Ok(HttpResponse::ok(s.decide(decide).await?))
+        },
+    );
+    register_route_over::<_, ApprovalError, _, _>(
+        iii,
+        MANIFEST.name,
+        &service,
+        HTTP_RULES,
+        &api_key,
+        http_status,
+        |s, _req| async move { Ok(HttpResponse::ok(s.rules().await?)) },
+    );
+    register_route_over::<_, ApprovalError, _, _>(
+        iii,
+        MANIFEST.name,
+        &service,
+        HTTP_DELETE_RULE,
+        &api_key,
+        http_status,
+        |s, req| async move {
+            let id = decoded(req.path_param("id")?);
+            Ok(HttpResponse::ok(s.delete_rule(&id).await?))
+        },
+    );
     service
 }
 
@@ -189,45 +222,6 @@ pub fn decoded(raw: &str) -> String {
         }
     }
     String::from_utf8(out).unwrap_or_else(|_| raw.to_string())
-}
-
-/// Registers bus function `id` as `f` over the service.
-fn bind<Req, Resp, F, Fut>(iii: &III, service: &Arc<Approvals>, id: &str, description: &str, f: F)
-where
-    Req: DeserializeOwned + Send + 'static,
-    Resp: Serialize + 'static,
-    F: Fn(Arc<Approvals>, Req) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Resp, ApprovalError>> + Send + 'static,
-{
-    let service = Arc::clone(service);
-    register_typed(iii, id, description, move |req: Req| {
-        let done = f(Arc::clone(&service), req);
-        async move { done.await.map_err(WorkerError::from) }
-    });
-}
-
-/// Registers `route` as `f` over the service, behind the bearer check. Errors become
-/// `{"error":{"code","message"}}` with [`http_status`] of their code.
-fn route<F, Fut>(iii: &III, service: &Arc<Approvals>, route: HttpRoute, api_key: &Option<Arc<str>>, f: F)
-where
-    F: Fn(Arc<Approvals>, HttpRequest) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<HttpResponse, ApprovalError>> + Send + 'static,
-{
-    let service = Arc::clone(service);
-    let handler = move |req: HttpRequest| {
-        let done = f(Arc::clone(&service), req);
-        async move {
-            Ok(done.await.unwrap_or_else(|e| {
-                let e = WorkerError::from(e);
-                HttpResponse::error(http_status(&e.code), &e.code, e.message)
-            }))
-        }
-    };
-    if let Err(e) = register_route(iii, MANIFEST.name, route, api_key.clone(), handler) {
-        // Only a trigger config that does not encode gets here; the harness and the supervisor's
-        // readiness check then report the route as missing.
-        tracing::error!(worker = MANIFEST.name, code = %e.code, message = %e.message, "could not register a route");
-    }
 }
 
 #[cfg(test)]

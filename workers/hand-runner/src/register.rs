@@ -10,14 +10,11 @@
 //! - The hands dir is resolved once at start (`AGENTOS_HANDS_DIR`, `[hands] dir`, else
 //!   `$AGENTOS_CONFIG_DIR/hands`); a bad `[hands]` section stops the worker naming the file.
 
-use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use agentos_kit::http::{HttpRequest, HttpResponse, register_route};
-use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, register_typed};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use agentos_kit::http::{HttpResponse, register_route_over};
+use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, register_over};
 
 use crate::catalogue::{CONFIG_DIR_ENV, HANDS_DIR_ENV, HandsSettings, hands_dir};
 use crate::error::{HandError, http_status};
@@ -81,35 +78,35 @@ pub fn run() -> Result<(), WorkerError> {
 pub fn register(iii: &III, api_key: Option<Arc<str>>, hands_dir: Option<PathBuf>) -> Arc<Runner> {
     let runner = Runner::new(iii, hands_dir);
 
-    bind(
+    register_over(
         iii,
         &runner,
         "hand::list",
         "Every hand: {} -> {hands: [summary + last_run?], errors: [{path, message}]}.",
         |r, _: NoArgs| async move { r.list().await },
     );
-    bind(
+    register_over(
         iii,
         &runner,
         "hand::get",
         "One hand: {name} -> {name, description, model?, tier?, max_steps?, allowed_functions, system_prompt, schedule?, source, last_run?}.",
         |r, req: HandName| async move { r.get(&req.name).await },
     );
-    bind(
+    register_over(
         iii,
         &runner,
         "hand::reload",
         "Re-reads the hand files and their schedules: {} -> {hands, errors}.",
         |r, _: NoArgs| async move { r.reload().await },
     );
-    bind(
+    register_over(
         iii,
         &runner,
         "hand::trigger",
         "Runs one chat turn of a hand through agent::chat: {name, message?, realm?, session_id?} -> agent::chat's answer.",
         |r, req: TriggerHand| async move { r.trigger(req, RunKind::Manual).await },
     );
-    bind(
+    register_over(
         iii,
         &runner,
         RUN_SCHEDULED,
@@ -120,57 +117,50 @@ pub fn register(iii: &III, api_key: Option<Arc<str>>, hands_dir: Option<PathBuf>
     if api_key.is_none() {
         tracing::warn!(worker = MANIFEST.name, "no API key (AGENTOS_API_KEY): the /v1/hands routes answer without one");
     }
-    route(iii, &runner, HTTP_LIST, &api_key, |r, _req| async move { Ok(HttpResponse::ok(r.list().await?)) });
-    route(iii, &runner, HTTP_GET, &api_key, |r, req| async move {
-        let name = req.path_param("name")?.to_string();
-        Ok(HttpResponse::ok(r.get(&name).await?))
-    });
-    route(iii, &runner, HTTP_RELOAD, &api_key, |r, _req| async move { Ok(HttpResponse::ok(r.reload().await?)) });
-    route(iii, &runner, HTTP_TRIGGER, &api_key, |r, req| async move {
-        let trigger = req.body_as::<TriggerBody>()?.for_hand(req.path_param("name")?);
-        Ok(HttpResponse::ok(r.trigger(trigger, RunKind::Manual).await?))
-    });
+    register_route_over::<_, HandError, _, _>(
+        iii,
+        MANIFEST.name,
+        &runner,
+        HTTP_LIST,
+        &api_key,
+        http_status,
+        |r, _req| async move { Ok(HttpResponse::ok(r.list().await?)) },
+    );
+    register_route_over::<_, HandError, _, _>(
+        iii,
+        MANIFEST.name,
+        &runner,
+        HTTP_GET,
+        &api_key,
+        http_status,
+        |r, req| async move {
+            let name = req.path_param("name")?.to_string();
+            Ok(HttpResponse::ok(r.get(&name).await?))
+        },
+    );
+    register_route_over::<_, HandError, _, _>(
+        iii,
+        MANIFEST.name,
+        &runner,
+        HTTP_RELOAD,
+        &api_key,
+        http_status,
+        |r, _req| async move { Ok(HttpResponse::ok(r.reload().await?)) },
+    );
+    register_route_over::<_, HandError, _, _>(
+        iii,
+        MANIFEST.name,
+        &runner,
+        HTTP_TRIGGER,
+        &api_key,
+        http_status,
+        |r, req| async move {
+            let trigger = req.body_as::<TriggerBody>()?.for_hand(req.path_param("name")?);
+            Ok(HttpResponse::ok(r.trigger(trigger, RunKind::Manual).await?))
+        },
+    );
     runner.load_now();
     runner
-}
-
-/// Registers bus function `id` as `f` over the runner.
-fn bind<Req, Resp, F, Fut>(iii: &III, runner: &Arc<Runner>, id: &str, description: &str, f: F)
-where
-    Req: DeserializeOwned + Send + 'static,
-    Resp: Serialize + 'static,
-    F: Fn(Arc<Runner>, Req) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Resp, HandError>> + Send + 'static,
-{
-    let runner = Arc::clone(runner);
-    register_typed(iii, id, description, move |req: Req| {
-        let done = f(Arc::clone(&runner), req);
-        async move { done.await.map_err(WorkerError::from) }
-    });
-}
-
-/// Registers `route` as `f` over the runner, behind the bearer check. Errors become
-/// `{"error":{"code","message"}}` with [`http_status`] of their code.
-fn route<F, Fut>(iii: &III, runner: &Arc<Runner>, route: HttpRoute, api_key: &Option<Arc<str>>, f: F)
-where
-    F: Fn(Arc<Runner>, HttpRequest) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<HttpResponse, HandError>> + Send + 'static,
-{
-    let runner = Arc::clone(runner);
-    let handler = move |req: HttpRequest| {
-        let done = f(Arc::clone(&runner), req);
-        async move {
-            Ok(done.await.unwrap_or_else(|e| {
-                let e = WorkerError::from(e);
-                HttpResponse::error(http_status(&e.code), &e.code, e.message)
-            }))
-        }
-    };
-    if let Err(e) = register_route(iii, MANIFEST.name, route, api_key.clone(), handler) {
-        // Only a trigger config that does not encode gets here; the harness and the supervisor's
-        // readiness check then report the route as missing.
-        tracing::error!(worker = MANIFEST.name, code = %e.code, message = %e.message, "could not register a route");
-    }
 }
 
 #[cfg(test)]

@@ -309,6 +309,39 @@ pub fn register_route_or_log<F, Fut>(
     }
 }
 
+/// [`register_route_or_log`] over a worker's shared service: each request gets its own handle
+/// on `service`; a domain error `E` becomes `{"error":{"code","message"}}` with `status` of its
+/// code ([`status_for`], or a worker's own table that adds its codes to it).
+pub fn register_route_over<S, E, F, Fut>(
+    iii: &III,
+    manifest_name: &str,
+    service: &Arc<S>,
+    route: HttpRoute,
+    auth: &Option<Arc<str>>,
+    status: fn(&str) -> u16,
+    f: F,
+) where
+    S: Send + Sync + 'static,
+    E: Into<WorkerError>,
+    F: Fn(Arc<S>, HttpRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<HttpResponse, E>> + Send + 'static,
+{
+    let service = Arc::clone(service);
+    register_route_or_log(iii, manifest_name, route, auth, move |req: HttpRequest| {
+        let done = f(Arc::clone(&service), req);
+        async move {
+            Ok(done.await.unwrap_or_else(|e| {
+                let e: WorkerError = e.into();
+                let code = status(&e.code);
+                if code >= 500 {
+                    tracing::warn!(code = %e.code, message = %e.message, "http handler failed");
+                }
+                HttpResponse::error(code, &e.code, e.message)
+            }))
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

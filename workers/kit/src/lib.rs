@@ -35,7 +35,7 @@ pub use connect::{DEFAULT_ENGINE_URL, connect, connect_with_telemetry, engine_ur
 pub use error::{WorkerError, codes};
 pub use manifest::{HttpRoute, ManifestFile, RestartPolicy, WorkerManifest};
 pub use run::{run_worker, run_worker_with_health};
-pub use typed::{call, register_typed, register_typed_with};
+pub use typed::{call, register_over, register_typed, register_typed_with};
 
 /// The SDK types a worker needs next to the kit, so worker crates can name them without
 /// spelling out `iii_sdk` paths.

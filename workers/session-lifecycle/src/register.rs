@@ -10,15 +10,13 @@
 //! - The worker keeps nothing in memory but the write lock: a restarted worker answers from
 //!   the engine's state.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentos_kit::http::{HttpRequest, HttpResponse, register_route};
+use agentos_kit::http::{HttpRequest, HttpResponse, register_route_over};
 use agentos_kit::state::{self, STATE_TIMEOUT};
-use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, call, clock, register_typed};
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, call, clock, register_over};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
@@ -76,42 +74,42 @@ pub fn run() -> Result<(), WorkerError> {
 pub fn register(iii: &III, api_key: Option<Arc<str>>) -> Arc<Sessions<StateStore>> {
     let sessions = Arc::new(Sessions::new(StateStore::new(iii.clone())));
 
-    bind(
+    register_over(
         iii,
         &sessions,
         "session::open",
         "A turn starts: resumes a session by {id} or {name} in {realm?} (default), else creates it; sets active, counts the turn: {id?, name?, realm?, hand, agent?, model?} -> Session.",
         |s, req: OpenSession| async move { s.open(req).await },
     );
-    bind(
+    register_over(
         iii,
         &sessions,
         "session::set_state",
         "Sets a session's state (active, waiting_approval, done, failed) and, with error, its last_error: {id, state, error?: {code, message}, realm?} -> Session.",
         |s, req: SetState| async move { s.set_state(req).await },
     );
-    bind(
+    register_over(
         iii,
         &sessions,
         "session::get",
         "One session: {id} (any realm, or realm?) or {name, realm?} -> Session.",
         |s, req: GetSession| async move { s.get(req).await },
     );
-    bind(
+    register_over(
         iii,
         &sessions,
         "session::list",
         "Sessions by latest activity: {realm?, state?, limit?} -> {sessions, total}.",
         |s, req: ListSessions| async move { s.list(req).await },
     );
-    bind(
+    register_over(
         iii,
         &sessions,
         "session::rename",
         "Names a session (names are unique per realm): {id, name, realm?} -> Session.",
         |s, req: RenameSession| async move { s.rename(req).await },
     );
-    bind(
+    register_over(
         iii,
         &sessions,
         "session::close",
@@ -125,21 +123,51 @@ pub fn register(iii: &III, api_key: Option<Arc<str>>) -> Arc<Sessions<StateStore
             "no API key (AGENTOS_API_KEY): the /v1/sessions routes answer without one"
         );
     }
-    route(iii, &sessions, HTTP_LIST, &api_key, |s, req| async move {
-        Ok(HttpResponse::ok(s.list(list_query(&req)?).await?))
-    });
-    route(iii, &sessions, HTTP_GET, &api_key, |s, req| async move { Ok(HttpResponse::ok(target(&s, &req).await?)) });
-    route(iii, &sessions, HTTP_RENAME, &api_key, |s, req| async move {
-        let patch = req.body_as::<RenameBody>()?;
-        let session = target(&s, &req).await?;
-        Ok(HttpResponse::ok(
-            s.rename(RenameSession { id: session.id, name: patch.name, realm: Some(session.realm) }).await?,
-        ))
-    });
-    route(iii, &sessions, HTTP_CLOSE, &api_key, |s, req| async move {
-        let session = target(&s, &req).await?;
-        Ok(HttpResponse::ok(s.close(CloseSession { id: session.id, realm: Some(session.realm) }).await?))
-    });
+    register_route_over::<_, SessionError, _, _>(
+        iii,
+        MANIFEST.name,
+        &sessions,
+        HTTP_LIST,
+        &api_key,
+        agentos_kit::http::status_for,
+        |s, req| async move { Ok(HttpResponse::ok(s.list(list_query(&req)?).await?)) },
+    );
+    register_route_over::<_, SessionError, _, _>(
+        iii,
+        MANIFEST.name,
+        &sessions,
+        HTTP_GET,
+        &api_key,
+        agentos_kit::http::status_for,
+        |s, req| async move { Ok(HttpResponse::ok(target(&s, &req).await?)) },
+    );
+    register_route_over::<_, SessionError, _, _>(
+        iii,
+        MANIFEST.name,
+        &sessions,
+        HTTP_RENAME,
+        &api_key,
+        agentos_kit::http::status_for,
+        |s, req| async move {
+            let patch = req.body_as::<RenameBody>()?;
+            let session = target(&s, &req).await?;
+            Ok(HttpResponse::ok(
+                s.rename(RenameSession { id: session.id, name: patch.name, realm: Some(session.realm) }).await?,
+            ))
+        },
+    );
+    register_route_over::<_, SessionError, _, _>(
+        iii,
+        MANIFEST.name,
+        &sessions,
+        HTTP_CLOSE,
+        &api_key,
+        agentos_kit::http::status_for,
+        |s, req| async move {
+            let session = target(&s, &req).await?;
+            Ok(HttpResponse::ok(s.close(CloseSession { id: session.id, realm: Some(session.realm) }).await?))
+        },
+    );
     sessions
 }
 
@@ -170,39 +198,6 @@ fn list_query(req: &HttpRequest) -> Result<ListSessions, SessionError> {
         })?),
     };
     Ok(ListSessions { realm: req.query("realm").map(str::to_string), state, limit })
-}
-
-/// Registers bus function `id` as `f` over the domain.
-fn bind<Req, Resp, F, Fut>(iii: &III, sessions: &Arc<Sessions<StateStore>>, id: &str, description: &str, f: F)
-where
-    Req: DeserializeOwned + Send + 'static,
-    Resp: Serialize + 'static,
-    F: Fn(Arc<Sessions<StateStore>>, Req) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Resp, SessionError>> + Send + 'static,
-{
-    let sessions = Arc::clone(sessions);
-    register_typed(iii, id, description, move |req: Req| {
-        let done = f(Arc::clone(&sessions), req);
-        async move { done.await.map_err(WorkerError::from) }
-    });
-}
-
-/// Registers `route` as `f` over the domain, behind the bearer check.
-fn route<F, Fut>(iii: &III, sessions: &Arc<Sessions<StateStore>>, route: HttpRoute, api_key: &Option<Arc<str>>, f: F)
-where
-    F: Fn(Arc<Sessions<StateStore>>, HttpRequest) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<HttpResponse, SessionError>> + Send + 'static,
-{
-    let sessions = Arc::clone(sessions);
-    let handler = move |req: HttpRequest| {
-        let done = f(Arc::clone(&sessions), req);
-        async move { done.await.map_err(WorkerError::from) }
-    };
-    if let Err(e) = register_route(iii, MANIFEST.name, route, api_key.clone(), handler) {
-        // Only a trigger config that does not encode gets here; the harness and the supervisor's
-        // readiness check then report the route as missing.
-        tracing::error!(worker = MANIFEST.name, code = %e.code, message = %e.message, "could not register a route");
-    }
 }
 
 /// The answer of `state::list_groups`.

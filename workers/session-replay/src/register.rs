@@ -10,16 +10,14 @@
 //! - The worker keeps nothing in memory but its locks: a restarted worker answers from the
 //!   engine's state.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentos_kit::http::{HttpRequest, HttpResponse, register_route};
+use agentos_kit::http::{HttpRequest, HttpResponse, register_route_over};
 use agentos_kit::state::{self, STATE_TIMEOUT};
-use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, call, register_typed};
+use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, call, register_over};
 use agentos_worker_session_lifecycle::percent_decode;
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
@@ -86,49 +84,49 @@ pub fn run() -> Result<(), WorkerError> {
 pub fn register(iii: &III, api_key: Option<Arc<str>>) -> Arc<Replay<StateStore>> {
     let replay = Arc::new(Replay::new(StateStore::new(iii.clone())));
 
-    bind(
+    register_over(
         iii,
         &replay,
         "replay::record",
         "Records one step of a session, once per (session_id, seq): {session_id, seq, kind, at_ms, duration_ms?, turn_id?, trace_id?, data} -> {recorded}.",
         |r, req: RecordEvent| async move { r.record(req).await },
     );
-    bind(
+    register_over(
         iii,
         &replay,
         "replay::get",
         "A session's steps by seq: {session_id, from_seq?, limit?} -> {session_id, events}.",
         |r, req: GetEvents| async move { r.get(req).await },
     );
-    bind(
+    register_over(
         iii,
         &replay,
         "replay::summary",
         "A session's totals: {session_id} -> {events, turns, started_ms, ended_ms, duration_ms, llm_calls, tool_calls, input_tokens, output_tokens, cost_usd?, errors, approvals, trace_ids}.",
         |r, req: SessionRef| async move { r.summary(req).await },
     );
-    bind(
+    register_over(
         iii,
         &replay,
         "replay::search",
         "Steps whose JSON contains a text, any case, newest first: {query, session_id?, kind?, limit?} -> {query, events, total}.",
         |r, req: SearchEvents| async move { r.search(req).await },
     );
-    bind(
+    register_over(
         iii,
         &replay,
         "replay::delete",
         "Deletes every recorded step of a session: {session_id} -> {session_id, deleted}.",
         |r, req: SessionRef| async move { r.delete(req).await },
     );
-    bind(
+    register_over(
         iii,
         &replay,
         "replay::traces",
         "A session's traces with their root spans, or recent traces: {session_id?, limit?, turns?} -> {traces: [{trace_id, root, started_ms, duration_ms, turn_id?}]}.",
         |r, req: ListTraces| async move { r.traces(req).await },
     );
-    bind(
+    register_over(
         iii,
         &replay,
         "replay::trace",
@@ -142,38 +140,76 @@ pub fn register(iii: &III, api_key: Option<Arc<str>>) -> Arc<Replay<StateStore>>
             "no API key (AGENTOS_API_KEY): the replay and trace routes answer without one"
         );
     }
-    route(iii, &replay, HTTP_EVENTS, &api_key, |r, req| async move {
-        let get = GetEvents {
-            session_id: session_id(&req)?,
-            from_seq: number(&req, "from_seq")?,
-            limit: number(&req, "limit")?.map(usize_of),
-        };
-        Ok(HttpResponse::ok(r.get(get).await?))
-    });
-    route(iii, &replay, HTTP_SUMMARY, &api_key, |r, req| async move {
-        Ok(HttpResponse::ok(r.summary(SessionRef { session_id: session_id(&req)? }).await?))
-    });
-    route(iii, &replay, HTTP_SEARCH, &api_key, |r, req| async move {
-        let search = SearchEvents {
-            query: req.query("q").unwrap_or_default().to_string(),
-            session_id: req.query("session_id").map(str::to_string),
-            kind: req.query("kind").map(str::to_string),
-            limit: number(&req, "limit")?.map(usize_of),
-        };
-        Ok(HttpResponse::ok(r.search(search).await?))
-    });
-    route(iii, &replay, HTTP_TRACES, &api_key, |r, req| async move {
-        let list = ListTraces {
-            session_id: req.query("session_id").map(str::to_string),
-            limit: number(&req, "limit")?.map(usize_of),
-            turns: matches!(req.query("turns"), Some("1" | "true")),
-        };
-        Ok(HttpResponse::ok(r.traces(list).await?))
-    });
-    route(iii, &replay, HTTP_TRACE, &api_key, |r, req| async move {
-        let trace_id = percent_decode(req.path_param("id")?);
-        Ok(HttpResponse::ok(r.trace(TraceRef { trace_id }).await?))
-    });
+    register_route_over::<_, ReplayError, _, _>(
+        iii,
+        MANIFEST.name,
+        &replay,
+        HTTP_EVENTS,
+        &api_key,
+        agentos_kit::http::status_for,
+        |r, req| async move {
+            let get = GetEvents {
+                session_id: session_id(&req)?,
+                from_seq: number(&req, "from_seq")?,
+                limit: number(&req, "limit")?.map(usize_of),
+            };
+            Ok(HttpResponse::ok(r.get(get).await?))
+        },
+    );
+    register_route_over::<_, ReplayError, _, _>(
+        iii,
+        MANIFEST.name,
+        &replay,
+        HTTP_SUMMARY,
+        &api_key,
+        agentos_kit::http::status_for,
+        |r, req| async move { Ok(HttpResponse::ok(r.summary(SessionRef { session_id: session_id(&req)? }).await?)) },
+    );
+    register_route_over::<_, ReplayError, _, _>(
+        iii,
+        MANIFEST.name,
+        &replay,
+        HTTP_SEARCH,
+        &api_key,
+        agentos_kit::http::status_for,
+        |r, req| async move {
+            let search = SearchEvents {
+                query: req.query("q").unwrap_or_default().to_string(),
+                session_id: req.query("session_id").map(str::to_string),
+                kind: req.query("kind").map(str::to_string),
+                limit: number(&req, "limit")?.map(usize_of),
+            };
+            Ok(HttpResponse::ok(r.search(search).await?))
+        },
+    );
+    register_route_over::<_, ReplayError, _, _>(
+        iii,
+        MANIFEST.name,
+        &replay,
+        HTTP_TRACES,
+        &api_key,
+        agentos_kit::http::status_for,
+        |r, req| async move {
+            let list = ListTraces {
+                session_id: req.query("session_id").map(str::to_string),
+                limit: number(&req, "limit")?.map(usize_of),
+                turns: matches!(req.query("turns"), Some("1" | "true")),
+            };
+            Ok(HttpResponse::ok(r.traces(list).await?))
+        },
+    );
+    register_route_over::<_, ReplayError, _, _>(
+        iii,
+        MANIFEST.name,
+        &replay,
+        HTTP_TRACE,
+        &api_key,
+        agentos_kit::http::status_for,
+        |r, req| async move {
+            let trace_id = percent_decode(req.path_param("id")?);
+            Ok(HttpResponse::ok(r.trace(TraceRef { trace_id }).await?))
+        },
+    );
     replay
 }
 
@@ -192,39 +228,6 @@ fn number(req: &HttpRequest, name: &'static str) -> Result<Option<u64>, ReplayEr
 /// A limit as `usize`; one beyond `usize` is out of range anyway, and the domain says so.
 fn usize_of(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
-}
-
-/// Registers bus function `id` as `f` over the domain.
-fn bind<Req, Resp, F, Fut>(iii: &III, replay: &Arc<Replay<StateStore>>, id: &str, description: &str, f: F)
-where
-    Req: DeserializeOwned + Send + 'static,
-    Resp: Serialize + 'static,
-    F: Fn(Arc<Replay<StateStore>>, Req) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Resp, ReplayError>> + Send + 'static,
-{
-    let replay = Arc::clone(replay);
-    register_typed(iii, id, description, move |req: Req| {
-        let done = f(Arc::clone(&replay), req);
-        async move { done.await.map_err(WorkerError::from) }
-    });
-}
-
-/// Registers `route` as `f` over the domain, behind the bearer check.
-fn route<F, Fut>(iii: &III, replay: &Arc<Replay<StateStore>>, route: HttpRoute, api_key: &Option<Arc<str>>, f: F)
-where
-    F: Fn(Arc<Replay<StateStore>>, HttpRequest) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<HttpResponse, ReplayError>> + Send + 'static,
-{
-    let replay = Arc::clone(replay);
-    let handler = move |req: HttpRequest| {
-        let done = f(Arc::clone(&replay), req);
-        async move { done.await.map_err(WorkerError::from) }
-    };
-    if let Err(e) = register_route(iii, MANIFEST.name, route, api_key.clone(), handler) {
-        // Only a trigger config that does not encode gets here; the harness and the supervisor's
-        // readiness check then report the route as missing.
-        tracing::error!(worker = MANIFEST.name, code = %e.code, message = %e.message, "could not register a route");
-    }
 }
 
 /// The answer of `state::list_groups`.
