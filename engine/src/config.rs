@@ -81,6 +81,12 @@ pub struct EngineConfig {
     pub stream_port: u16,
     /// Largest worker-socket frame; `iii-worker-manager.max_frame_bytes` (our extension).
     pub max_frame_bytes: usize,
+    /// The worker socket's RBAC, middleware and allowed origins (the first
+    /// `iii-worker-manager` entry).
+    pub worker_security: crate::rbac::ListenerSecurity,
+    /// Further worker-socket listeners: every later `iii-worker-manager` entry, each with its
+    /// own host, port and rules.
+    pub extra_listeners: Vec<ListenerConfig>,
     /// Named queues; `iii-queue.queue_configs`, else a single queue named `default`.
     pub queues: BTreeMap<String, QueueConfig>,
     /// Spans kept; `iii-observability.memory_max_spans`.
@@ -94,6 +100,17 @@ pub struct EngineConfig {
     /// Where the engine keeps its database; top-level `data_dir:` (our extension), taken as
     /// written (a relative path is relative to the working directory). `None`: the caller picks.
     pub data_dir: Option<PathBuf>,
+}
+
+/// One more worker-socket listener (a later `iii-worker-manager` entry).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenerConfig {
+    /// Bind host; defaults to loopback.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Its RBAC, middleware and allowed origins.
+    pub security: crate::rbac::ListenerSecurity,
 }
 
 /// Which optional built-in workers run. The mandatory ones have no flag: they always run.
@@ -258,6 +275,8 @@ impl Default for EngineConfig {
             stream_host: DEFAULT_HOST.to_owned(),
             stream_port: 3112,
             max_frame_bytes: SIXTEEN_MIB,
+            worker_security: crate::rbac::ListenerSecurity::default(),
+            extra_listeners: Vec::new(),
             // Every engine has a queue to enqueue to, even when the config names none.
             queues: BTreeMap::from([("default".to_owned(), QueueConfig::default())]),
             // iii keeps 1000 spans in memory; we persist spans, so a longer window costs little.
@@ -413,16 +432,20 @@ impl Loader {
             self.warn(format!("unknown worker '{name}' ignored; known: {}", KNOWN.join(", ")));
             return Ok(());
         }
-        if self.seen.contains(&name) {
-            self.warn(format!("worker '{name}' is listed more than once; later entries override earlier settings"));
-        } else {
-            self.seen.push(name.clone());
-        }
         let empty = Map::new();
         let config = match map.get("config") {
             None | Some(Value::Null) => &empty,
             Some(value) => want_map(value, &name, "config")?,
         };
+        if name == "iii-worker-manager" && self.seen.contains(&name) {
+            // Each further entry is a listener of its own (iii runs one per entry).
+            return self.extra_listener(config);
+        }
+        if self.seen.contains(&name) {
+            self.warn(format!("worker '{name}' is listed more than once; later entries override earlier settings"));
+        } else {
+            self.seen.push(name.clone());
+        }
         if let Some(flag) = enabled_flag(&mut self.cfg.enabled, &name) {
             *flag = true;
         }
@@ -448,12 +471,78 @@ impl Loader {
                 "port" => self.cfg.engine_port = want_uint(value, W, key, PORT)?,
                 "host" => self.cfg.host = want_str(value, W, key)?,
                 "max_frame_bytes" => self.cfg.max_frame_bytes = want_count(value, W, key)?,
-                // iii's RBAC and middleware hooks: the embedded engine trusts local workers.
-                "middleware_function_id" | "rbac" => {}
+                "middleware_function_id" | "rbac" | "allowed_origins" => {}
                 _ => self.unknown_key(W, key),
             }
         }
+        self.cfg.worker_security = self.listener_security(config)?;
         Ok(())
+    }
+
+    fn extra_listener(&mut self, config: &Map<String, Value>) -> Result<(), ConfigError> {
+        const W: &str = "iii-worker-manager";
+        let mut listener =
+            ListenerConfig { host: DEFAULT_HOST.to_owned(), port: 49134, security: self.listener_security(config)? };
+        for (key, value) in live(config) {
+            match key {
+                "port" => listener.port = want_uint(value, W, key, PORT)?,
+                "host" => listener.host = want_str(value, W, key)?,
+                "middleware_function_id" | "rbac" | "allowed_origins" => {}
+                "max_frame_bytes" => self.warn(format!(
+                    "{W}: `max_frame_bytes` applies to every listener; set it on the first iii-worker-manager entry"
+                )),
+                _ => self.unknown_key(W, key),
+            }
+        }
+        self.cfg.extra_listeners.push(listener);
+        Ok(())
+    }
+
+    /// A listener's `rbac`, `middleware_function_id` and `allowed_origins` (our extension).
+    fn listener_security(&mut self, config: &Map<String, Value>) -> Result<crate::rbac::ListenerSecurity, ConfigError> {
+        const W: &str = "iii-worker-manager";
+        let mut security = crate::rbac::ListenerSecurity::default();
+        if let Some(value) = config.get("middleware_function_id").filter(|v| !v.is_null()) {
+            security.middleware_function_id = Some(want_str(value, W, "middleware_function_id")?);
+        }
+        if let Some(value) = config.get("allowed_origins").filter(|v| !v.is_null()) {
+            security.allowed_origins = want_str_list(value, W, "allowed_origins")?;
+        }
+        let Some(rbac_value) = config.get("rbac").filter(|v| !v.is_null()) else { return Ok(security) };
+        let mut rbac = crate::rbac::RbacConfig::default();
+        for (key, value) in live(want_map(rbac_value, W, "rbac")?) {
+            let at = format!("rbac.{key}");
+            match key {
+                "auth_function_id" => rbac.auth_function_id = Some(want_str(value, W, &at)?),
+                "on_function_registration_function_id" => {
+                    rbac.on_function_registration_function_id = Some(want_str(value, W, &at)?);
+                }
+                "on_trigger_registration_function_id" => {
+                    rbac.on_trigger_registration_function_id = Some(want_str(value, W, &at)?);
+                }
+                "on_trigger_type_registration_function_id" => {
+                    rbac.on_trigger_type_registration_function_id = Some(want_str(value, W, &at)?);
+                }
+                "expose_functions" => {
+                    let Value::Array(items) = value else {
+                        return Err(type_err(
+                            W,
+                            &at,
+                            "a list of match(\"pattern\") strings and {metadata: ...} maps",
+                            value,
+                        ));
+                    };
+                    for item in items {
+                        let filter = crate::rbac::FunctionFilter::parse(item)
+                            .map_err(|e| ConfigError::Invalid { message: format!("{W}: {at}: {e}") })?;
+                        rbac.expose_functions.push(filter);
+                    }
+                }
+                _ => self.unknown_key(W, &at),
+            }
+        }
+        security.rbac = Some(rbac);
+        Ok(security)
     }
 
     fn http(&mut self, config: &Map<String, Value>) -> Result<(), ConfigError> {
@@ -762,6 +851,8 @@ mod tests {
             stream_host: "127.0.0.1".into(),
             stream_port: 3112,
             max_frame_bytes: 16 * 1024 * 1024,
+            worker_security: crate::rbac::ListenerSecurity::default(),
+            extra_listeners: Vec::new(),
             queues: BTreeMap::from([("default".into(), QueueConfig::default())]),
             trace_max_spans: 10_000,
             logs_max_count: 10_000,
@@ -773,6 +864,30 @@ mod tests {
         assert_eq!(parse(""), (expected.clone(), vec![]));
         assert_eq!(parse("# only a comment\n"), (expected.clone(), vec![]));
         assert_eq!(parse("{}"), (expected, vec![]));
+    }
+
+    #[test]
+    fn worker_manager_entries_carry_rbac_middleware_origins_and_extra_listeners() {
+        let text = "workers:\n  - name: iii-worker-manager\n    config:\n      port: 5000\n      middleware_function_id: sec::mw\n      allowed_origins: [\"http://localhost:5173\"]\n      rbac:\n        auth_function_id: sec::auth\n        on_function_registration_function_id: sec::on_fn\n        on_trigger_registration_function_id: sec::on_trig\n        on_trigger_type_registration_function_id: sec::on_type\n        expose_functions:\n          - match(\"api::*\")\n          - metadata: {public: true}\n  - name: iii-worker-manager\n    config:\n      port: 5001\n      rbac:\n        expose_functions: [match(\"pub::*\")]\n";
+        let (cfg, warnings) = parse(text);
+        assert_eq!(warnings, Vec::<String>::new());
+        assert_eq!(cfg.engine_port, 5000);
+        let main = &cfg.worker_security;
+        assert_eq!(main.middleware_function_id.as_deref(), Some("sec::mw"));
+        assert_eq!(main.allowed_origins, vec!["http://localhost:5173".to_string()]);
+        let rbac = main.rbac.as_ref().unwrap();
+        assert_eq!(rbac.auth_function_id.as_deref(), Some("sec::auth"));
+        assert_eq!(rbac.on_function_registration_function_id.as_deref(), Some("sec::on_fn"));
+        assert_eq!(rbac.on_trigger_registration_function_id.as_deref(), Some("sec::on_trig"));
+        assert_eq!(rbac.on_trigger_type_registration_function_id.as_deref(), Some("sec::on_type"));
+        assert_eq!(rbac.expose_functions.len(), 2);
+        assert_eq!(cfg.extra_listeners.len(), 1);
+        assert_eq!(cfg.extra_listeners[0].port, 5001);
+        assert_eq!(cfg.extra_listeners[0].host, "127.0.0.1");
+        assert!(cfg.extra_listeners[0].security.rbac.is_some());
+        let bad = "workers:\n  - name: iii-worker-manager\n    config:\n      rbac:\n        expose_functions: [\"api::*\"]\n";
+        let err = EngineConfig::from_yaml(bad, &|_| None).unwrap_err();
+        assert!(err.to_string().contains("rbac.expose_functions: expected match(\"pattern\")"), "{err}");
     }
 
     #[test]
@@ -823,6 +938,11 @@ mod tests {
             engine_port: 5000,
             http_host: "0.0.0.0".into(),
             stream_host: "10.0.0.1".into(),
+            // `rbac: {}` is RBAC with nothing exposed, as in iii.
+            worker_security: crate::rbac::ListenerSecurity {
+                rbac: Some(crate::rbac::RbacConfig::default()),
+                ..crate::rbac::ListenerSecurity::default()
+            },
             ..only(&["iii-state", "iii-queue", "iii-stream"])
         };
         assert_eq!(parse(text), (expected, vec![]));

@@ -1,9 +1,10 @@
 //! The engine core: the function registry, connected workers and invocation routing.
 //!
 //! Rules it keeps (spec §1.8, §2):
-//! - Function ids are global; the last registration wins. Clean-up after a disconnect removes an
-//!   id only while the departing worker still owns it, so a reconnecting worker that re-registered
-//!   first is never undone by its old connection's clean-up.
+//! - Function ids are global. A built-in is never replaced; an id a live connection serves is
+//!   taken over only by a connection of the same identity (a worker reconnecting). Clean-up after
+//!   a disconnect removes an id only while the departing worker still owns it, so a reconnecting
+//!   worker that re-registered first is never undone by its old connection's clean-up.
 //! - A call forwarded to a worker reuses the caller's invocation id; every engine→worker invoke
 //!   carries a UUID. Results are matched by id; unknown ids are dropped.
 //! - When either side of a call disconnects, the waiter gets `invocation_stopped` at once.
@@ -83,6 +84,8 @@ pub struct WorkerConn {
     pub connected_at_ms: i64,
     /// What the worker told `engine::workers::register` about itself.
     pub metadata: Value,
+    /// What its handshake authenticated it as, and its listener's rules.
+    pub session: Arc<crate::rbac::Session>,
 }
 
 struct Pending {
@@ -239,22 +242,47 @@ impl Engine {
         });
     }
 
-    /// Registers (or takes over) a function served by a worker. Returns the previous owner when
-    /// another worker held the id.
-    pub fn register_worker_function(&self, worker: WorkerId, id: String, entry: FunctionEntry) -> Option<WorkerId> {
-        let previous = write(&self.inner.functions).insert(id.clone(), entry);
-        let previous_worker = match previous.map(|e| e.target) {
-            Some(Target::Worker(w)) if w != worker => Some(w),
+    /// Registers a function served by a worker, or takes it over from another connection of
+    /// the same identity (a worker reconnecting). Returns the previous owner when it changes.
+    ///
+    /// Errors: a built-in id (the engine's own functions are never replaced), or an id a live
+    /// connection of another identity owns (see [`crate::rbac::Session::same_identity`]).
+    pub fn register_worker_function(
+        &self,
+        worker: WorkerId,
+        id: String,
+        entry: FunctionEntry,
+    ) -> Result<Option<WorkerId>, String> {
+        let session = self.session_of(worker);
+        let mut functions = write(&self.inner.functions);
+        let previous_worker = match functions.get(&id).map(|e| &e.target) {
             Some(Target::Builtin(_)) => {
-                tracing::warn!(function_id = %id, "a worker now serves built-in function {id}");
-                None
+                return Err(format!("function {id} is built into the engine and cannot be registered by a worker"));
+            }
+            Some(Target::Worker(owner)) if *owner != worker => {
+                let owner_session = self.session_of(*owner);
+                match (&session, owner_session) {
+                    (Some(new), Some(old)) if !new.same_identity(&old) => {
+                        return Err(format!(
+                            "function {id} is served by another worker connection ({owner}); only the same identity may replace it"
+                        ));
+                    }
+                    _ => Some(*owner),
+                }
             }
             _ => None,
         };
+        functions.insert(id.clone(), entry);
+        drop(functions);
         if let Some(old) = previous_worker {
-            tracing::warn!(function_id = %id, %old, new = %worker, "function {id} re-registered by another worker; the new one wins");
+            tracing::info!(function_id = %id, %old, new = %worker, "function {id} taken over by a new connection of the same identity");
         }
-        previous_worker
+        Ok(previous_worker)
+    }
+
+    /// The session of a connected worker.
+    pub fn session_of(&self, worker: WorkerId) -> Option<Arc<crate::rbac::Session>> {
+        lock(&self.inner.workers).get(&worker).map(|c| c.session.clone())
     }
 
     /// Removes a function if `worker` still owns it.
@@ -274,6 +302,11 @@ impl Engine {
         let mut all: Vec<_> = read(&self.inner.functions).iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
+    }
+
+    /// A registered function's metadata (what RBAC metadata filters look at).
+    pub fn function_metadata(&self, id: &str) -> Option<Value> {
+        read(&self.inner.functions).get(id).and_then(|e| e.metadata.clone())
     }
 
     /// Whether a function id is registered.
@@ -314,6 +347,7 @@ impl Engine {
             ip_address: old.ip_address.clone(),
             connected_at_ms: old.connected_at_ms,
             metadata,
+            session: old.session.clone(),
         };
         workers.insert(id, Arc::new(updated));
         true
@@ -460,9 +494,14 @@ impl Engine {
             pending.insert(id, Pending { tx, callee, caller: opts.caller });
             id
         };
+        // A worker whose ids carry a registration prefix knows its functions without it.
+        let local_id = match self.session_of(callee) {
+            Some(session) => session.local_id(function_id).to_string(),
+            None => function_id.to_string(),
+        };
         let frame = Message::InvokeFunction {
             invocation_id: Some(invocation_id),
-            function_id: function_id.to_string(),
+            function_id: local_id,
             data,
             traceparent: Some(span.traceparent()),
             baggage: opts.baggage.clone(),
@@ -485,6 +524,73 @@ impl Engine {
         match answer {
             Ok((result, traceparent)) => (result, traceparent),
             Err(_) => (Err(ErrorBody::new(codes::INVOCATION_ERROR, "the invocation was dropped")), None),
+        }
+    }
+
+    /// Calls a function for the engine's own purposes (auth functions, registration hooks,
+    /// middleware): a built-in runs directly, without a span of its own, so security checks do
+    /// not show up in every trace; a worker-served one is an ordinary call.
+    pub async fn call_quiet(&self, function_id: &str, data: Value, meta: CallMeta) -> CallResult {
+        match self.lookup(function_id) {
+            Some(Target::Builtin(f)) => f(self.clone(), data, meta).await,
+            Some(Target::Worker(_)) => {
+                let opts = CallOptions {
+                    traceparent: meta.traceparent,
+                    baggage: meta.baggage,
+                    caller: meta.caller,
+                    invocation_id: None,
+                    deadline: Some(HOOK_DEADLINE),
+                };
+                self.call(function_id, data, opts).await.0
+            }
+            None => Err(ErrorBody::new(codes::FUNCTION_NOT_FOUND, format!("Function {function_id} not found"))),
+        }
+    }
+
+    /// Carries out a worker's invocation as its socket asked: a call (the answer returned), a
+    /// fire-and-forget call (`void`: `None` at once) or an enqueue (the receipt). `_caller_worker_id`
+    /// is added to object payloads of calls. Middleware uses this once it has let a call pass.
+    pub async fn dispatch(
+        &self,
+        function_id: &str,
+        mut data: Value,
+        action: Option<agentos_protocol::TriggerAction>,
+        meta: CallMeta,
+    ) -> CallResult {
+        use agentos_protocol::TriggerAction;
+        match action {
+            Some(TriggerAction::Enqueue { queue }) => {
+                let receipt =
+                    crate::queue::enqueue(self, &queue, function_id, data, meta.traceparent.clone(), meta.baggage)?;
+                Ok(Some(serde_json::json!({ "messageReceiptId": receipt })))
+            }
+            Some(TriggerAction::Void) => {
+                inject_caller(&mut data, meta.caller);
+                let engine = self.clone();
+                let function_id = function_id.to_string();
+                tokio::spawn(async move {
+                    let opts = CallOptions {
+                        traceparent: meta.traceparent,
+                        baggage: meta.baggage,
+                        caller: meta.caller,
+                        ..CallOptions::default()
+                    };
+                    if let (Err(e), _) = engine.call(&function_id, data, opts).await {
+                        tracing::warn!(%function_id, "void call failed: {}: {}", e.code, e.message);
+                    }
+                });
+                Ok(None)
+            }
+            None => {
+                inject_caller(&mut data, meta.caller);
+                let opts = CallOptions {
+                    traceparent: meta.traceparent,
+                    baggage: meta.baggage,
+                    caller: meta.caller,
+                    ..CallOptions::default()
+                };
+                self.call(function_id, data, opts).await.0
+            }
         }
     }
 
@@ -523,6 +629,16 @@ pub const DELIVERY_DEADLINE: Duration = Duration::from_secs(300);
 
 fn deadline_error(function_id: &str, d: Duration) -> ErrorBody {
     ErrorBody::new(codes::INVOCATION_TIMEOUT, format!("{function_id} did not answer within {}s", d.as_secs()))
+}
+
+/// How long the engine waits for a worker-served auth function, hook or middleware decision.
+const HOOK_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Adds `_caller_worker_id` to object payloads from a worker socket, as the real engine does.
+pub(crate) fn inject_caller(data: &mut Value, worker: Option<WorkerId>) {
+    if let (Some(obj), Some(worker)) = (data.as_object_mut(), worker) {
+        obj.insert("_caller_worker_id".to_string(), Value::String(worker.to_string()));
+    }
 }
 
 /// Removes the engine-injected `_caller_worker_id` so typed built-ins see only their own fields.

@@ -12,6 +12,7 @@ pub mod config;
 pub mod engine;
 pub mod http;
 pub mod queue;
+pub mod rbac;
 pub mod store;
 pub mod stream;
 pub mod telemetry;
@@ -111,6 +112,17 @@ async fn bind(
 
 /// Opens the store in `data_dir`, binds every port and starts serving. Port 0 picks a free one.
 pub async fn start(config: EngineConfig, data_dir: PathBuf) -> Result<RunningEngine, ServeError> {
+    start_with(config, data_dir, |_| {}).await
+}
+
+/// Like [`start`], with `setup` run on the engine before any listener accepts a connection:
+/// the place to register the built-in functions a host adds (auth functions, hooks,
+/// middleware), so no handshake ever finds them missing.
+pub async fn start_with(
+    config: EngineConfig,
+    data_dir: PathBuf,
+    setup: impl FnOnce(&Engine),
+) -> Result<RunningEngine, ServeError> {
     let store = store::Store::open(&data_dir)?;
     let ws_listener = bind(&config.host, config.engine_port, "worker socket", "--engine-port").await?;
     let http_listener = if config.enabled.http {
@@ -123,13 +135,26 @@ pub async fn start(config: EngineConfig, data_dir: PathBuf) -> Result<RunningEng
     } else {
         None
     };
+    let mut extra_listeners = Vec::new();
+    for listener in &config.extra_listeners {
+        let socket = bind(&listener.host, listener.port, "worker socket", "iii-worker-manager.port").await?;
+        extra_listeners.push((socket, std::sync::Arc::new(listener.security.clone())));
+    }
+    let main_security = std::sync::Arc::new(config.worker_security.clone());
     let engine = Engine::new(config, store);
+    setup(&engine);
     queue::start(&engine);
     channels::start(&engine);
 
     let mut tasks = Vec::new();
     let engine_addr = ws_listener.local_addr().map_err(|source| ServeError::Serve { what: "worker socket", source })?;
-    tasks.push(serve(ws_listener, ws::router(engine.clone()), engine.clone(), "worker socket"));
+    tasks.push(serve(ws_listener, ws::router(engine.clone(), main_security), engine.clone(), "worker socket"));
+    for (socket, security) in extra_listeners {
+        if let Ok(addr) = socket.local_addr() {
+            tracing::info!(%addr, "extra worker socket listening");
+        }
+        tasks.push(serve(socket, ws::router(engine.clone(), security), engine.clone(), "worker socket"));
+    }
     let mut http_addr = None;
     if let Some(l) = http_listener {
         http_addr = l.local_addr().ok();

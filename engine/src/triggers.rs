@@ -169,6 +169,36 @@ pub async fn register(
     setup(engine, &entry).await;
 }
 
+/// Whether `worker` may register a trigger with this id and, for `http`, this route: a trigger
+/// id or a route held by a live connection of another identity is not taken over (a worker
+/// reconnecting as the same identity replaces its own).
+pub fn may_take(engine: &Engine, worker: WorkerId, id: &str, trigger_type: &str, config: &Value) -> Result<(), String> {
+    let Some(session) = engine.session_of(worker) else { return Ok(()) };
+    let held_by_other = |owner: Option<WorkerId>| match owner {
+        Some(owner) if owner != worker => {
+            engine.session_of(owner).is_some_and(|owner_session| !owner_session.same_identity(&session))
+        }
+        _ => false,
+    };
+    let triggers = lock(&engine.inner.triggers.triggers);
+    if let Some(existing) = triggers.get(id)
+        && held_by_other(existing.owner)
+    {
+        return Err(format!("trigger id {id} belongs to another worker connection"));
+    }
+    if trigger_type == "http" {
+        let key = route_key(config);
+        let holder = lock(&engine.inner.triggers.routes).get(&key).cloned();
+        if let Some(holder) = holder
+            && holder != id
+            && triggers.get(&holder).is_some_and(|t| held_by_other(t.owner))
+        {
+            return Err(format!("route {} /{} is served by another worker connection", key.0, key.1));
+        }
+    }
+    Ok(())
+}
+
 /// Checks a trigger's config for its built-in type.
 pub fn validate(entry: &TriggerEntry) -> Result<(), String> {
     let config = &entry.config;
