@@ -29,6 +29,7 @@ pub fn all() -> Vec<Entry> {
         Entry { manifest: &agentos_worker_session_replay::MANIFEST, run: agentos_worker_session_replay::run },
         Entry { manifest: &agentos_worker_memory::MANIFEST, run: agentos_worker_memory::run },
         Entry { manifest: &agentos_worker_context_cache::MANIFEST, run: agentos_worker_context_cache::run },
+        Entry { manifest: &agentos_worker_security_map::MANIFEST, run: agentos_worker_security_map::run },
     ]
 }
 

@@ -21,6 +21,14 @@ pub struct EngineArgs {
     /// Where the engine database lives (default: AGENTOS_HOME/data or the platform data dir).
     #[arg(long, env = "AGENTOS_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// The engine token file workers authenticate against (default: engine_tokens.json in the
+    /// agentos config dir).
+    #[arg(long, env = "AGENTOS_ENGINE_TOKENS")]
+    tokens_file: Option<PathBuf>,
+    /// Accept worker connections without a token. Anyone on this machine (and any web page
+    /// via a local proxy) can then run every function: for experiments only.
+    #[arg(long)]
+    insecure_no_auth: bool,
 }
 
 /// Runs the engine until Ctrl-C or SIGTERM.
@@ -56,10 +64,37 @@ pub fn run(args: EngineArgs) -> anyhow::Result<()> {
         None => crate::paths::data_dir()?,
     };
 
+    // agentos's door on the worker socket, unless the config brings its own rules or the user
+    // opted out.
+    let tokens_file = match &args.tokens_file {
+        Some(path) => path.clone(),
+        None => agentos_supervisor::home::Home::discover()
+            .context("finding the agentos config dir for the engine token file (or pass --tokens-file)")?
+            .engine_tokens_file(),
+    };
+    let secured = if args.insecure_no_auth {
+        tracing::warn!(
+            "--insecure-no-auth: the worker socket accepts connections WITHOUT a token; any process on this machine can call every function"
+        );
+        false
+    } else if config.worker_security.rbac.is_some() {
+        tracing::info!("the config's own rbac rules guard the worker socket");
+        false
+    } else {
+        config.worker_security = crate::engine_security::listener_security();
+        true
+    };
+
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let mut running = agentos_engine::start(config, data_dir).await?;
+        let mut running = agentos_engine::start_with(config, data_dir, |engine| {
+            crate::engine_security::register(engine, tokens_file);
+        })
+        .await?;
+        if secured {
+            tracing::info!("worker connections need an engine token");
+        }
         println!(
             "agentos engine listening: workers {} · http {} · streams {}",
             running.ws_url(),

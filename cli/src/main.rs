@@ -8,6 +8,7 @@ mod client;
 mod doctor;
 mod down;
 mod engine_cmd;
+mod engine_security;
 mod logging;
 mod memory;
 mod models;

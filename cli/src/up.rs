@@ -34,6 +34,10 @@ pub struct UpArgs {
     /// embedded engine.
     #[arg(long)]
     engine_bin: Option<PathBuf>,
+    /// Let workers connect to the engine without a token. Anyone on this machine can then call
+    /// every function (run commands, approve requests): for experiments only.
+    #[arg(long)]
+    insecure_no_auth: bool,
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -85,6 +89,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
         },
         log_level: std::env::var("AGENTOS_LOG").unwrap_or_else(|_| "info".into()),
         worker_env: settings.workers.env.clone(),
+        insecure_no_auth: args.insecure_no_auth,
         workspace: std::env::var_os("AGENTOS_WORKSPACE")
             .map(PathBuf::from)
             .map_or_else(std::env::current_dir, Ok)
@@ -231,6 +236,9 @@ fn detach(home: &Home, args: &UpArgs) -> anyhow::Result<()> {
     }
     if let Some(bin) = &args.engine_bin {
         command.arg("--engine-bin").arg(bin);
+    }
+    if args.insecure_no_auth {
+        command.arg("--insecure-no-auth");
     }
     use std::os::unix::process::CommandExt;
     // Its own process group: Ctrl-C in this terminal must not reach the background stack.

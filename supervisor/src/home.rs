@@ -57,7 +57,12 @@ impl Home {
         self.config_dir.join("api_key")
     }
 
-    /// The config file.
+    /// The engine token file: digests of the tokens workers present to the engine.
+    pub fn engine_tokens_file(&self) -> PathBuf {
+        self.config_dir.join("engine_tokens.json")
+    }
+
+    /// `agentos.toml`.
     pub fn config_file(&self) -> PathBuf {
         self.config_dir.join("agentos.toml")
     }

@@ -55,6 +55,8 @@ pub struct UpOptions {
     pub workspace: PathBuf,
     /// Extra environment per worker name, applied after the supervisor's own.
     pub worker_env: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// Run the engine's worker socket without tokens (`up --insecure-no-auth`).
+    pub insecure_no_auth: bool,
 }
 
 /// A worker's state as shown by `status`.
@@ -129,6 +131,8 @@ struct Slot {
     functions_registered: usize,
     health_misses: u32,
     manual_restart: bool,
+    /// Why the supervisor killed it, shown as its last error once it has exited.
+    kill_reason: Option<String>,
 }
 
 /// Shared view for the status handlers.
@@ -150,6 +154,10 @@ pub struct Supervisor {
     engine_history: History,
     client: Option<III>,
     stopping: bool,
+    /// Each identity's engine token for this run (worker name → token); never logged.
+    tokens: HashMap<String, String>,
+    /// When a ready worker was first seen missing a registration.
+    missing_since: HashMap<String, Instant>,
 }
 
 /// Why the stack could not run.
@@ -199,6 +207,7 @@ impl Supervisor {
                 functions_registered: 0,
                 health_misses: 0,
                 manual_restart: false,
+                kill_reason: None,
             })
             .collect();
         Self {
@@ -216,7 +225,25 @@ impl Supervisor {
             engine_history: History::default(),
             client: None,
             stopping: false,
+            tokens: HashMap::new(),
+            missing_since: HashMap::new(),
         }
+    }
+
+    /// Mints a fresh engine token for the supervisor and every worker (the namespaces of its
+    /// manifest) and writes their digests to the token file; earlier workers' tokens stop working.
+    fn issue_tokens(&mut self) -> Result<(), UpError> {
+        let mut identities: Vec<(String, Vec<String>)> =
+            self.slots.iter().map(|slot| (slot.manifest.name.to_string(), namespaces_of(slot.manifest))).collect();
+        identities.push(("supervisor".to_string(), vec!["supervisor".to_string()]));
+        let path = self.opts.home.engine_tokens_file();
+        let io = |e: agentos_worker_security_map::tokens::TokenError| UpError::Io {
+            what: "writing the engine token file".into(),
+            source: std::io::Error::other(e.to_string()),
+        };
+        let mut file = agentos_worker_security_map::tokens::TokenFile::load(&path).map_err(io)?;
+        self.tokens = file.reissue_workers(&identities).into_iter().collect();
+        file.save(&path).map_err(io)
     }
 
     fn engine_url(&self) -> String {
@@ -230,9 +257,11 @@ impl Supervisor {
         on_ready: impl FnOnce(&[WorkerStatus]),
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<(), UpError> {
+        self.issue_tokens()?;
         self.start_engine()?;
         self.wait_for_engine().await?;
-        let client = agentos_kit::connect_with_telemetry(&self.engine_url(), "supervisor", false);
+        let token = self.tokens.get("supervisor").cloned();
+        let client = agentos_kit::connect_as(&self.engine_url(), "supervisor", false, token.as_deref());
         crate::api::register(
             &client,
             self.snapshot.clone(),
@@ -307,7 +336,12 @@ impl Supervisor {
                     o.stream_port.to_string(),
                     "--data-dir".into(),
                     o.home.data_dir.display().to_string(),
-                ],
+                    "--tokens-file".into(),
+                    o.home.engine_tokens_file().display().to_string(),
+                ]
+                .into_iter()
+                .chain(o.insecure_no_auth.then(|| "--insecure-no-auth".to_string()))
+                .collect(),
             ),
         };
         let env = vec![("AGENTOS_LOG".to_string(), o.log_level.clone()), ("NO_COLOR".to_string(), "1".to_string())];
@@ -381,6 +415,13 @@ impl Supervisor {
             ("AGENTOS_DATA_DIR".to_string(), self.opts.home.data_dir.display().to_string()),
         ];
         let mut env = env;
+        if let Some(token) = self.tokens.get(&name) {
+            env.push((agentos_kit::ENGINE_TOKEN_ENV.to_string(), token.clone()));
+        }
+        if name == "security-map" {
+            let tokens = self.opts.home.engine_tokens_file().display().to_string();
+            env.push((agentos_worker_security_map::TOKENS_FILE_ENV.to_string(), tokens));
+        }
         if let Some(extra) = self.opts.worker_env.get(&name) {
             env.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
@@ -447,6 +488,7 @@ impl Supervisor {
 
     async fn check_liveness(&mut self) {
         let Some(client) = self.client.clone() else { return };
+        self.check_registrations(&client).await;
         for i in 0..self.slots.len() {
             if self.slots[i].state != WorkerState::Ready {
                 continue;
@@ -470,6 +512,55 @@ impl Supervisor {
                         slot.last_error = Some(Exit::Unhealthy.describe());
                     }
                 }
+            }
+        }
+    }
+
+    /// A ready worker whose function or route is gone from the engine is not ready any more: it
+    /// is restarted, and its last error says what disappeared. One liveness period of grace
+    /// covers a worker's own reconnect.
+    async fn check_registrations(&mut self, client: &III) {
+        let listed =
+            agentos_kit::call::<Value, Value>(client, "engine::functions::list", &json!({}), HEALTH_TIMEOUT).await;
+        let Ok(listed) = listed else { return };
+        let registered: HashSet<String> = listed["functions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["function_id"].as_str().map(str::to_string))
+            .collect();
+        let routes: HashSet<(String, String, String)> =
+            match agentos_kit::call::<Value, Value>(client, "engine::triggers::list", &json!({}), HEALTH_TIMEOUT).await
+            {
+                Ok(listed) => http_routes(&listed),
+                Err(_) => return,
+            };
+        for i in 0..self.slots.len() {
+            let slot = &self.slots[i];
+            if slot.state != WorkerState::Ready {
+                self.missing_since.remove(slot.manifest.name);
+                continue;
+            }
+            let manifest = slot.manifest;
+            let gone = missing_registrations(manifest, &registered, &routes);
+            if gone.is_empty() {
+                self.missing_since.remove(manifest.name);
+                continue;
+            }
+            let first_seen = *self.missing_since.entry(manifest.name.to_string()).or_insert_with(Instant::now);
+            if first_seen.elapsed() < LIVENESS_PERIOD {
+                continue;
+            }
+            self.missing_since.remove(manifest.name);
+            let why = format!("{} disappeared from the engine; restarting", gone.join(", "));
+            tracing::warn!(worker = manifest.name, "{why}");
+            let slot = &mut self.slots[i];
+            slot.state = WorkerState::Starting;
+            slot.manual_restart = false;
+            slot.last_error = Some(why.clone());
+            slot.kill_reason = Some(why);
+            if let Some(pid) = slot.pid {
+                spawn::signal_group(pid, Signal::SIGKILL);
             }
         }
     }
@@ -551,7 +642,9 @@ impl Supervisor {
             self.launch(i);
             return;
         }
-        if slot.last_error.as_deref() != Some(&Exit::Unhealthy.describe()) {
+        if let Some(reason) = slot.kill_reason.take() {
+            slot.last_error = Some(reason);
+        } else if slot.last_error.as_deref() != Some(&Exit::Unhealthy.describe()) {
             slot.last_error = Some(exit.describe());
         }
         match decide(slot.manifest.restart, limits, &mut slot.history, exit, uptime, now) {
@@ -726,4 +819,52 @@ pub fn duplicate_functions(workers: &[&'static WorkerManifest]) -> Vec<(String, 
     let mut dups: Vec<_> = owners.into_iter().filter(|(_, o)| o.len() > 1).collect();
     dups.sort();
     dups
+}
+
+/// The namespaces a worker owns: those of every function id of its manifest (its routes'
+/// functions and health included).
+pub fn namespaces_of(manifest: &WorkerManifest) -> Vec<String> {
+    let mut namespaces: Vec<String> = manifest
+        .all_function_ids()
+        .iter()
+        .map(|id| agentos_worker_security_map::map::namespace(id).to_string())
+        .collect();
+    namespaces.sort();
+    namespaces.dedup();
+    namespaces
+}
+
+/// `(METHOD, path, function)` of every http trigger in an `engine::triggers::list` answer.
+fn http_routes(listed: &Value) -> HashSet<(String, String, String)> {
+    listed["triggers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["trigger_type"] == "http")
+        .map(|t| {
+            let method = t["config"]["http_method"].as_str().unwrap_or("GET").to_ascii_uppercase();
+            let path = t["config"]["api_path"].as_str().unwrap_or_default().trim_matches('/').to_string();
+            (method, path, t["function_id"].as_str().unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
+/// What of a worker's manifest the engine no longer lists: function ids and `METHOD /path`.
+pub fn missing_registrations(
+    manifest: &WorkerManifest,
+    functions: &HashSet<String>,
+    routes: &HashSet<(String, String, String)>,
+) -> Vec<String> {
+    let mut gone: Vec<String> = manifest.all_function_ids().into_iter().filter(|f| !functions.contains(f)).collect();
+    for route in manifest.http_routes {
+        let key = (
+            route.method.to_ascii_uppercase(),
+            route.path.trim_matches('/').to_string(),
+            route.function_id.to_string(),
+        );
+        if !routes.contains(&key) {
+            gone.push(format!("{} {}", route.method, route.path));
+        }
+    }
+    gone
 }

@@ -2,7 +2,8 @@
 //!
 //! Rule: a worker learns the engine address from `agentos worker NAME --engine URL` (through
 //! [`set_engine_url`]), else `AGENTOS_ENGINE_URL` (or iii's own `III_URL`), else the local
-//! default port. The SDK's telemetry socket goes to the same engine.
+//! default port. The SDK's telemetry socket goes to the same engine. The handshake presents
+//! the worker's engine token (`AGENTOS_ENGINE_TOKEN`, or iii's `III_TOKEN`) when it has one.
 
 use iii_sdk::{III, InitOptions, OtelConfig, WorkerMetadata};
 
@@ -36,11 +37,7 @@ pub fn engine_url() -> String {
 /// The SDK connects in its own thread and reconnects by itself every 2 s while the engine is
 /// away, replaying every registration; calls made meanwhile wait until their timeout.
 pub fn connect(url: &str, name: &str) -> III {
-    let metadata = WorkerMetadata { name: name.to_string(), ..WorkerMetadata::default() };
-    // Without this the SDK sends telemetry to III_URL or the default port, which may be a
-    // different engine from the one the worker serves.
-    let otel = OtelConfig { engine_ws_url: Some(url.to_string()), ..OtelConfig::default() };
-    iii_sdk::register_worker(url, InitOptions { metadata: Some(metadata), otel: Some(otel), ..InitOptions::default() })
+    connect_with_telemetry(url, name, true)
 }
 
 /// Like [`connect`], but with OpenTelemetry switched on or off explicitly.
@@ -48,7 +45,36 @@ pub fn connect(url: &str, name: &str) -> III {
 /// The SDK's telemetry is process-global (the first connection picks its engine), so
 /// processes that hold several connections to different engines, such as tests, turn it off.
 pub fn connect_with_telemetry(url: &str, name: &str, telemetry: bool) -> III {
+    connect_as(url, name, telemetry, engine_token().as_deref())
+}
+
+/// Connects presenting `token` in the handshake (`Authorization: Bearer …`); the SDK's
+/// telemetry socket, which cannot send headers, carries it as the `token` query parameter.
+pub fn connect_as(url: &str, name: &str, telemetry: bool, token: Option<&str>) -> III {
     let metadata = WorkerMetadata { name: name.to_string(), ..WorkerMetadata::default() };
-    let otel = OtelConfig { enabled: Some(telemetry), engine_ws_url: Some(url.to_string()), ..OtelConfig::default() };
-    iii_sdk::register_worker(url, InitOptions { metadata: Some(metadata), otel: Some(otel), ..InitOptions::default() })
+    // Without this the SDK sends telemetry to III_URL or the default port, which may be a
+    // different engine from the one the worker serves.
+    let otel_url = match token {
+        Some(token) if !url.contains('?') => format!("{url}?token={token}"),
+        _ => url.to_string(),
+    };
+    let otel = OtelConfig { enabled: Some(telemetry), engine_ws_url: Some(otel_url), ..OtelConfig::default() };
+    let headers =
+        token.map(|t| std::collections::HashMap::from([("authorization".to_string(), format!("Bearer {t}"))]));
+    iii_sdk::register_worker(
+        url,
+        InitOptions { metadata: Some(metadata), otel: Some(otel), headers, ..InitOptions::default() },
+    )
+}
+
+/// The environment variable that carries a worker's engine token (`agentos up` sets it).
+pub const ENGINE_TOKEN_ENV: &str = "AGENTOS_ENGINE_TOKEN";
+
+/// The worker's engine token: `AGENTOS_ENGINE_TOKEN`, else iii's own `III_TOKEN`.
+pub fn engine_token() -> Option<String> {
+    [ENGINE_TOKEN_ENV, "III_TOKEN"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
 }

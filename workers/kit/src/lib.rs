@@ -31,7 +31,10 @@ pub mod run;
 pub mod state;
 pub mod typed;
 
-pub use connect::{DEFAULT_ENGINE_URL, connect, connect_with_telemetry, engine_url, set_engine_url};
+pub use connect::{
+    DEFAULT_ENGINE_URL, ENGINE_TOKEN_ENV, connect, connect_as, connect_with_telemetry, engine_token, engine_url,
+    set_engine_url,
+};
 pub use error::{WorkerError, codes};
 pub use manifest::{HttpRoute, ManifestFile, RestartPolicy, WorkerManifest};
 pub use run::{run_worker, run_worker_with_health};
