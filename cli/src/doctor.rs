@@ -1,7 +1,8 @@
 //! `agentos doctor`: checks a running stack and says how to fix each problem. Exits non-zero
 //! when anything is wrong.
 //!
-//! Checks: the API key file's permissions; the engine answers; every worker is ready with every
+//! Checks: the API key file's permissions; whether the worker socket runs without agentos's token
+//! check (`--insecure-no-auth`, or a real iii engine); the engine answers; every worker is ready with every
 //! manifest function registered; every HTTP route the CLI and workers declare is served (a
 //! route whose function is missing answers 503, a route nobody registered 404); no two workers
 //! of the catalogue claim the same function; every hand loads, and every function a hand allows
@@ -56,6 +57,9 @@ pub fn run() -> anyhow::Result<Vec<String>> {
             home.api_key_file().display(),
             home.api_key_file().display()
         ));
+    }
+    if let Some(gap) = agentos_supervisor::runtime::RuntimeInfo::read(&home).and_then(|r| r.engine_auth_gap) {
+        problems.push(gap);
     }
     let manifests: Vec<_> = crate::catalogue::all().into_iter().map(|e| e.manifest).collect();
     for (function, owners) in agentos_supervisor::run::duplicate_functions(&manifests) {

@@ -21,6 +21,7 @@ mod signals;
 mod status;
 mod table;
 mod theme;
+mod token;
 mod trace;
 mod tui;
 mod up;
@@ -107,6 +108,11 @@ enum Command {
         #[command(subcommand)]
         command: memory::MemoryCommand,
     },
+    /// Engine tokens for your own workers: create, list, revoke.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
     /// Run only the embedded iii-compatible engine, in the foreground.
     Engine(engine_cmd::EngineArgs),
     /// Run one worker in the foreground (what `up` spawns).
@@ -152,6 +158,7 @@ fn main() -> std::process::ExitCode {
         Command::Policy { command } => approvals::run_policy(command),
         Command::Models { command } => models::run(command),
         Command::Memory { command } => memory::run(command),
+        Command::Token { command } => token::run(command),
         Command::Engine(args) => engine_cmd::run(args),
         Command::Worker { name, engine } => run_worker(&name, engine.as_deref()),
     };

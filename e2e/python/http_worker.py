@@ -1,10 +1,11 @@
 """A Python iii worker that serves one HTTP route, for the agentos end-to-end tests.
 
 It connects to the engine at $III_URL (the iii SDK's own variable: the OpenTelemetry
-exporter also reads it to reach <url>/otel), registers the function `greet::hello` and
+exporter also reads it to reach <url>/otel), presenting the engine token in $III_TOKEN as
+`Authorization: Bearer <token>` when one is set, registers the function `greet::hello` and
 binds it to the HTTP trigger `POST /greet/:name`. It then stays connected until killed.
 
-Run: III_URL=ws://127.0.0.1:49134 python http_worker.py
+Run: III_URL=ws://127.0.0.1:49134 III_TOKEN=$(agentos token create greeter --namespaces greet) python http_worker.py
 """
 
 import logging
@@ -21,6 +22,7 @@ logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %
 logging.getLogger("iii").setLevel(logging.DEBUG)
 
 URL = os.environ["III_URL"]
+TOKEN = os.environ.get("III_TOKEN")
 
 
 async def hello(request: dict[str, Any]) -> dict[str, Any]:
@@ -41,7 +43,8 @@ async def hello(request: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     # Blocks until the WebSocket is open; registrations made after that are sent at once
     # (and replayed by the SDK on every reconnect).
-    iii = register_worker(URL, InitOptions(worker_name="e2e-python-http-worker"))
+    headers = {"authorization": f"Bearer {TOKEN}"} if TOKEN else None
+    iii = register_worker(URL, InitOptions(worker_name="e2e-python-http-worker", headers=headers))
     iii.register_function("greet::hello", hello, description="Greets the :name of the path")
     iii.register_trigger(
         {

@@ -99,6 +99,19 @@ fn python() -> &'static Path {
 // Processes
 // ---------------------------------------------------------------------------------------------
 
+/// What engine token the Python worker presents.
+#[derive(Clone, Copy)]
+enum Credential {
+    /// One made by `agentos token create` for the namespace `greet`.
+    Valid,
+    /// One made for another namespace: connecting works, registering `greet::*` must not.
+    OtherNamespace,
+    /// A made-up token.
+    Wrong,
+    /// None at all.
+    Missing,
+}
+
 /// A running engine, a running Python worker, their logs and an HTTP client.
 /// Field order matters: the worker is dropped (killed) before the engine, the temp dir last.
 struct Stack {
@@ -110,17 +123,41 @@ struct Stack {
 }
 
 impl Stack {
-    /// Starts the engine on free ports, waits for its listening line, then starts the worker.
+    /// Starts the engine on free ports, waits for its listening line, then starts the worker
+    /// with a token made by `agentos token create`.
     fn start() -> Stack {
+        Self::start_with(Credential::Valid)
+    }
+
+    /// Like [`Stack::start`], the worker presenting `credential`.
+    fn start_with(credential: Credential) -> Stack {
         let bin = agentos_binary();
         let python = python();
         let tmp = tempfile::tempdir().expect("a temp dir");
+        let tokens_file = tmp.path().join("engine_tokens.json");
+        let create = |name: &str, namespace: &str| {
+            let out = Command::new(bin)
+                .args(["token", "create", name, "--namespaces", namespace, "--tokens-file"])
+                .arg(&tokens_file)
+                .output()
+                .expect("agentos token create runs");
+            assert!(out.status.success(), "token create failed: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        let token = match credential {
+            Credential::Valid => Some(create("greeter", "greet")),
+            Credential::OtherNamespace => Some(create("other", "other")),
+            Credential::Wrong => Some("0".repeat(64)),
+            Credential::Missing => None,
+        };
         let engine_log = File::create(tmp.path().join("engine.log")).expect("engine.log");
 
         let mut engine = Proc {
             child: Command::new(bin)
                 .args(["engine", "--engine-port", "0", "--http-port", "0", "--stream-port", "0", "--data-dir"])
                 .arg(tmp.path().join("data"))
+                .arg("--tokens-file")
+                .arg(&tokens_file)
                 .env("AGENTOS_LOG", std::env::var("AGENTOS_LOG").unwrap_or_else(|_| "debug".into()))
                 .env("NO_COLOR", "1")
                 .env_remove("AGENTOS_ENGINE_CONFIG")
@@ -155,8 +192,13 @@ impl Stack {
         let (ws_url, http_base) = parse_listening_line(&line);
 
         let worker_log = File::create(tmp.path().join("worker.log")).expect("worker.log");
+        let mut command = Command::new(python);
+        command.env_remove("III_TOKEN").env_remove("AGENTOS_ENGINE_TOKEN");
+        if let Some(token) = &token {
+            command.env("III_TOKEN", token);
+        }
         let worker = Proc {
-            child: Command::new(python)
+            child: command
                 .arg(workspace_root().join("e2e/python/http_worker.py"))
                 .current_dir(tmp.path())
                 .env("III_URL", &ws_url)
@@ -323,5 +365,27 @@ async fn a_route_goes_away_when_the_python_worker_that_registered_it_dies() {
             stack.logs()
         );
         tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+/// A worker without a token, with a made-up one, or with one for other namespaces never gets
+/// its route served, and the engine's log says why; the engine keeps serving.
+#[tokio::test]
+async fn python_workers_without_a_valid_token_or_outside_their_namespaces_are_refused() {
+    for (credential, why) in [
+        (Credential::Missing, "worker handshake refused: no engine token"),
+        (Credential::Wrong, "worker handshake refused: unknown engine token"),
+        (Credential::OtherNamespace, "other may not register greet::hello: it owns the namespaces other"),
+    ] {
+        let stack = Stack::start_with(credential);
+        // The refusal is logged once the worker has tried; then the route must still be absent.
+        let deadline = Instant::now() + ROUTE_APPEARS;
+        while !read_log(&stack.tmp.path().join("engine.log")).contains(why) {
+            assert!(Instant::now() < deadline, "the engine never logged {why:?}\n{}", stack.logs());
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+        let (status, body) = stack.greet().await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{why}: {body}\n{}", stack.logs());
+        assert_error_shape(&body, "route of a refused worker");
     }
 }

@@ -246,6 +246,17 @@ impl Supervisor {
         file.save(&path).map_err(io)
     }
 
+    /// What is not enforced on the worker socket in this run, if anything (for `doctor`).
+    fn engine_auth_gap(&self) -> Option<String> {
+        if self.opts.insecure_no_auth {
+            Some("the engine runs with --insecure-no-auth: any process on this machine can connect as a worker and call every function; fix: restart without --insecure-no-auth".into())
+        } else if self.opts.engine_bin.is_some() {
+            Some("the real iii engine runs without agentos's token check, namespace ownership and capability map (its config has no rbac block, since the checks are built into agentos's embedded engine); keep its port on 127.0.0.1 and trust every local user, or use the embedded engine".into())
+        } else {
+            None
+        }
+    }
+
     fn engine_url(&self) -> String {
         format!("ws://127.0.0.1:{}", self.opts.engine_port)
     }
@@ -277,6 +288,7 @@ impl Supervisor {
             engine_port: self.opts.engine_port,
             http_port: self.opts.http_port,
             stream_port: self.opts.stream_port,
+            engine_auth_gap: self.engine_auth_gap(),
         }
         .write(&self.opts.home)
         .map_err(|source| UpError::Io { what: "writing the runtime file".into(), source })?;

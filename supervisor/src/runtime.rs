@@ -19,6 +19,10 @@ pub struct RuntimeInfo {
     pub http_port: u16,
     /// Stream port.
     pub stream_port: u16,
+    /// What guards the worker socket, when something is not enforced: `None` means agentos's
+    /// token check and capability map run; otherwise the sentence says what is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_auth_gap: Option<String>,
 }
 
 impl RuntimeInfo {
