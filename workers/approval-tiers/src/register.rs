@@ -76,7 +76,7 @@ pub fn register(iii: &III, api_key: Option<Arc<str>>, settings: ApprovalSettings
     if api_key.is_none() {
         tracing::warn!(
             worker = MANIFEST.name,
-            "no API key (AGENTOS_API_KEY): POST /v1/policy/explain answers without one"
+            "no API key (AGENTOS_API_KEY): POST /v1/policy/explain refuses every request"
         );
     }
     let c = Arc::clone(&classifier);

@@ -194,6 +194,14 @@ pub fn check_bearer(req: &HttpRequest, api_key: &str) -> Result<(), HttpResponse
     if !needs_auth(&req.method, &req.path) {
         return Ok(());
     }
+    if api_key.is_empty() {
+        return Err(HttpResponse::error(
+            401,
+            codes::UNAUTHORIZED,
+            format!("this worker was started without an API key ({API_KEY_ENV}), so its routes refuse every request; start it through `agentos up`, or set {API_KEY_ENV}"),
+        )
+        .with_header("www-authenticate", "Bearer"));
+    }
     let presented = req.header("authorization").and_then(|v| {
         let (scheme, token) = v.trim().split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -234,7 +242,8 @@ pub struct RegisteredRoute {
 }
 
 /// Registers `route.function_id` and its `http` trigger (`api_path`, `http_method`). The handler
-/// runs only after the bearer check (when `auth` holds a key and the route is not public); its
+/// runs only after the bearer check (a route other than the public one refuses every request
+/// when `auth` holds no key); its
 /// `WorkerError` becomes a JSON error with [`status_for`] its code. `manifest_name` names the
 /// worker in the function's description and in logs.
 ///
@@ -261,9 +270,10 @@ where
                 codes::INVALID_INPUT,
                 format!("{function_id}: not an HTTP trigger request: {e}"),
             )),
-            Ok(req) => match auth.as_deref().map(|key| check_bearer(&req, key)) {
-                Some(Err(denied)) => Err(denied),
-                _ => Ok(handler(req)),
+            // No key configured: fail closed (an empty key accepts nobody), except the public route.
+            Ok(req) => match check_bearer(&req, auth.as_deref().unwrap_or_default()) {
+                Err(denied) => Err(denied),
+                Ok(()) => Ok(handler(req)),
             },
         };
         async move {

@@ -255,7 +255,7 @@ pub fn register(iii: &III, settings: Settings, api_key: Option<Arc<str>>) {
     }
 
     if api_key.is_none() {
-        tracing::warn!(worker = MANIFEST.name, "no API key (AGENTOS_API_KEY): /v1/memory answers without one");
+        tracing::warn!(worker = MANIFEST.name, "no API key (AGENTOS_API_KEY): /v1/memory refuses every request");
     }
     let s = svc.clone();
     register_route_or_log(iii, MANIFEST.name, HTTP_STORE, &api_key, move |req| {

@@ -54,9 +54,15 @@ pub struct ScopeGuard {
     pub reason: &'static str,
 }
 
-/// Functions only some identities may call. People reach them through the REST API, whose
-/// routes are called by the engine itself and pass no identity check.
+/// Functions only some identities may call (the first group that matches applies). People reach
+/// them through the REST API, whose routes are called by the engine itself and pass no identity
+/// check.
 pub const GUARDED_CALLS: &[Guard] = &[
+    Guard {
+        functions: "code::read_file",
+        callers: &["agent-core", "approval"],
+        reason: "file contents are read for a chat turn, and by the approval worker for the diff a person sees",
+    },
     Guard {
         functions: "code::*",
         callers: &["agent-core"],
@@ -258,6 +264,9 @@ mod tests {
         let core = worker("agent-core", &["agent", "agent-core"]);
         let memory = worker("memory", &["memory"]);
         assert!(check_call(&core, "code::run_command", &json!({})).is_ok());
+        let approval = worker("approval", &["approval"]);
+        assert!(check_call(&approval, "code::read_file", &json!({})).is_ok());
+        assert!(check_call(&approval, "code::write_file", &json!({})).is_err());
         let err = check_call(&memory, "code::run_command", &json!({})).unwrap_err();
         assert!(err.starts_with("memory may not call code::run_command: workspace tools"), "{err}");
         assert!(check_call(&core, "approval::decide", &json!({})).is_ok());

@@ -69,12 +69,15 @@ async fn a_route_with_auth_answers_401_json_without_the_bearer_and_200_with_it()
 }
 
 #[tokio::test]
-async fn get_v1_health_and_routes_without_auth_answer_without_a_key() {
+async fn get_v1_health_answers_without_a_key_and_a_route_registered_without_one_refuses_everyone() {
     let stack = TestStack::start().await;
     stack.worker(&THINGS, register).await;
 
     assert_eq!(get(format!("{}/v1/health", stack.http_url()), None).await, (200, json!({"status": "ok"})));
-    assert_eq!(get(format!("{}/open/ping", stack.http_url()), None).await, (201, json!({"pong": true})));
+    // A worker given no API key fails closed: its routes answer nobody, with or without a key.
+    let refused = json!({"error": {"code": "UNAUTHORIZED", "message": "this worker was started without an API key (AGENTOS_API_KEY), so its routes refuse every request; start it through `agentos up`, or set AGENTOS_API_KEY"}});
+    assert_eq!(get(format!("{}/open/ping", stack.http_url()), None).await, (401, refused.clone()));
+    assert_eq!(get(format!("{}/open/ping", stack.http_url()), Some(KEY)).await, (401, refused));
     stack.stop().await;
 }
 
