@@ -12,6 +12,7 @@ pub mod config;
 pub mod engine;
 pub mod http;
 pub mod queue;
+pub mod retention;
 pub mod store;
 pub mod stream;
 pub mod telemetry;
@@ -126,6 +127,7 @@ pub async fn start(config: EngineConfig, data_dir: PathBuf) -> Result<RunningEng
     let engine = Engine::new(config, store);
     queue::start(&engine);
     channels::start(&engine);
+    retention::start(&engine);
 
     let mut tasks = Vec::new();
     let engine_addr = ws_listener.local_addr().map_err(|source| ServeError::Serve { what: "worker socket", source })?;
