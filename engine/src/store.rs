@@ -732,7 +732,10 @@ impl Store {
             let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
             if free > 0 {
                 let pages = free.min(VACUUM_PAGES_PER_SWEEP);
-                conn.execute_batch(&format!("PRAGMA incremental_vacuum({pages})"))?;
+                // The pragma frees one page per step: step it to the end.
+                let mut stmt = conn.prepare(&format!("PRAGMA incremental_vacuum({pages})"))?;
+                let mut rows = stmt.query([])?;
+                while rows.next()?.is_some() {}
                 report.pages_released = pages as u64;
             }
         }

@@ -317,3 +317,30 @@ pub fn register(engine: &Engine) {
         Ok(json!({ "success": true }))
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn an_sdk_log_record_over_the_limit_is_cut_to_fit_with_a_marker() {
+        let mut small = json!({"body": "hi", "attributes": {"n": "1"}});
+        fit_record(&mut small, 100);
+        assert_eq!(small, json!({"body": "hi", "attributes": {"n": "1"}}));
+
+        let mut long = json!({"body": "é".repeat(100), "attributes": {}});
+        fit_record(&mut long, 51);
+        let body = long["body"].as_str().unwrap();
+        assert!(body.starts_with(&"é".repeat(24)) && !body.starts_with(&"é".repeat(25)), "{body}");
+        assert!(body.ends_with("bytes over iii-observability.log_max_bytes]"), "{body}");
+
+        let mut fat = json!({"body": "b", "attributes": {"blob": "x".repeat(200)}});
+        fit_record(&mut fat, 100);
+        assert_eq!(
+            fat["attributes"],
+            json!({"agentos.truncated": "attributes over iii-observability.log_max_bytes dropped"})
+        );
+        assert_eq!(fat["body"], "b");
+    }
+}
