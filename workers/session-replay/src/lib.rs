@@ -12,8 +12,9 @@
 //! - Append-only: event `seq` of session `s` lives at `replay:<s>/<seq as 20 digits>` and is
 //!   never changed. Recording a `(session_id, seq)` that exists answers `{recorded: false}`
 //!   and writes nothing, so a redelivered step is never a duplicate (a differing payload is
-//!   logged and dropped: the first record of a step wins). Only [`Replay::delete`] removes a
-//!   session's events.
+//!   logged and dropped: the first record of a step wins). Only [`Replay::delete`] and the
+//!   retention sweep ([`Replay::sweep`], `[replay]` in agentos.toml, see [`retention`]) remove
+//!   a session's events, and always all of them.
 //! - Check and write of one session's step run under a lock (one of [`LOCK_STRIPES`], chosen
 //!   by session), so two deliveries of one step racing each other still record it once.
 //! - Events are answered by `seq`, whatever order they were recorded in.
@@ -31,6 +32,7 @@
 mod error;
 pub mod kinds;
 pub mod register;
+pub mod retention;
 pub mod search;
 pub mod summary;
 pub mod traces;
@@ -386,6 +388,33 @@ impl<S: ReplayStore> Replay<S> {
             }
         }
         Ok(DeletedEvents { session_id: req.session_id, deleted })
+    }
+
+    /// The retention sweep: deletes every step of the sessions [`retention::expired`] picks at
+    /// `now_ms`. A session that fails to delete is logged and left for the next sweep.
+    pub async fn sweep(
+        &self,
+        settings: &retention::ReplaySettings,
+        now_ms: u64,
+    ) -> Result<retention::SweepReport, ReplayError> {
+        let mut ages = Vec::new();
+        for session_id in self.store.sessions().await? {
+            let events = self.store.events(&session_id).await?;
+            if let Some(newest_ms) = events.iter().map(|e| e.at_ms).max() {
+                ages.push(retention::SessionAge { session_id, newest_ms });
+            }
+        }
+        let mut report = retention::SweepReport::default();
+        for session_id in retention::expired(ages, settings, now_ms) {
+            match self.delete(SessionRef { session_id: session_id.clone() }).await {
+                Ok(deleted) => {
+                    report.events += deleted.deleted;
+                    report.sessions.push(session_id);
+                }
+                Err(e) => tracing::warn!(session = %session_id, "retention: could not delete the steps: {e}"),
+            }
+        }
+        Ok(report)
     }
 
     /// `replay::traces`: with a session, each distinct trace of its events with its root span

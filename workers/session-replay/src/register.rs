@@ -20,6 +20,7 @@ use agentos_worker_session_lifecycle::percent_decode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::retention::ReplaySettings;
 use crate::{
     Event, GetEvents, ListTraces, RecordEvent, Replay, ReplayError, ReplayStore, SCOPE_PREFIX, SearchEvents,
     SessionRef, TraceRef, scope,
@@ -73,9 +74,38 @@ const ROOTS_PER_TRACE: usize = 100;
 /// Runs the session-replay worker as its own process until SIGTERM or SIGINT
 /// (`agentos worker session-replay`).
 pub fn run() -> Result<(), WorkerError> {
+    let settings: ReplaySettings = agentos_kit::config::section("replay")?;
     agentos_kit::run_worker(&MANIFEST, |iii| {
-        register(iii, agentos_kit::http::api_key_from_env());
+        let replay = register(iii, agentos_kit::http::api_key_from_env());
+        start_retention(replay, settings);
     })
+}
+
+/// Sweeps expired sessions every `sweep_secs` (the first sweep a minute after start, so a
+/// starting stack is not slowed); nothing starts when `[replay]` sets no bound.
+pub fn start_retention<S: ReplayStore + 'static>(replay: Arc<Replay<S>>, settings: ReplaySettings) {
+    if !settings.bounded() {
+        tracing::info!("[replay] sets no retention bound: steps are kept until their session is deleted");
+        return;
+    }
+    /// Time for the stack to come up before the first sweep reads every session.
+    const FIRST_SWEEP: Duration = Duration::from_secs(60);
+    let every = Duration::from_secs(settings.sweep_secs.max(1));
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_SWEEP, every);
+        loop {
+            ticks.tick().await;
+            match replay.sweep(&settings, agentos_kit::clock::now_ms()).await {
+                Ok(report) if !report.sessions.is_empty() => tracing::info!(
+                    sessions = report.sessions.len(),
+                    events = report.events,
+                    "retention: deleted the steps of expired sessions"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("retention sweep failed, tried again in {every:?}: {e}"),
+            }
+        }
+    });
 }
 
 /// Registers every `replay::*` function and route on `iii`. Routes check

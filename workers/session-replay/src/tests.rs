@@ -252,3 +252,34 @@ fn keys_sort_as_numbers_and_kinds_follow_their_rule() {
     }
     assert!((0..100).map(|i| stripe(&format!("s{i}"))).all(|s| s < LOCK_STRIPES));
 }
+
+#[tokio::test]
+async fn the_sweep_deletes_whole_sessions_past_the_retention_and_keeps_the_rest() {
+    let r = Replay::new(Fake::default());
+    let at = |session: &str, seq: u64, at_ms: u64| RecordEvent {
+        at_ms,
+        ..step(session, seq, "user_message", json!({"text": "x"}))
+    };
+    let day = 24 * 60 * 60 * 1000;
+    // "old" had its last step 40 days ago; "mid" 10 days ago; "new" today.
+    for req in [
+        at("old", 1, 0),
+        at("old", 2, 60 * day),
+        at("mid", 1, 90 * day),
+        at("new", 1, 99 * day),
+        at("new", 2, 100 * day),
+    ] {
+        r.record(req).await.unwrap();
+    }
+    let settings = retention::ReplaySettings { retention_days: 30, max_sessions: 0, sweep_secs: 1 };
+    let report = r.sweep(&settings, 100 * day).await.unwrap();
+    assert_eq!(report, retention::SweepReport { sessions: vec!["old".into()], events: 2 });
+    assert_eq!(r.store().sessions().await.unwrap().len(), 3, "the fake keeps emptied session maps");
+    assert_eq!(r.get(GetEvents { session_id: "old".into(), ..GetEvents::default() }).await.unwrap().events, vec![]);
+
+    let settings = retention::ReplaySettings { retention_days: 0, max_sessions: 1, sweep_secs: 1 };
+    let report = r.sweep(&settings, 100 * day).await.unwrap();
+    assert_eq!(report, retention::SweepReport { sessions: vec!["mid".into()], events: 1 });
+    let kept = r.get(GetEvents { session_id: "new".into(), ..GetEvents::default() }).await.unwrap();
+    assert_eq!(seqs(&kept), vec![1, 2]);
+}
