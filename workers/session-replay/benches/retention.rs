@@ -18,6 +18,9 @@
 //! Runs against the engine's store and this worker's domain directly (no sockets), on one
 //! thread. `cargo bench -p agentos-worker-session-replay --bench retention [-- --turns N --days D]`.
 
+// A bench that cannot write its rows has nothing to measure: failing loudly is the point.
+#![allow(clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,7 +49,7 @@ fn sql(e: agentos_engine::store::StoreError) -> WorkerError {
 impl ReplayStore for Direct {
     async fn get_event(&self, session_id: &str, key: &str) -> Result<Option<Event>, WorkerError> {
         let value = self.0.state_get(&scope(session_id), key).map_err(sql)?;
-        Ok(value.map(serde_json::from_value).transpose().map_err(|e| WorkerError::internal(e.to_string()))?)
+        value.map(serde_json::from_value).transpose().map_err(|e| WorkerError::internal(e.to_string()))
     }
     async fn put_event(&self, event: &Event) -> Result<(), WorkerError> {
         let value = serde_json::to_value(event).map_err(|e| WorkerError::internal(e.to_string()))?;
@@ -55,7 +58,10 @@ impl ReplayStore for Direct {
     }
     async fn events(&self, session_id: &str) -> Result<Vec<Event>, WorkerError> {
         let values = self.0.state_list(&scope(session_id)).map_err(sql)?;
-        values.into_iter().map(|v| serde_json::from_value(v).map_err(|e| WorkerError::internal(e.to_string()))).collect()
+        values
+            .into_iter()
+            .map(|v| serde_json::from_value(v).map_err(|e| WorkerError::internal(e.to_string())))
+            .collect()
     }
     async fn delete_event(&self, session_id: &str, key: &str) -> Result<bool, WorkerError> {
         Ok(self.0.state_delete(&scope(session_id), key).map_err(sql)?.is_some())
@@ -93,18 +99,42 @@ fn text(n: usize, seed: u64) -> String {
 fn steps(turn: u64) -> Vec<(&'static str, Value)> {
     vec![
         ("user_message", json!({"text": text(200, turn), "hand": "coder", "model": "openai/gpt-4o-mini"})),
-        ("context_built", json!({"messages": 2 * (turn % TURNS_PER_SESSION) + 1, "estimated_tokens": 1800, "compacted": false})),
+        (
+            "context_built",
+            json!({"messages": 2 * (turn % TURNS_PER_SESSION) + 1, "estimated_tokens": 1800, "compacted": false}),
+        ),
         ("llm_request", json!({"model": "openai/gpt-4o-mini", "messages_count": 5, "tools": 6})),
-        ("tool_call", json!({"id": format!("call_{turn}"), "function_id": "code::read_file", "arguments": {"path": "src/lib.rs"}})),
-        ("tool_result", json!({"id": format!("call_{turn}"), "function_id": "code::read_file", "ok": true, "result": {"content": text(1500, turn + 1)}})),
-        ("llm_response", json!({"model": "openai/gpt-4o-mini", "provider": "openai", "content": text(800, turn + 2),
-            "tool_calls": 0, "finish_reason": "stop", "usage": {"input_tokens": 2100, "output_tokens": 210}, "latency_ms": 900})),
+        (
+            "tool_call",
+            json!({"id": format!("call_{turn}"), "function_id": "code::read_file", "arguments": {"path": "src/lib.rs"}}),
+        ),
+        (
+            "tool_result",
+            json!({"id": format!("call_{turn}"), "function_id": "code::read_file", "ok": true, "result": {"content": text(1500, turn + 1)}}),
+        ),
+        (
+            "llm_response",
+            json!({"model": "openai/gpt-4o-mini", "provider": "openai", "content": text(800, turn + 2),
+            "tool_calls": 0, "finish_reason": "stop", "usage": {"input_tokens": 2100, "output_tokens": 210}, "latency_ms": 900}),
+        ),
     ]
 }
 
 fn span(turn: u64, n: usize, at_ns: i64) -> SpanRecord {
-    let names = ["agent::chat", "realm::get", "hand::get", "state::get", "session::open", "engine::functions::list",
-        "context::build", "llm::complete", "guard::check", "code::read_file", "state::set", "replay::record"];
+    let names = [
+        "agent::chat",
+        "realm::get",
+        "hand::get",
+        "state::get",
+        "session::open",
+        "engine::functions::list",
+        "context::build",
+        "llm::complete",
+        "guard::check",
+        "code::read_file",
+        "state::set",
+        "replay::record",
+    ];
     let function = names[n % names.len()];
     SpanRecord {
         trace_id: format!("{turn:032x}"),
@@ -174,7 +204,9 @@ async fn run(turns: u64, days: u64, retention: bool) -> Figures {
         let record = json!({"id": session, "realm": "default", "name": text(30, turn), "state": "active",
             "turns": in_session + 1, "created_ms": now_ms, "updated_ms": now_ms, "hand": "coder"});
         store.state_set("realm:default:sessions", &session, &record, usize::MAX).expect("set");
-        store.state_set("sessions:index", &session, &json!({"id": session, "realm": "default"}), usize::MAX).expect("set");
+        store
+            .state_set("sessions:index", &session, &json!({"id": session, "realm": "default"}), usize::MAX)
+            .expect("set");
         // The turn's replay steps, each through the queue and then recorded.
         for (i, (kind, data)) in steps(turn).into_iter().enumerate() {
             let event = RecordEvent {
@@ -216,11 +248,13 @@ async fn run(turns: u64, days: u64, retention: bool) -> Figures {
         let spans: Vec<SpanRecord> = (0..SPANS_PER_TURN).map(|n| span(turn, n, at_ns)).collect();
         store.spans_insert(&spans, KEEP).expect("spans");
         let logs: Vec<Value> = (0..LOGS_PER_TURN)
-            .map(|n| json!({"timestamp_unix_nano": at_ns + n as i64, "observed_timestamp_unix_nano": at_ns,
+            .map(|n| {
+                json!({"timestamp_unix_nano": at_ns + n as i64, "observed_timestamp_unix_nano": at_ns,
                 "severity_number": 9, "severity_text": "INFO", "body": text(160, turn + n as u64),
                 "attributes": {"session_id": session}, "trace_id": format!("{turn:032x}"), "span_id": null,
                 "resource": {}, "service_name": "llm-router", "instrumentation_scope_name": "agentos-engine",
-                "instrumentation_scope_version": "0.1.0"}))
+                "instrumentation_scope_version": "0.1.0"})
+            })
             .collect();
         store.logs_insert(&logs, KEEP).expect("logs");
         writing += began.elapsed();
@@ -281,7 +315,9 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let mb = |b: u64| b as f64 / 1_000_000.0;
     println!("{turns} turns over {days} simulated days, {TURNS_PER_SESSION} turns a session\n");
-    println!("| retention | engine.db | in use | free pages | WAL | spans | logs | span+log bytes | replay steps (sessions) | writes per turn | engine sweep mean / max (n) | replay sweep mean / max (n) |");
+    println!(
+        "| retention | engine.db | in use | free pages | WAL | spans | logs | span+log bytes | replay steps (sessions) | writes per turn | engine sweep mean / max (n) | replay sweep mean / max (n) |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for retention in [false, true] {
         eprintln!("running {} retention…", if retention { "with" } else { "without" });

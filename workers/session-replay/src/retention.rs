@@ -28,8 +28,9 @@ pub struct ReplaySettings {
 }
 
 impl Default for ReplaySettings {
-    /// 30 days and 1 000 sessions: a month of history to replay, and at the measured ~1.3 KB a
-    /// step and 6 steps a turn, 1 000 sessions of 20 turns are about 160 MB at most.
+    /// 30 days and 1 000 sessions: a month of history to replay, and at about 1 KB a step on
+    /// disk (the retention bench, docs/benchmarks.md) and 6 steps a turn, 1 000 sessions of 20
+    /// turns are about 120 MB at most.
     fn default() -> Self {
         Self { retention_days: 30, max_sessions: 1000, sweep_secs: 3600 }
     }
