@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use agentos_engine::store::{Job, JobStatus, Retention, SpanRecord, Store};
 use agentos_kit::WorkerError;
-use agentos_worker_session_replay::retention::ReplaySettings;
-use agentos_worker_session_replay::{Event, RecordEvent, Replay, ReplayStore, SCOPE_PREFIX, scope};
+use agentos_worker_session_replay::retention::{ReplaySettings, SessionAge};
+use agentos_worker_session_replay::{Event, INDEX_SCOPE, RecordEvent, Replay, ReplayStore, SCOPE_PREFIX, scope};
 use serde_json::{Value, json};
 
 const NS_PER_MS: i64 = 1_000_000;
@@ -69,6 +69,26 @@ impl ReplayStore for Direct {
     async fn sessions(&self) -> Result<Vec<String>, WorkerError> {
         let groups = self.0.state_groups().map_err(sql)?;
         Ok(groups.iter().filter_map(|g| g.strip_prefix(SCOPE_PREFIX)).map(str::to_string).collect())
+    }
+    async fn newest(&self) -> Result<Vec<SessionAge>, WorkerError> {
+        let values = self.0.state_list(INDEX_SCOPE).map_err(sql)?;
+        values
+            .into_iter()
+            .map(|v| serde_json::from_value(v).map_err(|e| WorkerError::internal(e.to_string())))
+            .collect()
+    }
+    async fn newest_of(&self, session_id: &str) -> Result<Option<u64>, WorkerError> {
+        let value = self.0.state_get(INDEX_SCOPE, session_id).map_err(sql)?;
+        Ok(value.and_then(|v| v.get("newest_ms").and_then(Value::as_u64)))
+    }
+    async fn set_newest(&self, age: &SessionAge) -> Result<(), WorkerError> {
+        let value = serde_json::to_value(age).map_err(|e| WorkerError::internal(e.to_string()))?;
+        self.0.state_set(INDEX_SCOPE, &age.session_id, &value, usize::MAX).map_err(sql)?;
+        Ok(())
+    }
+    async fn forget_newest(&self, session_id: &str) -> Result<(), WorkerError> {
+        self.0.state_delete(INDEX_SCOPE, session_id).map_err(sql)?;
+        Ok(())
     }
     async fn trace_roots(&self, _: &str) -> Result<Vec<Value>, WorkerError> {
         Ok(Vec::new())

@@ -6,8 +6,10 @@
 //!   so a replay is never missing its beginning.
 //! - [`expired`] is pure: sessions older than `retention_days`, then every session beyond the
 //!   newest `max_sessions`. The driver ([`crate::Replay::sweep`]) lists, decides, deletes.
-//! - A sweep reads every stored step once (one `state::list` per session), like a search
-//!   without a session; it runs every `sweep_secs` (default hourly), off any request path.
+//! - A sweep reads the retention index (`replay-index`: per session, its newest step's time,
+//!   written at most once an hour per session by `replay::record`), not the steps; a session
+//!   missing from the index (recorded before it existed) is read once and added. It runs every
+//!   `sweep_secs` (default hourly), off any request path.
 
 use serde::{Deserialize, Serialize};
 
@@ -43,8 +45,8 @@ impl ReplaySettings {
     }
 }
 
-/// A session and the time of its newest step (Unix ms).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A session and the time of its newest step (Unix ms): an entry of the retention index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionAge {
     /// The session id.
     pub session_id: String,
