@@ -11,9 +11,9 @@
 //!
 //! "without": the engine's count bounds only (`memory_max_spans`, `logs_max_count`, 10 000
 //! each, as before retention existed) and no replay retention. "with": the defaults, the
-//! engine sweep (7 days, 64 MiB of spans and logs) every simulated hour and the replay sweep
-//! (30 days, 1 000 sessions) every simulated day (hourly in a running stack; a day keeps the
-//! bench short, and the size it settles at differs by at most a day of steps).
+//! engine sweep (7 days, 64 MiB of spans and logs) and the replay sweep (30 days, 1 000
+//! sessions) every simulated hour (the engine sweeps every minute in a running stack; an hour
+//! of a simulated day's 167 turns is what one real sweep would face at that pace).
 //!
 //! Runs against the engine's store and this worker's domain directly (no sockets), on one
 //! thread. `cargo bench -p agentos-worker-session-replay --bench retention [-- --turns N --days D]`.
@@ -208,7 +208,7 @@ async fn run(turns: u64, days: u64, retention: bool) -> Figures {
     let settings = ReplaySettings::default();
     let start_ms: u64 = 1_800_000_000_000;
     let step_ms = days * DAY_MS / turns.max(1);
-    let (mut next_engine_sweep, mut next_replay_sweep) = (start_ms + HOUR_MS, start_ms + DAY_MS);
+    let (mut next_engine_sweep, mut next_replay_sweep) = (start_ms + HOUR_MS, start_ms + HOUR_MS);
     let (mut engine_sweeps, mut replay_sweeps) = (Vec::new(), Vec::new());
     let mut writing = Duration::ZERO;
     let mut history: Vec<Value> = Vec::new();
@@ -290,7 +290,7 @@ async fn run(turns: u64, days: u64, retention: bool) -> Figures {
             engine_sweeps.push(began.elapsed());
         }
         if retention && now_ms >= next_replay_sweep {
-            next_replay_sweep += DAY_MS;
+            next_replay_sweep += HOUR_MS;
             let began = Instant::now();
             replay.sweep(&settings, now_ms).await.expect("replay sweep");
             replay_sweeps.push(began.elapsed());
