@@ -707,7 +707,7 @@ impl Store {
     }
 
     /// Enforces `retention` on spans and logs in one transaction, then hands up to
-    /// [`VACUUM_PAGES_PER_SWEEP`] free pages back to the file system when the database allows it.
+    /// `VACUUM_PAGES_PER_SWEEP` free pages (4 MiB) back to the file system when the database allows it.
     pub fn sweep(&self, retention: &Retention) -> StoreResult<SweepReport> {
         let mut conn = lock(&self.conn);
         let mut report = SweepReport::default();
