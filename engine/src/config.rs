@@ -65,7 +65,9 @@ const SIXTY_FOUR_KIB: usize = 64 * 1024;
 const FOUR_MIB: usize = 4 * 1024 * 1024;
 /// Spans and logs older than this go: a week of traces covers any debugging session.
 const WEEK_SECS: u64 = 7 * 24 * 60 * 60;
-/// Spans and logs together are cut to this many bytes: about 30 000 turns' worth.
+/// Spans and logs together are cut to this many bytes. The count bounds alone allow 10 000 log
+/// records of up to 64 KiB (640 MiB); typical records fill the count bounds at about 9 MB
+/// (the retention bench), so this only cuts large records or raised counts.
 const SIXTY_FOUR_MIB: u64 = 64 * 1024 * 1024;
 
 /// The engine's settings, after defaults and the config file are combined.
