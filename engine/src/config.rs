@@ -57,6 +57,18 @@ const TOP: &str = "the top level";
 const PORT: &str = "a port number (0-65535)";
 const WHOLE: &str = "a whole number (0 or more)";
 const AT_LEAST_ONE: &str = "a whole number of at least 1";
+/// A log record larger than this is a bug or an attack, not a log line (see [`EngineConfig::log_max_bytes`]).
+const SIXTY_FOUR_KIB: usize = 64 * 1024;
+/// The largest state or stream value by default. A session's history is one state value that
+/// compaction keeps within its model's context window: 272 000 tokens (the largest window the
+/// context manager knows) is about 1.1 MB of text, so 1 MiB would refuse long sessions.
+const FOUR_MIB: usize = 4 * 1024 * 1024;
+/// Spans and logs older than this go: a week of traces covers any debugging session.
+const WEEK_SECS: u64 = 7 * 24 * 60 * 60;
+/// Spans and logs together are cut to this many bytes. The count bounds alone allow 10 000 log
+/// records of up to 64 KiB (640 MiB); typical records fill the count bounds at about 9 MB
+/// (the retention bench), so this only cuts large records or raised counts.
+const SIXTY_FOUR_MIB: u64 = 64 * 1024 * 1024;
 
 /// The engine's settings, after defaults and the config file are combined.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +112,25 @@ pub struct EngineConfig {
     /// Where the engine keeps its database; top-level `data_dir:` (our extension), taken as
     /// written (a relative path is relative to the working directory). `None`: the caller picks.
     pub data_dir: Option<PathBuf>,
+    /// Largest log record a client may write, message plus data, in bytes;
+    /// `iii-observability.log_max_bytes` (our extension).
+    pub log_max_bytes: usize,
+    /// Spans and logs older than this many seconds are deleted by the retention sweep; `None`
+    /// keeps them until another bound cuts them; `iii-observability.retention_max_age_secs`
+    /// (our extension, 0 means no age bound).
+    pub retention_max_age_secs: Option<u64>,
+    /// Spans and logs together are cut to this many stored bytes by the retention sweep;
+    /// `None` means no size bound; `iii-observability.retention_max_bytes` (our extension, 0
+    /// means no size bound).
+    pub retention_max_bytes: Option<u64>,
+    /// Seconds between retention sweeps; `iii-observability.retention_sweep_secs` (our extension).
+    pub retention_sweep_secs: u64,
+    /// Largest state value (as stored JSON) `state::set`/`state::update` may write;
+    /// `iii-state.max_value_bytes` (our extension).
+    pub state_max_value_bytes: usize,
+    /// Largest stream item (as stored JSON) `stream::set`/`stream::update` may write;
+    /// `iii-stream.max_value_bytes` (our extension).
+    pub stream_max_value_bytes: usize,
 }
 
 /// One more worker-socket listener (a later `iii-worker-manager` entry).
@@ -285,6 +316,13 @@ impl Default for EngineConfig {
             logs_console_output: true,
             enabled: EnabledWorkers::default(),
             data_dir: None,
+            log_max_bytes: SIXTY_FOUR_KIB,
+            retention_max_age_secs: Some(WEEK_SECS),
+            retention_max_bytes: Some(SIXTY_FOUR_MIB),
+            // Once a minute: the sweep takes milliseconds, and a minute of spans is small.
+            retention_sweep_secs: 60,
+            state_max_value_bytes: FOUR_MIB,
+            stream_max_value_bytes: FOUR_MIB,
         }
     }
 }
@@ -452,7 +490,7 @@ impl Loader {
         match name.as_str() {
             "iii-worker-manager" => self.worker_manager(config),
             "iii-http" => self.http(config),
-            "iii-state" => self.adapter_only("iii-state", config, "kv"),
+            "iii-state" => self.state(config),
             "iii-stream" => self.stream(config),
             "iii-queue" => self.queue(config),
             "iii-pubsub" => self.adapter_only("iii-pubsub", config, "local"),
@@ -591,6 +629,7 @@ impl Loader {
                     "{W}: `auth_function` is not supported yet by the embedded engine; stream connections are not authenticated"
                 )),
                 "adapter" => self.adapter(W, value, "kv")?,
+                "max_value_bytes" => self.cfg.stream_max_value_bytes = want_count(value, W, key)?,
                 _ => self.unknown_key(W, key),
             }
         }
@@ -657,7 +696,24 @@ impl Loader {
                 "memory_max_spans" => self.cfg.trace_max_spans = want_uint(value, W, key, WHOLE)?,
                 "logs_max_count" => self.cfg.logs_max_count = want_uint(value, W, key, WHOLE)?,
                 "logs_console_output" => self.cfg.logs_console_output = want_bool(value, W, key)?,
+                "log_max_bytes" => self.cfg.log_max_bytes = want_count(value, W, key)?,
+                "retention_max_age_secs" => self.cfg.retention_max_age_secs = want_bound(value, W, key)?,
+                "retention_max_bytes" => self.cfg.retention_max_bytes = want_bound(value, W, key)?,
+                "retention_sweep_secs" => self.cfg.retention_sweep_secs = want_count(value, W, key)?,
                 _ if OBSERVABILITY_IGNORED.split_whitespace().any(|k| k == key) => {}
+                _ => self.unknown_key(W, key),
+            }
+        }
+        Ok(())
+    }
+
+    /// `iii-state`: its adapter, and the largest value it stores.
+    fn state(&mut self, config: &Map<String, Value>) -> Result<(), ConfigError> {
+        const W: &str = "iii-state";
+        for (key, value) in live(config) {
+            match key {
+                "adapter" => self.adapter(W, value, "kv")?,
+                "max_value_bytes" => self.cfg.state_max_value_bytes = want_count(value, W, key)?,
                 _ => self.unknown_key(W, key),
             }
         }
@@ -778,6 +834,12 @@ fn want_count<T: TryFrom<u64>>(value: &Value, place: &str, key: &str) -> Result<
     }
 }
 
+/// A retention bound: a whole number, where 0 means no bound (`None`).
+fn want_bound(value: &Value, place: &str, key: &str) -> Result<Option<u64>, ConfigError> {
+    let n: u64 = want_uint(value, place, key, "a whole number (0 for no bound)")?;
+    Ok((n > 0).then_some(n))
+}
+
 fn want_bool(value: &Value, place: &str, key: &str) -> Result<bool, ConfigError> {
     match value {
         Value::Bool(b) => Ok(*b),
@@ -859,6 +921,12 @@ mod tests {
             logs_console_output: true,
             enabled: EnabledWorkers { http: true, state: true, stream: true, queue: true, pubsub: true, cron: true },
             data_dir: None,
+            log_max_bytes: 64 * 1024,
+            retention_max_age_secs: Some(7 * 24 * 3600),
+            retention_max_bytes: Some(64 * 1024 * 1024),
+            retention_sweep_secs: 60,
+            state_max_value_bytes: 4 * 1024 * 1024,
+            stream_max_value_bytes: 4 * 1024 * 1024,
         };
         assert_eq!(EngineConfig::default(), expected);
         assert_eq!(parse(""), (expected.clone(), vec![]));
@@ -1046,6 +1114,35 @@ mod tests {
         assert_eq!(cfg, expected);
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("middleware"), "{warnings:?}");
+    }
+
+    #[test]
+    fn size_limits_and_retention_are_read_and_zero_means_no_retention_bound() {
+        let text = "workers:\n  - name: iii-observability\n    config: {log_max_bytes: 1000, retention_max_age_secs: 3600, retention_max_bytes: \"0\", retention_sweep_secs: 5}\n  - name: iii-state\n    config: {max_value_bytes: 2048, adapter: {name: kv}}\n  - name: iii-stream\n    config: {max_value_bytes: 512}\n";
+        let expected = EngineConfig {
+            log_max_bytes: 1000,
+            retention_max_age_secs: Some(3600),
+            retention_max_bytes: None,
+            retention_sweep_secs: 5,
+            state_max_value_bytes: 2048,
+            stream_max_value_bytes: 512,
+            ..only(&["iii-state", "iii-stream"])
+        };
+        assert_eq!(parse(text), (expected, vec![]));
+    }
+
+    #[test]
+    fn a_size_limit_of_zero_or_of_the_wrong_type_is_refused_naming_the_key() {
+        let err = parse_err("workers:\n  - name: iii-state\n    config: {max_value_bytes: 0}\n");
+        assert_eq!(
+            err.to_string(),
+            "in iii-state: `max_value_bytes` must be a whole number of at least 1, found number 0; change that value in the config"
+        );
+        let err = parse_err("workers:\n  - name: iii-observability\n    config: {retention_max_bytes: lots}\n");
+        assert_eq!(err.code(), "CONFIG_TYPE");
+        assert!(err.to_string().contains("`retention_max_bytes`"), "{err}");
+        let (_, warnings) = parse("workers:\n  - name: iii-state\n    config: {max_value_byte: 1}\n");
+        assert_eq!(warnings, vec!["iii-state: unknown config key 'max_value_byte' ignored".to_owned()]);
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! method 405, invalid JSON body 400, body too large 413, handler error 500, condition false
 //! 422, `default_timeout` 504.
 //!
+//! A request carrying a credential header more than once (`Authorization` or
+//! `Proxy-Authorization`, in any letter case) is answered `400 duplicate_header` before any
+//! routing or function runs: with two values, the engine's choice and a proxy's or a handler's
+//! could differ, which is how an authorization check is bypassed.
+//!
 //! Every request opens two channels (spec §3.4): `request_body`, a read ref carrying the raw
 //! bytes of a non-JSON body (closed empty for JSON, whose `body` is the parsed value), and
 //! `response`, a write ref the handler may stream its answer into. Whichever comes first
@@ -110,7 +115,23 @@ fn match_pattern(pattern: &str, segments: &[&str]) -> Option<(usize, Map<String,
     Some((score, params))
 }
 
+/// Headers that must appear at most once. Header names are matched without regard to case
+/// (hyper lowercases them), so `Authorization` and `authorization` count as the same header.
+const SINGLE_HEADERS: [HeaderName; 2] = [header::AUTHORIZATION, header::PROXY_AUTHORIZATION];
+
+/// The first header of [`SINGLE_HEADERS`] that `headers` carries more than once.
+fn duplicated_header(headers: &HeaderMap) -> Option<&'static str> {
+    SINGLE_HEADERS.iter().find(|name| headers.get_all(*name).iter().nth(1).is_some()).map(HeaderName::as_str)
+}
+
 async fn dispatch(State(engine): State<Engine>, request: Request) -> Response {
+    if let Some(name) = duplicated_header(request.headers()) {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "duplicate_header",
+            format!("the request carries the {name} header more than once; send it exactly once"),
+        );
+    }
     let method = request.method().as_str().to_string();
     let uri = request.uri().clone();
     let matched = match find_route(&engine, &method, uri.path()) {
@@ -511,6 +532,21 @@ mod tests {
         let (score, params) = match_pattern("echo/:id", &["echo", "4%202"]).unwrap();
         assert_eq!(score, 1);
         assert_eq!(Value::Object(params), json!({"id": "4%202"}));
+    }
+
+    #[test]
+    fn a_credential_header_sent_twice_in_any_case_is_found() {
+        let mut headers = HeaderMap::new();
+        headers.append("authorization", HeaderValue::from_static("Bearer a"));
+        headers.append("x-other", HeaderValue::from_static("1"));
+        headers.append("x-other", HeaderValue::from_static("2"));
+        assert_eq!(duplicated_header(&headers), None);
+        headers.append(HeaderName::from_static("authorization"), HeaderValue::from_static("Bearer b"));
+        assert_eq!(duplicated_header(&headers), Some("authorization"));
+        let mut headers = HeaderMap::new();
+        headers.append("Proxy-Authorization", HeaderValue::from_static("a"));
+        headers.append("PROXY-AUTHORIZATION", HeaderValue::from_static("a"));
+        assert_eq!(duplicated_header(&headers), Some("proxy-authorization"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod http;
 pub mod queue;
 pub mod rbac;
+pub mod retention;
 pub mod store;
 pub mod stream;
 pub mod telemetry;
@@ -145,6 +146,7 @@ pub async fn start_with(
     setup(&engine);
     queue::start(&engine);
     channels::start(&engine);
+    retention::start(&engine);
 
     let mut tasks = Vec::new();
     let engine_addr = ws_listener.local_addr().map_err(|source| ServeError::Serve { what: "worker socket", source })?;

@@ -8,6 +8,14 @@
 //!   lock across a read-modify-write makes `state::update` atomic without retry loops.
 //! - A file that is not a database, or fails the quick integrity check, is a start-up error that
 //!   names the file. It is never reset silently.
+//! - A state value or stream item is written only when its JSON fits the limit the caller gives
+//!   ([`StoreError::TooLarge`] otherwise, and nothing changes).
+//! - Spans and logs are bounded by count on every insert (cheap: one delete by primary key) and
+//!   by age and total size in [`Store::sweep`], which the engine runs periodically. A new
+//!   database is created with `auto_vacuum = INCREMENTAL`, so the sweep hands freed pages back
+//!   to the file system; an older database keeps `auto_vacuum = NONE` (switching needs a full
+//!   `VACUUM`, which rewrites the file under an exclusive lock), and there SQLite reuses the freed
+//!   pages for new rows, so the file stops growing at its high-water mark.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -41,6 +49,14 @@ pub enum StoreError {
     /// A stored value is not valid JSON (written by something other than the engine).
     #[error("stored value is not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A value to write is larger than the caller's limit; nothing was written.
+    #[error("the value is {bytes} bytes of JSON, over the limit of {limit} bytes")]
+    TooLarge {
+        /// The size of the value's JSON.
+        bytes: usize,
+        /// The limit it exceeds.
+        limit: usize,
+    },
 }
 
 impl StoreError {
@@ -51,6 +67,7 @@ impl StoreError {
             Self::DataDir { .. } => "STORE_DATA_DIR",
             Self::Sql(_) => "STORE_SQL",
             Self::Json(_) => "STORE_JSON",
+            Self::TooLarge { .. } => "STORE_TOO_LARGE",
         }
     }
 }
@@ -118,6 +135,64 @@ CREATE TABLE IF NOT EXISTS logs (
     span_id         TEXT
 );
 "#;
+
+/// The stored size of a span row, in SQL over the `spans` table: its variable text columns plus
+/// a fixed 120 bytes for its ids, times, flags and row header (an estimate, so measuring stays
+/// one cheap sum).
+const SPAN_BYTES: &str = "(length(name) + length(attributes) + coalesce(length(error_message), 0) \
+                          + coalesce(length(function_id), 0) + 120)";
+/// The stored size of a log row, in SQL over the `logs` table: its record JSON plus a fixed
+/// 40 bytes for its columns and row header.
+const LOG_BYTES: &str = "(length(record) + 40)";
+/// Free pages one sweep hands back to the file system at most (4 MiB at 4 KiB pages), so one
+/// sweep holds the lock for milliseconds even after a large delete; the next sweep goes on.
+const VACUUM_PAGES_PER_SWEEP: i64 = 1024;
+
+/// The bounds [`Store::sweep`] enforces on spans and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention {
+    /// Rows whose time is before this (Unix ns) go; `None`: no age bound.
+    pub older_than_ns: Option<i64>,
+    /// Spans and logs together are cut to this many measured bytes, the oldest rows of each
+    /// going first and each table keeping its share; `None`: no size bound.
+    pub max_bytes: Option<u64>,
+}
+
+/// What one sweep did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SweepReport {
+    /// Spans deleted.
+    pub spans_deleted: u64,
+    /// Log records deleted.
+    pub logs_deleted: u64,
+    /// Free pages handed back to the file system.
+    pub pages_released: u64,
+}
+
+/// The size of the database file, from SQLite's own counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DbSize {
+    /// Bytes per page.
+    pub page_size: u64,
+    /// Pages in the main file.
+    pub page_count: u64,
+    /// Pages of those that are free (reused by later writes).
+    pub freelist_count: u64,
+    /// Whether freed pages can be handed back (`auto_vacuum = INCREMENTAL`).
+    pub incremental_vacuum: bool,
+}
+
+impl DbSize {
+    /// Bytes of the main file.
+    pub fn file_bytes(&self) -> u64 {
+        self.page_size * self.page_count
+    }
+
+    /// Bytes in use (the file less its free pages).
+    pub fn used_bytes(&self) -> u64 {
+        self.page_size * (self.page_count - self.freelist_count.min(self.page_count))
+    }
+}
 
 /// The embedded database.
 pub struct Store {
@@ -215,6 +290,11 @@ impl Store {
         let corrupt = |source| StoreError::Corrupt { path: path.clone(), source };
         let conn = Connection::open(&path).map_err(corrupt)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(corrupt)?;
+        // Only possible before the first table exists; an existing file keeps its mode.
+        let fresh: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(corrupt)?;
+        if fresh == 0 {
+            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL").map_err(corrupt)?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL").map_err(corrupt)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(corrupt)?;
         let check: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0)).map_err(corrupt)?;
@@ -244,26 +324,29 @@ impl Store {
         get_value(&conn, "SELECT value FROM state WHERE scope = ?1 AND key = ?2", params![scope, key])
     }
 
-    /// Stores a value; returns the previous one.
-    pub fn state_set(&self, scope: &str, key: &str, value: &Value) -> StoreResult<Option<Value>> {
+    /// Stores a value whose JSON is at most `max_bytes`; returns the previous one.
+    pub fn state_set(&self, scope: &str, key: &str, value: &Value, max_bytes: usize) -> StoreResult<Option<Value>> {
+        let text = bounded_json(value, max_bytes)?;
         let conn = lock(&self.conn);
         let old = get_value(&conn, "SELECT value FROM state WHERE scope = ?1 AND key = ?2", params![scope, key])?;
-        put_state(&conn, scope, key, value)?;
+        put_state(&conn, scope, key, &text)?;
         Ok(old)
     }
 
     /// Read-modify-write under the store lock: `f` gets the current value and returns the new
-    /// one plus anything to hand back. Returns (old, new, extra).
+    /// one plus anything to hand back. Returns (old, new, extra). A new value whose JSON is over
+    /// `max_bytes` is [`StoreError::TooLarge`] and leaves the stored one as it was.
     pub fn state_update<T>(
         &self,
         scope: &str,
         key: &str,
+        max_bytes: usize,
         f: impl FnOnce(Option<Value>) -> (Value, T),
     ) -> StoreResult<(Option<Value>, Value, T)> {
         let conn = lock(&self.conn);
         let old = get_value(&conn, "SELECT value FROM state WHERE scope = ?1 AND key = ?2", params![scope, key])?;
         let (new, extra) = f(old.clone());
-        put_state(&conn, scope, key, &new)?;
+        put_state(&conn, scope, key, &bounded_json(&new, max_bytes)?)?;
         Ok((old, new, extra))
     }
 
@@ -303,12 +386,14 @@ impl Store {
         )
     }
 
-    /// Read-modify-write of a stream item; `f` returns `None` to delete it.
+    /// Read-modify-write of a stream item; `f` returns `None` to delete it. A new item whose
+    /// JSON is over `max_bytes` is [`StoreError::TooLarge`] and leaves the stored one as it was.
     pub fn stream_update<T>(
         &self,
         stream: &str,
         group: &str,
         item: &str,
+        max_bytes: usize,
         f: impl FnOnce(Option<Value>) -> (Option<Value>, T),
     ) -> StoreResult<(Option<Value>, Option<Value>, T)> {
         let conn = lock(&self.conn);
@@ -324,7 +409,7 @@ impl Store {
                     "INSERT INTO streams (stream_name, group_id, item_id, value) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (stream_name, group_id, item_id) DO UPDATE SET value = excluded.value",
                 )?
-                .execute(params![stream, group, item, to_json(value)])?;
+                .execute(params![stream, group, item, bounded_json(value, max_bytes)?])?;
             }
             None => {
                 conn.execute(
@@ -611,6 +696,77 @@ impl Store {
         lock(&self.conn).execute("DELETE FROM logs", [])?;
         Ok(())
     }
+
+    // ---- retention ---------------------------------------------------------------------------
+
+    /// Measured bytes of (spans, logs): their text plus a fixed per-row estimate. One scan of
+    /// each table.
+    pub fn trace_log_bytes(&self) -> StoreResult<(u64, u64)> {
+        let conn = lock(&self.conn);
+        measured(&conn)
+    }
+
+    /// Enforces `retention` on spans and logs in one transaction, then hands up to
+    /// `VACUUM_PAGES_PER_SWEEP` free pages (4 MiB) back to the file system when the database allows it.
+    pub fn sweep(&self, retention: &Retention) -> StoreResult<SweepReport> {
+        let mut conn = lock(&self.conn);
+        let mut report = SweepReport::default();
+        let tx = conn.transaction()?;
+        if let Some(before) = retention.older_than_ns {
+            report.spans_deleted += tx.execute("DELETE FROM spans WHERE start_ns < ?1", params![before])? as u64;
+            report.logs_deleted += tx.execute("DELETE FROM logs WHERE ts_ns < ?1", params![before])? as u64;
+        }
+        if let Some(max) = retention.max_bytes {
+            let (spans, logs) = measured(&tx)?;
+            let total = spans + logs;
+            if total > max {
+                // Each table keeps its share of the bound, so a burst of logs cannot push every
+                // span out (nor the other way round).
+                let share = |bytes: u64| (u128::from(max) * u128::from(bytes) / u128::from(total)) as i64;
+                report.spans_deleted += trim_to_bytes(&tx, "spans", SPAN_BYTES, share(spans))?;
+                report.logs_deleted += trim_to_bytes(&tx, "logs", LOG_BYTES, share(logs))?;
+            }
+        }
+        tx.commit()?;
+        if incremental(&conn)? {
+            let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+            if free > 0 {
+                let pages = free.min(VACUUM_PAGES_PER_SWEEP);
+                // The pragma frees one page per step: step it to the end.
+                let mut stmt = conn.prepare(&format!("PRAGMA incremental_vacuum({pages})"))?;
+                let mut rows = stmt.query([])?;
+                while rows.next()?.is_some() {}
+                report.pages_released = pages as u64;
+            }
+        }
+        Ok(report)
+    }
+
+    /// The database file's size from SQLite's page counters (the WAL file is not counted).
+    pub fn size(&self) -> StoreResult<DbSize> {
+        let conn = lock(&self.conn);
+        let pragma = |name: &str| conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0));
+        Ok(DbSize {
+            page_size: pragma("page_size")? as u64,
+            page_count: pragma("page_count")? as u64,
+            freelist_count: pragma("freelist_count")? as u64,
+            incremental_vacuum: incremental(&conn)?,
+        })
+    }
+}
+
+/// Measured bytes of (spans, logs).
+fn measured(conn: &Connection) -> StoreResult<(u64, u64)> {
+    let sum = |table: &str, bytes_sql: &str| -> StoreResult<u64> {
+        let n: i64 = conn.query_row(&format!("SELECT coalesce(SUM({bytes_sql}), 0) FROM {table}"), [], |r| r.get(0))?;
+        Ok(n as u64)
+    };
+    Ok((sum("spans", SPAN_BYTES)?, sum("logs", LOG_BYTES)?))
+}
+
+/// Whether the database was created with `auto_vacuum = INCREMENTAL` (2).
+fn incremental(conn: &Connection) -> StoreResult<bool> {
+    Ok(conn.query_row("PRAGMA auto_vacuum", [], |r| r.get::<_, i64>(0))? == 2)
 }
 
 const JOB_COLUMNS: &str = "id, queue, function_id, data, traceparent, baggage, group_key, attempts, \
@@ -640,13 +796,41 @@ fn get_value(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> Store
     text.map(|t| from_json(&t)).transpose()
 }
 
-fn put_state(conn: &Connection, scope: &str, key: &str, value: &Value) -> StoreResult<()> {
+fn put_state(conn: &Connection, scope: &str, key: &str, json: &str) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO state (scope, key, value) VALUES (?1, ?2, ?3)
          ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
     )?
-    .execute(params![scope, key, to_json(value)])?;
+    .execute(params![scope, key, json])?;
     Ok(())
+}
+
+/// The JSON of `value`, or [`StoreError::TooLarge`] when it is over `max_bytes`.
+fn bounded_json(value: &Value, max_bytes: usize) -> StoreResult<String> {
+    let text = to_json(value);
+    if text.len() > max_bytes {
+        return Err(StoreError::TooLarge { bytes: text.len(), limit: max_bytes });
+    }
+    Ok(text)
+}
+
+/// Deletes the oldest rows of `table` (by `seq`) until its measured bytes (`bytes_sql` per row)
+/// are at most `keep`. One pass of a window sum from the newest row.
+fn trim_to_bytes(conn: &Connection, table: &str, bytes_sql: &str, keep: i64) -> StoreResult<u64> {
+    let cut: Option<i64> = conn
+        .query_row(
+            &format!(
+                "SELECT seq FROM (SELECT seq, SUM({bytes_sql}) OVER (ORDER BY seq DESC) AS newer FROM {table})
+                 WHERE newer > ?1 ORDER BY seq DESC LIMIT 1"
+            ),
+            params![keep],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match cut {
+        Some(seq) => Ok(conn.execute(&format!("DELETE FROM {table} WHERE seq <= ?1"), params![seq])? as u64),
+        None => Ok(0),
+    }
 }
 
 #[cfg(test)]
@@ -655,13 +839,48 @@ mod tests {
     use pretty_assertions::assert_eq;
     use serde_json::json;
 
+    const MIB: usize = 1024 * 1024;
+
+    fn span(n: i64) -> SpanRecord {
+        SpanRecord {
+            trace_id: "t".into(),
+            span_id: format!("s{n}"),
+            parent_span_id: None,
+            remote_span_id: None,
+            name: "call x".into(),
+            function_id: Some("x".into()),
+            worker_id: None,
+            caller_worker_id: None,
+            internal: false,
+            start_ns: n,
+            end_ns: n + 1,
+            status: "ok".into(),
+            error_code: None,
+            error_message: None,
+            service_name: "agentos".into(),
+            attributes: vec![],
+        }
+    }
+
+    fn log(n: i64, body: &str) -> Value {
+        json!({"timestamp_unix_nano": n, "severity_number": 9, "body": body})
+    }
+
+    fn span_ids(store: &Store) -> Vec<String> {
+        store.spans_query("1 = 1", &[]).unwrap().into_iter().map(|s| s.span_id).collect()
+    }
+
+    fn log_times(store: &Store) -> Vec<i64> {
+        store.logs_all().unwrap().iter().map(|r| r["timestamp_unix_nano"].as_i64().unwrap()).collect()
+    }
+
     #[test]
     fn state_round_trips_and_lists_in_insertion_order() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.state_set("s", "b", &json!(1)).unwrap(), None);
-        assert_eq!(store.state_set("s", "a", &json!(2)).unwrap(), None);
-        assert_eq!(store.state_set("s", "b", &json!(3)).unwrap(), Some(json!(1)));
+        assert_eq!(store.state_set("s", "b", &json!(1), MIB).unwrap(), None);
+        assert_eq!(store.state_set("s", "a", &json!(2), MIB).unwrap(), None);
+        assert_eq!(store.state_set("s", "b", &json!(3), MIB).unwrap(), Some(json!(1)));
         assert_eq!(store.state_list("s").unwrap(), vec![json!(3), json!(2)]);
         assert_eq!(store.state_groups().unwrap(), vec!["s".to_string()]);
         assert_eq!(store.state_delete("s", "a").unwrap(), Some(json!(2)));
@@ -673,7 +892,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path()).unwrap();
-            store.state_set("s", "k", &json!({"v": 1})).unwrap();
+            store.state_set("s", "k", &json!({"v": 1}), MIB).unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.state_get("s", "k").unwrap(), Some(json!({"v": 1})));
@@ -720,27 +939,101 @@ mod tests {
     fn span_retention_keeps_the_newest() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let span = |n: i64| SpanRecord {
-            trace_id: "t".into(),
-            span_id: format!("s{n}"),
-            parent_span_id: None,
-            remote_span_id: None,
-            name: "call x".into(),
-            function_id: Some("x".into()),
-            worker_id: None,
-            caller_worker_id: None,
-            internal: false,
-            start_ns: n,
-            end_ns: n + 1,
-            status: "ok".into(),
-            error_code: None,
-            error_message: None,
-            service_name: "agentos".into(),
-            attributes: vec![],
-        };
         let spans: Vec<_> = (0..10).map(span).collect();
         store.spans_insert(&spans, 4).unwrap();
-        let kept: Vec<_> = store.spans_query("1 = 1", &[]).unwrap().into_iter().map(|s| s.span_id).collect();
-        assert_eq!(kept, vec!["s6", "s7", "s8", "s9"]);
+        assert_eq!(span_ids(&store), vec!["s6", "s7", "s8", "s9"]);
+    }
+
+    #[test]
+    fn a_value_over_the_limit_is_refused_and_the_stored_one_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.state_set("s", "k", &json!("small"), 16).unwrap();
+        let big = json!("x".repeat(20));
+        let err = store.state_set("s", "k", &big, 16).unwrap_err();
+        assert!(matches!(err, StoreError::TooLarge { bytes: 22, limit: 16 }), "{err:?}");
+        assert_eq!(err.code(), "STORE_TOO_LARGE");
+        let err = store.state_update("s", "k", 16, |_| (big.clone(), ())).unwrap_err();
+        assert!(matches!(err, StoreError::TooLarge { bytes: 22, limit: 16 }), "{err:?}");
+        assert_eq!(store.state_get("s", "k").unwrap(), Some(json!("small")));
+        let err = store.stream_update("st", "g", "i", 16, |_| (Some(big.clone()), ())).unwrap_err();
+        assert!(matches!(err, StoreError::TooLarge { .. }), "{err:?}");
+        assert_eq!(store.stream_get("st", "g", "i").unwrap(), None);
+        // Exactly at the limit is allowed.
+        store.state_set("s", "k", &json!("x".repeat(14)), 16).unwrap();
+    }
+
+    #[test]
+    fn the_sweep_deletes_spans_and_logs_older_than_the_age_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.spans_insert(&(0..10).map(span).collect::<Vec<_>>(), 100).unwrap();
+        store.logs_insert(&(0..10).map(|n| log(n, "hi")).collect::<Vec<_>>(), 100).unwrap();
+        let report = store.sweep(&Retention { older_than_ns: Some(7), max_bytes: None }).unwrap();
+        assert_eq!((report.spans_deleted, report.logs_deleted), (7, 7));
+        assert_eq!(span_ids(&store), vec!["s7", "s8", "s9"]);
+        assert_eq!(log_times(&store), vec![7, 8, 9]);
+        // Nothing to do: nothing changes.
+        let report = store.sweep(&Retention { older_than_ns: Some(7), max_bytes: None }).unwrap();
+        assert_eq!((report.spans_deleted, report.logs_deleted), (0, 0));
+    }
+
+    #[test]
+    fn the_sweep_cuts_spans_and_logs_to_the_size_bound_oldest_first_each_keeping_its_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.spans_insert(&(0..100).map(span).collect::<Vec<_>>(), 1000).unwrap();
+        let body = "b".repeat(1000);
+        store.logs_insert(&(0..100).map(|n| log(n, &body)).collect::<Vec<_>>(), 1000).unwrap();
+        let (spans, logs) = store.trace_log_bytes().unwrap();
+        let total = spans + logs;
+        let max = total / 4;
+        let report = store.sweep(&Retention { older_than_ns: None, max_bytes: Some(max) }).unwrap();
+        let (spans_after, logs_after) = store.trace_log_bytes().unwrap();
+        assert!(spans_after + logs_after <= max, "{spans_after} + {logs_after} > {max}");
+        // Each table kept about a quarter of its own bytes (within one row).
+        assert!(spans_after * 4 <= spans && spans_after * 4 + 4 * 200 > spans, "{spans_after} of {spans}");
+        assert!(logs_after * 4 <= logs && logs_after * 4 + 4 * 1200 > logs, "{logs_after} of {logs}");
+        assert_eq!(report.spans_deleted as usize + span_ids(&store).len(), 100);
+        // The newest rows are the ones kept.
+        assert_eq!(span_ids(&store).last().map(String::as_str), Some("s99"));
+        assert_eq!(log_times(&store).first().copied(), Some(100 - log_times(&store).len() as i64));
+    }
+
+    #[test]
+    fn a_new_database_hands_freed_pages_back_after_a_sweep() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.size().unwrap().incremental_vacuum);
+        let body = "b".repeat(4000);
+        store.logs_insert(&(0..500).map(|n| log(n, &body)).collect::<Vec<_>>(), 10_000).unwrap();
+        let full = store.size().unwrap();
+        assert!(full.file_bytes() > 2_000_000, "{full:?}");
+        let report = store.sweep(&Retention { older_than_ns: Some(490), max_bytes: None }).unwrap();
+        assert_eq!(report.logs_deleted, 490);
+        assert!(report.pages_released > 0, "{report:?}");
+        let after = store.size().unwrap();
+        assert!(after.file_bytes() < full.file_bytes() / 2, "{after:?} vs {full:?}");
+    }
+
+    #[test]
+    fn an_existing_database_without_auto_vacuum_keeps_its_mode_and_reuses_freed_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A database made the way older engines made it.
+            let conn = Connection::open(dir.path().join("engine.db")).unwrap();
+            conn.execute_batch("CREATE TABLE t (x INTEGER);").unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert!(!store.size().unwrap().incremental_vacuum);
+        let body = "b".repeat(4000);
+        let batch = |from: i64| (from..from + 200).map(|n| log(n, &body)).collect::<Vec<_>>();
+        store.logs_insert(&batch(0), 10_000).unwrap();
+        store.sweep(&Retention { older_than_ns: Some(200), max_bytes: None }).unwrap();
+        let high_water = store.size().unwrap();
+        assert!(high_water.freelist_count > 100, "{high_water:?}");
+        // The next rows go into the free pages: the file does not grow.
+        store.logs_insert(&batch(200), 10_000).unwrap();
+        assert!(store.size().unwrap().page_count <= high_water.page_count + 2);
     }
 }

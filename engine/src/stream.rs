@@ -5,6 +5,8 @@
 //! that joined the matching (stream, group[, item]) and fires the matching `stream` triggers.
 //! A worker may take over one stream's storage by registering `stream::<op>(<name>)`
 //! (the Node/Python `createStream` hook); the engine then calls that function instead.
+//! An item whose JSON is over `iii-stream.max_value_bytes` is refused with `payload_too_large`
+//! and nothing changes.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,10 +23,14 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use crate::builtins::store_error;
 use crate::engine::{CallMeta, Engine, lock};
 use crate::trace::now_ms;
 use crate::triggers;
 use crate::update_ops::apply_ops;
+
+/// The config key of the largest item `stream::set` and `stream::update` write.
+const LIMIT_KEY: &str = "iii-stream.max_value_bytes";
 
 /// Browser clients subscribed to stream groups or items.
 #[derive(Default)]
@@ -153,8 +159,10 @@ pub fn register_builtins(engine: &Engine) {
         let data = i.data.clone();
         let (old, _, ()) = engine
             .store()
-            .stream_update(&i.stream_name, &i.group_id, &i.item_id, |_| (Some(data), ()))
-            .map_err(|e| err("STREAM_SET_ERROR", e))?;
+            .stream_update(&i.stream_name, &i.group_id, &i.item_id, engine.config().stream_max_value_bytes, |_| {
+                (Some(data), ())
+            })
+            .map_err(|e| store_error(e, "STREAM_SET_ERROR", LIMIT_KEY))?;
         let kind = if old.is_some() { "update" } else { "create" };
         emit(
             &engine,
@@ -177,11 +185,11 @@ pub fn register_builtins(engine: &Engine) {
             let ops = i.ops.clone();
             let (old, new, errors) = engine
                 .store()
-                .stream_update(&i.stream_name, &i.group_id, &i.item_id, |old| {
+                .stream_update(&i.stream_name, &i.group_id, &i.item_id, engine.config().stream_max_value_bytes, |old| {
                     let (new, errors) = apply_ops(old, &ops);
                     (Some(new), errors)
                 })
-                .map_err(|e| err("STREAM_UPDATE_ERROR", e))?;
+                .map_err(|e| store_error(e, "STREAM_UPDATE_ERROR", LIMIT_KEY))?;
             let kind = if old.is_some() { "update" } else { "create" };
             emit(
                 &engine,
@@ -201,7 +209,7 @@ pub fn register_builtins(engine: &Engine) {
         }
         let (old, _, ()) = engine
             .store()
-            .stream_update(&i.stream_name, &i.group_id, &i.item_id, |_| (None, ()))
+            .stream_update(&i.stream_name, &i.group_id, &i.item_id, usize::MAX, |_| (None, ()))
             .map_err(|e| err("STREAM_DELETE_ERROR", e))?;
         if let Some(old) = &old {
             emit(

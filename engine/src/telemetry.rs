@@ -1,6 +1,6 @@
 //! Telemetry frames from SDKs: a 4-byte prefix (`OTLP`, `MTRC`, `LOGS`) and OTLP JSON.
 //!
-//! Log records become stored logs (and fire `log` triggers). Spans are stored beside the
+//! Log records become stored logs (and fire `log` triggers), each cut to `log_max_bytes`. Spans are stored beside the
 //! engine's own, so a trace shows the SDK's handler spans too. Metrics are accepted and dropped.
 //! Anything unreadable is dropped with a debug line: telemetry must never hurt a worker.
 
@@ -22,7 +22,13 @@ pub fn ingest(engine: &Engine, bytes: &[u8]) {
         return;
     };
     match prefix {
-        b"LOGS" => crate::builtins::observability::store_logs(engine, logs_of(&doc)),
+        b"LOGS" => {
+            let mut logs = logs_of(&doc);
+            for record in &mut logs {
+                crate::builtins::observability::fit_record(record, engine.config().log_max_bytes);
+            }
+            crate::builtins::observability::store_logs(engine, logs);
+        }
         b"OTLP" => {
             for span in spans_of(&doc) {
                 engine.inner.spans.record(span);

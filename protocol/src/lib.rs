@@ -166,6 +166,8 @@ pub mod codes {
     pub const DESERIALIZATION_ERROR: &str = "deserialization_error";
     /// A frame was larger than the configured limit.
     pub const FRAME_TOO_LARGE: &str = "frame_too_large";
+    /// A log record, state value or stream item is larger than the engine's configured limit.
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     /// An engine-side deadline for a trigger delivery passed.
     pub const INVOCATION_TIMEOUT: &str = "invocation_timeout";
 }

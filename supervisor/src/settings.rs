@@ -36,6 +36,9 @@ pub struct Settings {
     /// `[approval]`: approval-tiers and approval (default tier, timeout, pending limit, rules).
     #[serde(default)]
     pub approval: Option<toml::Table>,
+    /// `[replay]`: session-replay (retention of the step record).
+    #[serde(default)]
+    pub replay: Option<toml::Table>,
 }
 
 /// `[ports]`: every port of the stack.
@@ -173,9 +176,14 @@ mod tests {
     fn worker_sections_are_passed_through_and_other_top_level_keys_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("agentos.toml");
-        std::fs::write(&path, "[llm]\ndefault_model = \"openai/x\"\n[agent]\nmax_steps = 3\n").unwrap();
+        std::fs::write(
+            &path,
+            "[llm]\ndefault_model = \"openai/x\"\n[agent]\nmax_steps = 3\n[replay]\nretention_days = 7\n",
+        )
+        .unwrap();
         let s = Settings::load(&path).unwrap();
         assert_eq!(s.llm.unwrap()["default_model"].as_str(), Some("openai/x"));
+        assert_eq!(s.replay.unwrap()["retention_days"].as_integer(), Some(7));
         std::fs::write(&path, "[lmm]\n").unwrap();
         let err = Settings::load(&path).unwrap_err();
         let err = format!("{err}: {}", std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default());

@@ -1,14 +1,17 @@
 //! Logs and traces: `engine::log::*`, `engine::logs::{list,clear}`,
 //! `engine::traces::{list,tree,clear}`, and `log` triggers.
 //!
-//! Spans and logs are kept in the store, bounded by `memory_max_spans` and `logs_max_count`.
+//! Spans and logs are kept in the store, bounded by `memory_max_spans` and `logs_max_count` on
+//! every write, and by age and total size in the periodic sweep ([`crate::retention`]). A
+//! client's log record whose message plus data is over `log_max_bytes` is refused with
+//! `payload_too_large`; an SDK's OTLP record over it is cut to fit (telemetry never fails).
 //! `traces::tree` links a span to its parent by span id, and also through the span id a
 //! callee's SDK reported in its reply, so a chain A→B→C is one tree even though B's own span
 //! is not stored by the engine.
 
 use std::collections::HashMap;
 
-use agentos_protocol::ErrorBody;
+use agentos_protocol::{ErrorBody, codes};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -65,6 +68,39 @@ struct TracesQuery {
 #[derive(Deserialize)]
 struct TreeInput {
     trace_id: String,
+}
+
+/// The config key of the largest log record a client may write.
+const LIMIT_KEY: &str = "iii-observability.log_max_bytes";
+
+/// The bytes a log record costs: its message plus its data as JSON.
+fn record_bytes(body: &str, data: Option<&Value>) -> usize {
+    body.len() + data.map_or(0, |d| d.to_string().len())
+}
+
+/// Cuts an SDK's log record to `limit` bytes of body and attributes: attributes that do not
+/// fit are replaced by a note, then the body is cut at a character boundary with a marker.
+pub fn fit_record(record: &mut Value, limit: usize) {
+    let body_len = record.get("body").and_then(Value::as_str).map_or(0, str::len);
+    let attributes = record.get("attributes");
+    if record_bytes("", attributes) + body_len <= limit {
+        return;
+    }
+    let over = record_bytes("", attributes) + body_len - limit;
+    if record_bytes("", attributes) > limit / 2 {
+        record["attributes"] = json!({ "agentos.truncated": format!("attributes over {LIMIT_KEY} dropped") });
+    }
+    let room = limit.saturating_sub(record_bytes("", record.get("attributes")));
+    if let Some(Value::String(body)) = record.get_mut("body")
+        && body.len() > room
+    {
+        let mut cut = room;
+        while !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        body.truncate(cut);
+        body.push_str(&format!(" … [cut: {over} bytes over {LIMIT_KEY}]"));
+    }
 }
 
 const LEVELS: &[(&str, i64, &str)] =
@@ -184,6 +220,17 @@ pub fn register(engine: &Engine) {
                 Value::String(s) => s,
                 other => other.to_string(),
             };
+            let limit = engine.config().log_max_bytes;
+            let bytes = record_bytes(&body, i.data.as_ref());
+            if bytes > limit {
+                return Err(ErrorBody::new(
+                    codes::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "the log record is {bytes} bytes (message plus data), over the limit of {limit} bytes \
+                         ({LIMIT_KEY}); log less, or raise {LIMIT_KEY} in the engine config"
+                    ),
+                ));
+            }
             let record = json!({
                 "timestamp_unix_nano": now, "observed_timestamp_unix_nano": now,
                 "severity_number": severity, "severity_text": text, "body": body,
@@ -269,4 +316,31 @@ pub fn register(engine: &Engine) {
         engine.store().spans_clear().map_err(|e| err("TRACES_ERROR", e))?;
         Ok(json!({ "success": true }))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn an_sdk_log_record_over_the_limit_is_cut_to_fit_with_a_marker() {
+        let mut small = json!({"body": "hi", "attributes": {"n": "1"}});
+        fit_record(&mut small, 100);
+        assert_eq!(small, json!({"body": "hi", "attributes": {"n": "1"}}));
+
+        let mut long = json!({"body": "é".repeat(100), "attributes": {}});
+        fit_record(&mut long, 51);
+        let body = long["body"].as_str().unwrap();
+        assert!(body.starts_with(&"é".repeat(24)) && !body.starts_with(&"é".repeat(25)), "{body}");
+        assert!(body.ends_with("bytes over iii-observability.log_max_bytes]"), "{body}");
+
+        let mut fat = json!({"body": "b", "attributes": {"blob": "x".repeat(200)}});
+        fit_record(&mut fat, 100);
+        assert_eq!(
+            fat["attributes"],
+            json!({"agentos.truncated": "attributes over iii-observability.log_max_bytes dropped"})
+        );
+        assert_eq!(fat["body"], "b");
+    }
 }

@@ -2,15 +2,20 @@
 //!
 //! Output shapes follow iii v0.11.6 exactly (spec §4.2), quirks included: `state::delete`
 //! returns the bare old value and `state::list_groups` returns `{groups}`. Triggers fire after
-//! the function has answered, one after another, in a background task.
+//! the function has answered, one after another, in a background task. A value whose JSON is
+//! over `iii-state.max_value_bytes` is refused with `payload_too_large` and nothing changes.
 
 use agentos_protocol::ErrorBody;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::builtins::store_error;
 use crate::engine::Engine;
 use crate::triggers;
 use crate::update_ops::apply_ops;
+
+/// The config key of the largest value `state::set` and `state::update` write.
+const LIMIT_KEY: &str = "iii-state.max_value_bytes";
 
 #[derive(Deserialize)]
 struct KeyInput {
@@ -81,7 +86,11 @@ pub fn register(engine: &Engine) {
         "Set a value; returns {old_value, new_value}",
         |engine, i: SetInput, meta| async move {
             let value = i.value.or(i.data).unwrap_or(Value::Null);
-            let old = engine.store().state_set(&i.scope, &i.key, &value).map_err(|e| err("SET_ERROR", e))?;
+            let limit = engine.config().state_max_value_bytes;
+            let old = engine
+                .store()
+                .state_set(&i.scope, &i.key, &value, limit)
+                .map_err(|e| store_error(e, "SET_ERROR", LIMIT_KEY))?;
             let event = if old.is_some() { "state:updated" } else { "state:created" };
             fire(&engine, event, &i.scope, &i.key, old.clone(), Some(value.clone()), meta.traceparent);
             Ok(json!({ "old_value": old, "new_value": value }))
@@ -100,8 +109,8 @@ pub fn register(engine: &Engine) {
         let ops = i.ops;
         let (old, new, errors) = engine
             .store()
-            .state_update(&i.scope, &i.key, |old| apply_ops(old, &ops))
-            .map_err(|e| err("UPDATE_ERROR", e))?;
+            .state_update(&i.scope, &i.key, engine.config().state_max_value_bytes, |old| apply_ops(old, &ops))
+            .map_err(|e| store_error(e, "UPDATE_ERROR", LIMIT_KEY))?;
         let event = if old.is_some() { "state:updated" } else { "state:created" };
         fire(&engine, event, &i.scope, &i.key, old.clone(), Some(new.clone()), meta.traceparent);
         Ok(crate::update_ops::update_answer(old.as_ref(), &new, &errors))

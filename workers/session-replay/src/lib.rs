@@ -12,8 +12,9 @@
 //! - Append-only: event `seq` of session `s` lives at `replay:<s>/<seq as 20 digits>` and is
 //!   never changed. Recording a `(session_id, seq)` that exists answers `{recorded: false}`
 //!   and writes nothing, so a redelivered step is never a duplicate (a differing payload is
-//!   logged and dropped: the first record of a step wins). Only [`Replay::delete`] removes a
-//!   session's events.
+//!   logged and dropped: the first record of a step wins). Only [`Replay::delete`] and the
+//!   retention sweep ([`Replay::sweep`], `[replay]` in agentos.toml, see [`retention`]) remove
+//!   a session's events, and always all of them.
 //! - Check and write of one session's step run under a lock (one of [`LOCK_STRIPES`], chosen
 //!   by session), so two deliveries of one step racing each other still record it once.
 //! - Events are answered by `seq`, whatever order they were recorded in.
@@ -31,6 +32,7 @@
 mod error;
 pub mod kinds;
 pub mod register;
+pub mod retention;
 pub mod search;
 pub mod summary;
 pub mod traces;
@@ -48,6 +50,14 @@ pub use traces::{Trace, TraceList, TraceTree};
 
 /// The prefix of every replay scope: `replay:<session_id>`.
 pub const SCOPE_PREFIX: &str = "replay:";
+
+/// The scope of the retention index: per session, the time of its newest step (kept within
+/// [`INDEX_SLACK_MS`]), so a retention sweep reads one small list instead of every step.
+pub const INDEX_SCOPE: &str = "replay-index";
+
+/// How far the index may lag a session's newest step: an hour, so a busy session costs one
+/// index write an hour, and the sweep, which works in days, is never misled by more.
+pub const INDEX_SLACK_MS: u64 = 3_600_000;
 
 /// How many events `replay::get` answers when the request says nothing.
 pub const EVENTS_DEFAULT: usize = 1000;
@@ -275,6 +285,14 @@ pub trait ReplayStore: Send + Sync {
     fn delete_event(&self, session_id: &str, key: &str) -> impl Future<Output = Result<bool, WorkerError>> + Send;
     /// Every session that has events.
     fn sessions(&self) -> impl Future<Output = Result<Vec<String>, WorkerError>> + Send;
+    /// The retention index: every session in it with the time of its newest step.
+    fn newest(&self) -> impl Future<Output = Result<Vec<retention::SessionAge>, WorkerError>> + Send;
+    /// The index entry of one session, if any.
+    fn newest_of(&self, session_id: &str) -> impl Future<Output = Result<Option<u64>, WorkerError>> + Send;
+    /// Sets the index entry of `age.session_id`.
+    fn set_newest(&self, age: &retention::SessionAge) -> impl Future<Output = Result<(), WorkerError>> + Send;
+    /// Removes the index entry of a session.
+    fn forget_newest(&self, session_id: &str) -> impl Future<Output = Result<(), WorkerError>> + Send;
     /// The root spans of trace `trace_id` (`engine::traces::list {trace_id}`), internal ones too.
     fn trace_roots(&self, trace_id: &str) -> impl Future<Output = Result<Vec<Value>, WorkerError>> + Send;
     /// The newest `limit` root spans of the engine, newest first.
@@ -287,12 +305,42 @@ pub trait ReplayStore: Send + Sync {
 pub struct Replay<S> {
     store: S,
     stripes: [tokio::sync::Mutex<()>; LOCK_STRIPES],
+    /// What this process last wrote to the retention index, per session: a cache that only
+    /// saves index writes (lost on restart, the index is read again).
+    indexed: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl<S: ReplayStore> Replay<S> {
     /// The verbs over `store`.
     pub fn new(store: S) -> Self {
-        Self { store, stripes: std::array::from_fn(|_| tokio::sync::Mutex::new(())) }
+        Self {
+            store,
+            stripes: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
+            indexed: std::sync::Mutex::default(),
+        }
+    }
+
+    fn indexed(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, u64>> {
+        self.indexed.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Moves the session's index entry to `at_ms` when it lags by more than
+    /// [`INDEX_SLACK_MS`]; never backwards. Called under the session's stripe lock.
+    async fn touch_index(&self, session_id: &str, at_ms: u64) -> Result<(), WorkerError> {
+        let cached = self.indexed().get(session_id).copied();
+        let known = match cached {
+            Some(t) => Some(t),
+            None => self.store.newest_of(session_id).await?,
+        };
+        if known.is_some_and(|t| at_ms <= t.saturating_add(INDEX_SLACK_MS)) {
+            if cached.is_none() {
+                self.indexed().insert(session_id.to_string(), known.unwrap_or(at_ms));
+            }
+            return Ok(());
+        }
+        self.store.set_newest(&retention::SessionAge { session_id: session_id.to_string(), newest_ms: at_ms }).await?;
+        self.indexed().insert(session_id.to_string(), at_ms);
+        Ok(())
     }
 
     /// The store (tests look inside it).
@@ -323,6 +371,7 @@ impl<S: ReplayStore> Replay<S> {
             return Ok(Recorded { recorded: false });
         }
         self.store.put_event(&event).await?;
+        self.touch_index(&event.session_id, event.at_ms).await?;
         Ok(Recorded { recorded: true })
     }
 
@@ -385,7 +434,45 @@ impl<S: ReplayStore> Replay<S> {
                 deleted += 1;
             }
         }
+        self.store.forget_newest(&req.session_id).await?;
+        self.indexed().remove(&req.session_id);
         Ok(DeletedEvents { session_id: req.session_id, deleted })
+    }
+
+    /// The retention sweep: deletes every step of the sessions [`retention::expired`] picks at
+    /// `now_ms`, judged by the retention index ([`INDEX_SCOPE`]; a session missing from it is
+    /// read once and added). A session that fails to delete is logged and left for the next
+    /// sweep.
+    pub async fn sweep(
+        &self,
+        settings: &retention::ReplaySettings,
+        now_ms: u64,
+    ) -> Result<retention::SweepReport, ReplayError> {
+        let mut ages = self.store.newest().await?;
+        // Sessions recorded before the index existed: read once, then indexed.
+        let known: std::collections::HashSet<String> = ages.iter().map(|a| a.session_id.clone()).collect();
+        for session_id in self.store.sessions().await? {
+            if known.contains(&session_id) {
+                continue;
+            }
+            let events = self.store.events(&session_id).await?;
+            if let Some(newest_ms) = events.iter().map(|e| e.at_ms).max() {
+                let age = retention::SessionAge { session_id, newest_ms };
+                self.store.set_newest(&age).await?;
+                ages.push(age);
+            }
+        }
+        let mut report = retention::SweepReport::default();
+        for session_id in retention::expired(ages, settings, now_ms) {
+            match self.delete(SessionRef { session_id: session_id.clone() }).await {
+                Ok(deleted) => {
+                    report.events += deleted.deleted;
+                    report.sessions.push(session_id);
+                }
+                Err(e) => tracing::warn!(session = %session_id, "retention: could not delete the steps: {e}"),
+            }
+        }
+        Ok(report)
     }
 
     /// `replay::traces`: with a session, each distinct trace of its events with its root span

@@ -7,7 +7,8 @@
 //! - No decisions here: every handler decodes, calls one domain method and encodes.
 //! - A route's `:id` is percent-decoded; it is a session id (the CLI resolves names through
 //!   `GET /v1/sessions/:id` first) or a trace id.
-//! - The worker keeps nothing in memory but its locks: a restarted worker answers from the
+//! - The worker keeps nothing in memory but its locks and a cache of its own index writes: a
+//!   restarted worker answers from the
 //!   engine's state.
 
 use std::sync::Arc;
@@ -20,9 +21,10 @@ use agentos_worker_session_lifecycle::percent_decode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::retention::{ReplaySettings, SessionAge};
 use crate::{
-    Event, GetEvents, ListTraces, RecordEvent, Replay, ReplayError, ReplayStore, SCOPE_PREFIX, SearchEvents,
-    SessionRef, TraceRef, scope,
+    Event, GetEvents, INDEX_SCOPE, ListTraces, RecordEvent, Replay, ReplayError, ReplayStore, SCOPE_PREFIX,
+    SearchEvents, SessionRef, TraceRef, scope,
 };
 
 /// `GET /v1/sessions/:id/events?from_seq=&limit=`: the session's steps by seq.
@@ -73,9 +75,38 @@ const ROOTS_PER_TRACE: usize = 100;
 /// Runs the session-replay worker as its own process until SIGTERM or SIGINT
 /// (`agentos worker session-replay`).
 pub fn run() -> Result<(), WorkerError> {
+    let settings: ReplaySettings = agentos_kit::config::section("replay")?;
     agentos_kit::run_worker(&MANIFEST, |iii| {
-        register(iii, agentos_kit::http::api_key_from_env());
+        let replay = register(iii, agentos_kit::http::api_key_from_env());
+        start_retention(replay, settings);
     })
+}
+
+/// Sweeps expired sessions every `sweep_secs` (the first sweep a minute after start, so a
+/// starting stack is not slowed); nothing starts when `[replay]` sets no bound.
+pub fn start_retention<S: ReplayStore + 'static>(replay: Arc<Replay<S>>, settings: ReplaySettings) {
+    if !settings.bounded() {
+        tracing::info!("[replay] sets no retention bound: steps are kept until their session is deleted");
+        return;
+    }
+    /// Time for the stack to come up before the first sweep reads every session.
+    const FIRST_SWEEP: Duration = Duration::from_secs(60);
+    let every = Duration::from_secs(settings.sweep_secs.max(1));
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_SWEEP, every);
+        loop {
+            ticks.tick().await;
+            match replay.sweep(&settings, agentos_kit::clock::now_ms()).await {
+                Ok(report) if !report.sessions.is_empty() => tracing::info!(
+                    sessions = report.sessions.len(),
+                    events = report.events,
+                    "retention: deleted the steps of expired sessions"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("retention sweep failed, tried again in {every:?}: {e}"),
+            }
+        }
+    });
 }
 
 /// Registers every `replay::*` function and route on `iii`. Routes check
@@ -286,6 +317,23 @@ impl ReplayStore for StateStore {
         // The kit has no helper for `state::list_groups`; this is the same typed call.
         let answer: Groups = call(&self.iii, "state::list_groups", &json!({}), STATE_TIMEOUT).await?;
         Ok(answer.groups.iter().filter_map(|g| g.strip_prefix(SCOPE_PREFIX)).map(str::to_string).collect())
+    }
+
+    async fn newest(&self) -> Result<Vec<SessionAge>, WorkerError> {
+        state::list(&self.iii, INDEX_SCOPE).await
+    }
+
+    async fn newest_of(&self, session_id: &str) -> Result<Option<u64>, WorkerError> {
+        let age: Option<SessionAge> = state::get(&self.iii, INDEX_SCOPE, session_id).await?;
+        Ok(age.map(|a| a.newest_ms))
+    }
+
+    async fn set_newest(&self, age: &SessionAge) -> Result<(), WorkerError> {
+        state::set(&self.iii, INDEX_SCOPE, &age.session_id, age).await
+    }
+
+    async fn forget_newest(&self, session_id: &str) -> Result<(), WorkerError> {
+        state::delete(&self.iii, INDEX_SCOPE, session_id).await.map(drop)
     }
 
     async fn trace_roots(&self, trace_id: &str) -> Result<Vec<Value>, WorkerError> {

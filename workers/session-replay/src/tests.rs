@@ -14,6 +14,7 @@ struct Fake {
     events: Mutex<BTreeMap<String, BTreeMap<String, Event>>>,
     roots: BTreeMap<String, Vec<Value>>,
     writes: Mutex<usize>,
+    index: Mutex<BTreeMap<String, u64>>,
 }
 
 impl ReplayStore for Fake {
@@ -38,6 +39,25 @@ impl ReplayStore for Fake {
 
     async fn sessions(&self) -> Result<Vec<String>, WorkerError> {
         Ok(self.events.lock().unwrap().keys().cloned().collect())
+    }
+
+    async fn newest(&self) -> Result<Vec<retention::SessionAge>, WorkerError> {
+        let index = self.index.lock().unwrap();
+        Ok(index.iter().map(|(s, t)| retention::SessionAge { session_id: s.clone(), newest_ms: *t }).collect())
+    }
+
+    async fn newest_of(&self, session_id: &str) -> Result<Option<u64>, WorkerError> {
+        Ok(self.index.lock().unwrap().get(session_id).copied())
+    }
+
+    async fn set_newest(&self, age: &retention::SessionAge) -> Result<(), WorkerError> {
+        self.index.lock().unwrap().insert(age.session_id.clone(), age.newest_ms);
+        Ok(())
+    }
+
+    async fn forget_newest(&self, session_id: &str) -> Result<(), WorkerError> {
+        self.index.lock().unwrap().remove(session_id);
+        Ok(())
     }
 
     async fn trace_roots(&self, trace_id: &str) -> Result<Vec<Value>, WorkerError> {
@@ -251,4 +271,72 @@ fn keys_sort_as_numbers_and_kinds_follow_their_rule() {
         assert!(check_kind(bad).is_err(), "{bad}");
     }
     assert!((0..100).map(|i| stripe(&format!("s{i}"))).all(|s| s < LOCK_STRIPES));
+}
+
+#[tokio::test]
+async fn the_sweep_deletes_whole_sessions_past_the_retention_and_keeps_the_rest() {
+    let r = Replay::new(Fake::default());
+    let at = |session: &str, seq: u64, at_ms: u64| RecordEvent {
+        at_ms,
+        ..step(session, seq, "user_message", json!({"text": "x"}))
+    };
+    let day = 24 * 60 * 60 * 1000;
+    // "old" had its last step 40 days ago; "mid" 10 days ago; "new" today.
+    for req in [
+        at("old", 1, 0),
+        at("old", 2, 60 * day),
+        at("mid", 1, 90 * day),
+        at("new", 1, 99 * day),
+        at("new", 2, 100 * day),
+    ] {
+        r.record(req).await.unwrap();
+    }
+    let settings = retention::ReplaySettings { retention_days: 30, max_sessions: 0, sweep_secs: 1 };
+    let report = r.sweep(&settings, 100 * day).await.unwrap();
+    assert_eq!(report, retention::SweepReport { sessions: vec!["old".into()], events: 2 });
+    assert_eq!(r.store().sessions().await.unwrap().len(), 3, "the fake keeps emptied session maps");
+    assert_eq!(r.get(GetEvents { session_id: "old".into(), ..GetEvents::default() }).await.unwrap().events, vec![]);
+
+    let settings = retention::ReplaySettings { retention_days: 0, max_sessions: 1, sweep_secs: 1 };
+    let report = r.sweep(&settings, 100 * day).await.unwrap();
+    assert_eq!(report, retention::SweepReport { sessions: vec!["mid".into()], events: 1 });
+    let kept = r.get(GetEvents { session_id: "new".into(), ..GetEvents::default() }).await.unwrap();
+    assert_eq!(seqs(&kept), vec![1, 2]);
+}
+
+#[tokio::test]
+async fn the_index_follows_a_session_within_an_hour_never_backwards_and_goes_with_it() {
+    let r = Replay::new(Fake::default());
+    let hour = INDEX_SLACK_MS;
+    let at = |seq: u64, at_ms: u64| RecordEvent { at_ms, ..step("s1", seq, "user_message", json!({"text": "x"})) };
+    r.record(at(1, 10 * hour)).await.unwrap();
+    assert_eq!(r.store().newest_of("s1").await.unwrap(), Some(10 * hour));
+    // Within the slack: no index write.
+    r.record(at(2, 10 * hour + hour / 2)).await.unwrap();
+    assert_eq!(r.store().newest_of("s1").await.unwrap(), Some(10 * hour));
+    r.record(at(3, 12 * hour)).await.unwrap();
+    assert_eq!(r.store().newest_of("s1").await.unwrap(), Some(12 * hour));
+    // A late step from long ago (a redelivery) never moves it back, even after a restart.
+    let restarted = Replay::new(Fake::default());
+    restarted
+        .store()
+        .set_newest(&retention::SessionAge { session_id: "s1".into(), newest_ms: 12 * hour })
+        .await
+        .unwrap();
+    restarted.record(at(4, hour)).await.unwrap();
+    assert_eq!(restarted.store().newest_of("s1").await.unwrap(), Some(12 * hour));
+    r.delete(SessionRef { session_id: "s1".into() }).await.unwrap();
+    assert_eq!(r.store().newest_of("s1").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_session_missing_from_the_index_is_read_once_and_indexed_by_the_sweep() {
+    let r = Replay::new(Fake::default());
+    let day = 24 * INDEX_SLACK_MS;
+    r.record(RecordEvent { at_ms: 5 * day, ..step("s1", 1, "user_message", json!({"text": "x"})) }).await.unwrap();
+    // As if recorded by a worker from before the index.
+    r.store().forget_newest("s1").await.unwrap();
+    let settings = retention::ReplaySettings { retention_days: 30, max_sessions: 0, sweep_secs: 1 };
+    assert_eq!(r.sweep(&settings, 10 * day).await.unwrap(), retention::SweepReport::default());
+    assert_eq!(r.store().newest_of("s1").await.unwrap(), Some(5 * day));
 }

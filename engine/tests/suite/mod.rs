@@ -1,0 +1,5 @@
+//! Tests over a started engine.
+
+mod bounds;
+mod harness;
+mod http;
