@@ -36,6 +36,9 @@ pub struct Settings {
     /// `[approval]`: approval-tiers and approval (default tier, timeout, pending limit, rules).
     #[serde(default)]
     pub approval: Option<toml::Table>,
+    /// `[sandbox]`: code-agent (whether commands need the OS sandbox, network, limits).
+    #[serde(default)]
+    pub sandbox: Option<toml::Table>,
 }
 
 /// `[ports]`: every port of the stack.

@@ -30,6 +30,7 @@ pub mod paths;
 pub mod run;
 pub mod state;
 pub mod typed;
+pub mod workspace;
 
 pub use connect::{DEFAULT_ENGINE_URL, connect, connect_with_telemetry, engine_url, set_engine_url};
 pub use error::{WorkerError, codes};
