@@ -44,4 +44,6 @@ mod command_tests;
 #[cfg(test)]
 mod patch_tests;
 #[cfg(test)]
+mod sandbox_tests;
+#[cfg(test)]
 mod tests;

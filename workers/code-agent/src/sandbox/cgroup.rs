@@ -2,10 +2,10 @@
 //! RLIMIT_NPROC to root, and the sandbox's uid maps to root outside).
 //!
 //! Rules it keeps:
-//! - The worker makes one parent cgroup at start, `agentos-sandbox-<pid>` under its own cgroup
-//!   in the pids hierarchy (cgroup v1 `/sys/fs/cgroup/pids`, or the v2 unified tree when its
+//! - The worker makes (or reuses: every worker shares it) one parent cgroup at start,
+//!   `agentos-sandbox` under its own cgroup in the pids hierarchy (cgroup v1 `/sys/fs/cgroup/pids`, or the v2 unified tree when its
 //!   `cgroup.controllers` lists `pids`), and checks it can write `pids.max` in a child.
-//! - Each command gets a child with `pids.max` set; the command's first process moves itself
+//! - Each command gets a child `<worker pid>-<n>` with `pids.max` set; the command's first process moves itself
 //!   in before it starts anything. The child is removed when the command is done (retried
 //!   briefly, since the kernel reaps the sandbox's processes asynchronously).
 //! - Nothing here is required: when no cgroup can be made, the sandbox reports the process
@@ -46,7 +46,7 @@ impl PidsCgroup {
         ];
         let mut last = io::Error::new(io::ErrorKind::NotFound, "no pids cgroup hierarchy is mounted");
         for base in candidates.into_iter().flatten() {
-            let dir = base.join(format!("agentos-sandbox-{}", std::process::id()));
+            let dir = base.join("agentos-sandbox");
             match std::fs::create_dir(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -66,7 +66,7 @@ impl PidsCgroup {
 
     /// A child cgroup for one command, limited to `max` processes.
     pub fn for_command(&self, max: u64) -> io::Result<CommandCgroup> {
-        let dir = self.dir.join(NEXT.fetch_add(1, Ordering::Relaxed).to_string());
+        let dir = self.dir.join(format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
         std::fs::create_dir(&dir).map_err(|e| cgroup_error("creating", &dir, e))?;
         let made = CommandCgroup { dir };
         let max_file = made.dir.join("pids.max");
