@@ -155,10 +155,9 @@ pub fn decide(function_id: &str, arguments: &Value, workspace: Option<&Path>) ->
                 Some(root) => {
                     let cwd = arguments.get("cwd").and_then(Value::as_str).unwrap_or(".");
                     match escaping_argument(root, cwd, &args) {
-                        Some((arg, target)) => Err(format!(
-                            "the argument `{arg}` leads to {}, outside the workspace",
-                            target.display()
-                        )),
+                        Some((arg, target)) => {
+                            Err(format!("the argument `{arg}` leads to {}, outside the workspace", target.display()))
+                        }
                         None => Ok(()),
                     }
                 }
@@ -484,7 +483,10 @@ mod tests {
 
         let m = classify(run("cat", &["pw"]));
         assert_eq!((m.tier, m.id), (Tier::Ask, "builtin:command"));
-        assert_eq!(m.reason, "the argument `pw` leads to /etc/passwd, outside the workspace, so a person approves `cat pw`");
+        assert_eq!(
+            m.reason,
+            "the argument `pw` leads to /etc/passwd, outside the workspace, so a person approves `cat pw`"
+        );
         let m = classify(run("cat", &["README.md"]));
         assert_eq!((m.tier, m.id), (Tier::Auto, "builtin:safe-command"));
         // A flag's value, a path through a linked directory, and a cwd through it count too.

@@ -187,7 +187,13 @@ fn the_answer_names_the_rule_with_its_conditions_and_a_reason() {
     let c = classify(
         "code::run_command",
         &cmd("cargo", &["test"]),
-        &Context { settings: &ApprovalSettings::default(), hand: Some(("tester", &hand)), always: None, grant: None, workspace: None },
+        &Context {
+            settings: &ApprovalSettings::default(),
+            hand: Some(("tester", &hand)),
+            always: None,
+            grant: None,
+            workspace: None,
+        },
     );
     assert_eq!((c.rule.id.as_str(), c.reason.as_str()), ("hand:tester#1", "tests only read"));
 }
@@ -199,7 +205,13 @@ fn a_remembered_rule_says_who_made_it_and_how_to_forget_it() {
     let c = classify(
         "code::write_file",
         &args,
-        &Context { settings: &ApprovalSettings::default(), hand: None, always: Some(&remembered), grant: None, workspace: None },
+        &Context {
+            settings: &ApprovalSettings::default(),
+            hand: None,
+            always: Some(&remembered),
+            grant: None,
+            workspace: None,
+        },
     );
     assert_eq!(
         c.reason,

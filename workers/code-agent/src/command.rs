@@ -171,11 +171,17 @@ pub async fn run_command(ws: &Workspace, sandbox: &Sandbox, req: RunCommand) -> 
         });
     }
 
-    let not_found = || CodeError::NotFound {
+    let not_found = || {
+        CodeError::NotFound {
         path: req.program.clone(),
         hint: "no such program on PATH or at that path; check the name, or run it through `sh -c` if it is a shell builtin".into(),
+    }
     };
-    let found = if req.program.contains('/') { is_executable(&cwd.join(&req.program)) } else { find_on_path(&req.program).is_some() };
+    let found = if req.program.contains('/') {
+        is_executable(&cwd.join(&req.program))
+    } else {
+        find_on_path(&req.program).is_some()
+    };
     if !found {
         return Err(not_found());
     }
@@ -294,7 +300,13 @@ fn kill_group(group: Option<Pid>) {
 }
 
 /// The answer from the exit status and the captures.
-fn output(status: ExitStatus, timed_out: bool, stdout: &Shared, stderr: &Shared, sandbox: SandboxReport) -> CommandOutput {
+fn output(
+    status: ExitStatus,
+    timed_out: bool,
+    stdout: &Shared,
+    stderr: &Shared,
+    sandbox: SandboxReport,
+) -> CommandOutput {
     let take = |s: &Shared| {
         let c = s.lock().unwrap_or_else(PoisonError::into_inner);
         (String::from_utf8_lossy(&c.bytes).into_owned(), c.truncated)

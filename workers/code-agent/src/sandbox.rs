@@ -190,9 +190,7 @@ impl Sandbox {
     pub fn health_problem(&self) -> Option<String> {
         match &self.bwrap {
             Ok(_) => None,
-            Err(why) if self.settings.required => {
-                Some(format!("commands cannot run: {}", unavailable(why, true)))
-            }
+            Err(why) if self.settings.required => Some(format!("commands cannot run: {}", unavailable(why, true))),
             Err(why) => Some(format!("commands run without the OS sandbox: {}", unavailable(why, false))),
         }
     }
@@ -238,12 +236,7 @@ impl Sandbox {
         line.push(program.to_string());
         line.extend(args.iter().cloned());
         let program = PathBuf::from(if cgroup.is_some() { "/bin/sh".to_string() } else { line.remove(0) });
-        Ok(Prepared {
-            program,
-            args: line,
-            cgroup,
-            report: SandboxReport { enforced: true, missing: bwrap.partial() },
-        })
+        Ok(Prepared { program, args: line, cgroup, report: SandboxReport { enforced: true, missing: bwrap.partial() } })
     }
 
     /// prlimit's options. For a worker that is not root, RLIMIT_NPROC counts every process of
@@ -340,7 +333,9 @@ fn unavailable(why: &str, required: bool) -> String {
     if required {
         format!("the OS sandbox is unavailable ({why}); {fix}")
     } else {
-        format!("the OS sandbox is unavailable ({why}) and [sandbox] required = false, so nothing confines commands; fix: apt-get install bubblewrap")
+        format!(
+            "the OS sandbox is unavailable ({why}) and [sandbox] required = false, so nothing confines commands; fix: apt-get install bubblewrap"
+        )
     }
 }
 

@@ -30,7 +30,8 @@ async fn a_symlink_to_a_file_outside_the_workspace_or_in_a_home_cannot_be_read()
     std::fs::write(home.path().join(".api_key"), "sk-home-secret\n").unwrap();
     symlink(f.outside.path().join("secret"), f.path("pw")).unwrap();
     symlink(home.path().join(".api_key"), f.path("key")).unwrap();
-    let got = run_command(&f.ws, sandbox(), sh("cat pw; cat key; cat /etc/shadow; ls /root /home", 10_000)).await.unwrap();
+    let got =
+        run_command(&f.ws, sandbox(), sh("cat pw; cat key; cat /etc/shadow; ls /root /home", 10_000)).await.unwrap();
     assert!(!got.stdout.contains("s3cret") && !got.stdout.contains("sk-home-secret"), "{got:?}");
     assert!(!got.stdout.contains("root:"), "/etc/shadow was readable: {got:?}");
     assert!(got.stderr.contains("pw: No such file or directory"), "{got:?}");
@@ -45,10 +46,8 @@ async fn a_symlink_to_a_file_outside_the_workspace_or_in_a_home_cannot_be_read()
 async fn writes_outside_the_workspace_fail_and_writes_inside_work() {
     let f = Fixture::new();
     let outside = f.outside.path().join("planted");
-    let script = format!(
-        "echo x > {0}; echo x > /usr/planted; echo x > /etc/planted; echo ok > inside.txt",
-        outside.display()
-    );
+    let script =
+        format!("echo x > {0}; echo x > /usr/planted; echo x > /etc/planted; echo ok > inside.txt", outside.display());
     let got = run_command(&f.ws, sandbox(), sh(&script, 10_000)).await.unwrap();
     assert_eq!(got.exit_code, Some(0), "{got:?}");
     assert!(!outside.exists() && !Path::new("/usr/planted").exists() && !Path::new("/etc/planted").exists());
@@ -109,8 +108,9 @@ async fn the_workers_environment_is_invisible_through_proc() {
 async fn a_setsid_child_dies_at_the_timeout_and_when_the_command_exits() {
     let f = Fixture::new();
     let started = Instant::now();
-    let got =
-        run_command(&f.ws, sandbox(), sh("setsid sh -c 'sleep 1.2345; echo late > marker' & sleep 30", 300)).await.unwrap();
+    let got = run_command(&f.ws, sandbox(), sh("setsid sh -c 'sleep 1.2345; echo late > marker' & sleep 30", 300))
+        .await
+        .unwrap();
     assert!(got.timed_out, "{got:?}");
     let left = run_command(&f.ws, sandbox(), sh("setsid sh -c 'sleep 1.2346; echo late > marker2' & echo bye", 10_000))
         .await
@@ -178,7 +178,10 @@ async fn without_bubblewrap_a_required_sandbox_refuses_and_an_optional_one_says_
     let err = run_command(&f.ws, &required, sh("true", 1000)).await.unwrap_err();
     assert_eq!(err.code(), "SANDBOX_UNAVAILABLE");
     let message = err.to_string();
-    assert!(message.contains("apt-get install bubblewrap") && message.contains("[sandbox] required = false"), "{message}");
+    assert!(
+        message.contains("apt-get install bubblewrap") && message.contains("[sandbox] required = false"),
+        "{message}"
+    );
     assert!(required.health_problem().unwrap().starts_with("commands cannot run: "));
 
     let optional = Sandbox::probe_with(SandboxSettings { required: false, ..SandboxSettings::default() }, None);

@@ -53,8 +53,8 @@ impl Workspace {
 
     /// The workspace named by `AGENTOS_WORKSPACE`, else the current directory.
     pub fn from_env() -> Result<Self, CodeError> {
-        let dir = agentos_kit::workspace::workspace_dir()
-            .map_err(|e| CodeError::io("reading the current directory", e))?;
+        let dir =
+            agentos_kit::workspace::workspace_dir().map_err(|e| CodeError::io("reading the current directory", e))?;
         Self::new(dir)
     }
 

@@ -36,11 +36,14 @@ impl PidsCgroup {
     pub fn create() -> io::Result<Self> {
         let own = std::fs::read_to_string("/proc/self/cgroup")?;
         let candidates = [
-            own.lines().find_map(|l| l.split_once(":pids:").map(|(_, p)| Path::new("/sys/fs/cgroup/pids").join(p.trim_start_matches('/')))),
+            own.lines().find_map(|l| {
+                l.split_once(":pids:").map(|(_, p)| Path::new("/sys/fs/cgroup/pids").join(p.trim_start_matches('/')))
+            }),
             own.lines()
                 .find_map(|l| l.strip_prefix("0::"))
                 .filter(|_| {
-                    std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").is_ok_and(|c| c.split_whitespace().any(|w| w == "pids"))
+                    std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+                        .is_ok_and(|c| c.split_whitespace().any(|w| w == "pids"))
                 })
                 .map(|p| Path::new("/sys/fs/cgroup").join(p.trim_start_matches('/'))),
         ];
