@@ -111,7 +111,9 @@ fn default_max_output() -> usize {
 /// What `code::run_command` answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandOutput {
-    /// The exit code; `None` when a signal ended it.
+    /// The exit code; `None` when a signal ended it. In the sandbox, a program a signal ended
+    /// inside reports 128 + the signal here (bubblewrap's convention); the kill at the timeout
+    /// still shows as `signal: 9`.
     pub exit_code: Option<i32>,
     /// The signal that ended it, if one did (9 after a timeout).
     #[serde(default, skip_serializing_if = "Option::is_none")]

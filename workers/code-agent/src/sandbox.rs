@@ -6,8 +6,8 @@
 //! - Inside, the file system is a fresh tmpfs holding only: the workspace, writable, at its own
 //!   path; the system directories (`/usr`, `/bin`, `/lib*`, `/sbin`, `/etc`, `/opt`) read-only;
 //!   a private `/tmp`; a fresh `/proc` of its own PID namespace and a minimal `/dev`; and the
-//!   extra read-only paths `[sandbox] read_only` names. No home directory and no agentos
-//!   config or data directory exists inside.
+//!   extra read-only paths `[sandbox] read_only` names. No home directory exists inside, and
+//!   the agentos config and data directories are covered when they lie under a shown path.
 //! - It runs as uid/gid 65534 in its own user, PID, IPC, UTS, cgroup and (unless
 //!   `[sandbox] network = true`) network namespace, with no capabilities, in a new session, and
 //!   dies with the worker (`--die-with-parent`). When the command exits or is killed, the PID
@@ -342,7 +342,8 @@ fn unavailable(why: &str, required: bool) -> String {
 /// Sets up what a working bwrap needs and runs `true` in it.
 fn check(settings: SandboxSettings, bwrap: PathBuf) -> Result<Bwrap, String> {
     let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0);
-    let (hidden_files, hidden_dirs) = if uid == 0 { root_only_under("/etc") } else { (Vec::new(), Vec::new()) };
+    let (hidden_files, mut hidden_dirs) = if uid == 0 { root_only_under("/etc") } else { (Vec::new(), Vec::new()) };
+    hidden_dirs.extend(agentos_dirs_in_view(&settings.read_only));
     let pids = if uid == 0 { PidsCgroup::create().ok() } else { None };
     let found = Bwrap { bwrap, prlimit: find_on_path("prlimit"), pids, hidden_files, hidden_dirs, uid };
     let sandbox = Sandbox { settings, bwrap: Ok(found) };
@@ -376,6 +377,21 @@ fn check(settings: SandboxSettings, bwrap: PathBuf) -> Result<Bwrap, String> {
         let _ = io::Read::read_to_string(&mut pipe, &mut stderr);
     }
     Err(format!("bwrap cannot create its namespaces here: {}", stderr.trim()))
+}
+
+/// The agentos data and config directories, when they lie under a directory the sandbox shows
+/// (a system directory or a `read_only` path): they hold the API key and the database, so they
+/// are covered with an empty tmpfs.
+fn agentos_dirs_in_view(read_only: &[PathBuf]) -> Vec<PathBuf> {
+    let config = agentos_kit::config::config_path().and_then(|p| p.parent().map(Path::to_path_buf));
+    let data = agentos_kit::paths::data_dir().ok();
+    let shown: Vec<&Path> = SYSTEM_DIRS.iter().map(Path::new).chain(read_only.iter().map(PathBuf::as_path)).collect();
+    [config, data]
+        .into_iter()
+        .flatten()
+        .filter_map(|dir| std::fs::canonicalize(dir).ok())
+        .filter(|dir| dir.is_dir() && shown.iter().any(|s| dir.starts_with(s)))
+        .collect()
 }
 
 /// The first executable `name` in the worker's PATH.
