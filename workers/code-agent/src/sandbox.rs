@@ -22,7 +22,7 @@
 //!   in it. When it does not, a command runs only with `[sandbox] required = false`, and its
 //!   answer says what was not enforced; else it fails with `SANDBOX_UNAVAILABLE` naming the fix.
 
-mod cgroup;
+pub mod cgroup;
 
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
