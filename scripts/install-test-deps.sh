@@ -28,14 +28,19 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 # tmux: the dashboard's end-to-end test drives `agentos up` in a tmux pane (send-keys,
-# capture-pane). From Debian's packages when it is missing.
-if ! command -v tmux >/dev/null 2>&1; then
+# capture-pane). bubblewrap: code-agent runs every command in a bwrap sandbox, and its tests run
+# real ones. Both from Debian's packages when missing.
+MISSING=""
+command -v tmux >/dev/null 2>&1 || MISSING="$MISSING tmux"
+command -v bwrap >/dev/null 2>&1 || MISSING="$MISSING bubblewrap"
+if [ -n "$MISSING" ]; then
     SUDO=""
     if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq tmux >/dev/null
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $MISSING >/dev/null
 fi
-echo "install-test-deps: $(tmux -V)"
+echo "install-test-deps: $(tmux -V), $(bwrap --version)"
 
 REQS="$ROOT/e2e/python/requirements.txt"
 if "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then

@@ -39,6 +39,9 @@ pub struct Settings {
     /// `[replay]`: session-replay (retention of the step record).
     #[serde(default)]
     pub replay: Option<toml::Table>,
+    /// `[sandbox]`: code-agent (whether commands need the OS sandbox, network, limits).
+    #[serde(default)]
+    pub sandbox: Option<toml::Table>,
 }
 
 /// `[ports]`: every port of the stack.

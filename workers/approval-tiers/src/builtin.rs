@@ -9,7 +9,8 @@
 //!   only read inside the workspace.
 //! - **auto** (`builtin:safe-command`): `code::run_command` of a read-only program on
 //!   [`SAFE_PROGRAMS`], named exactly (no path), with no argument reaching outside the workspace
-//!   (absolute, `~…` or `..` paths), and without the flags that make it write or run other
+//!   (absolute, `~…` or `..` paths, and, when the workspace is known, any argument that leads
+//!   out of it on disk, through a symlink for example: [`escaping_argument`]), and without the flags that make it write or run other
 //!   programs: `find` without `-exec`/`-execdir`/`-ok`/`-okdir`/`-delete`/`-fprint*`/`-fls`;
 //!   `git` only as `status`, `diff`, `log`, `show`, `branch` (listing only), `rev-parse`,
 //!   `ls-files` or `blame`, never with `--output` or `--ext-diff`; `rg` without `--pre`;
@@ -24,7 +25,13 @@
 //!
 //! Rule: only exact, reviewable facts about a command make it `auto`; anything this module cannot
 //! see through (a shell, a wrapper like `env`, a program given by path) is `ask`.
+//!
+//! The one look at the disk: where a safe command's arguments lead ([`escaping_argument`], read
+//! only: stat and readlink), because a name like `pw` says nothing about a symlink behind it.
 
+use std::path::Path;
+
+use agentos_kit::workspace::leads_to;
 use serde_json::Value;
 
 use crate::rules::Tier;
@@ -120,8 +127,9 @@ pub fn deny(function_id: &str, arguments: &Value) -> Option<BuiltinMatch> {
     None
 }
 
-/// The builtin auto/ask rule that covers the call, if any (denials are [`deny`]'s).
-pub fn decide(function_id: &str, arguments: &Value) -> Option<BuiltinMatch> {
+/// The builtin auto/ask rule that covers the call, if any (denials are [`deny`]'s). With the
+/// `workspace` root (canonical), a safe command whose argument leads out of it asks.
+pub fn decide(function_id: &str, arguments: &Value, workspace: Option<&Path>) -> Option<BuiltinMatch> {
     match function_id {
         "code::read_file" | "code::list" | "code::search" => Some(BuiltinMatch::new(
             "builtin:read-only-code",
@@ -143,7 +151,19 @@ pub fn decide(function_id: &str, arguments: &Value) -> Option<BuiltinMatch> {
         )),
         RUN_COMMAND => {
             let (program, args) = command(function_id, arguments)?;
-            Some(match safe_command(program, &args) {
+            let checked = safe_command(program, &args).and_then(|()| match workspace {
+                Some(root) => {
+                    let cwd = arguments.get("cwd").and_then(Value::as_str).unwrap_or(".");
+                    match escaping_argument(root, cwd, &args) {
+                        Some((arg, target)) => {
+                            Err(format!("the argument `{arg}` leads to {}, outside the workspace", target.display()))
+                        }
+                        None => Ok(()),
+                    }
+                }
+                None => Ok(()),
+            });
+            Some(match checked {
                 Ok(()) => BuiltinMatch::new(
                     "builtin:safe-command",
                     RUN_COMMAND,
@@ -231,6 +251,29 @@ pub fn safe_command(program: &str, args: &[&str]) -> Result<(), String> {
     }
 }
 
+/// The first argument (or `--flag=value` value) of a command run in `cwd` (relative to `root`)
+/// that leads outside `root` on disk, with where it leads: symlinks followed, `..` normalised.
+/// Flags (`-x`) are not paths; every other argument is taken as one, since a pattern that
+/// names no file stays inside anyway. The working directory itself counts too.
+pub fn escaping_argument<'a>(root: &Path, cwd: &'a str, args: &[&'a str]) -> Option<(&'a str, std::path::PathBuf)> {
+    let base = leads_to(root, Path::new(cwd));
+    if !base.starts_with(root) {
+        return Some((cwd, base));
+    }
+    args.iter().find_map(|arg| {
+        let value = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with('-') => value,
+            _ if arg.starts_with('-') => return None,
+            _ => arg,
+        };
+        if value.is_empty() {
+            return None;
+        }
+        let target = leads_to(&base, Path::new(value));
+        (!target.starts_with(root)).then_some((*arg, target))
+    })
+}
+
 /// Whether `git branch` arguments only list: every one is a flag, and none changes a branch.
 fn git_branch_lists_only(args: &[&str]) -> bool {
     args.iter()
@@ -304,7 +347,7 @@ mod tests {
     /// The builtin tier of `program args`: deny first, then the auto/ask rules.
     fn tier(program: &str, args: &[&str]) -> (Tier, &'static str) {
         let call = run(program, args);
-        let m = deny(RUN_COMMAND, &call).or_else(|| decide(RUN_COMMAND, &call)).unwrap();
+        let m = deny(RUN_COMMAND, &call).or_else(|| decide(RUN_COMMAND, &call, None)).unwrap();
         (m.tier, m.id)
     }
 
@@ -417,25 +460,52 @@ mod tests {
 
     #[test]
     fn read_only_tools_are_auto_and_writes_ask_and_other_functions_have_no_builtin() {
-        let read = decide("code::search", &json!({"pattern": "x"})).unwrap();
+        let read = decide("code::search", &json!({"pattern": "x"}), None).unwrap();
         assert_eq!((read.tier, read.id), (Tier::Auto, "builtin:read-only-code"));
-        let write = decide("code::apply_patch", &json!({"patch": "x"})).unwrap();
+        let write = decide("code::apply_patch", &json!({"patch": "x"}), None).unwrap();
         assert_eq!((write.tier, write.id), (Tier::Ask, "builtin:workspace-write"));
-        let remember = decide("memory::store", &json!({"text": "x"})).unwrap();
+        let remember = decide("memory::store", &json!({"text": "x"}), None).unwrap();
         assert_eq!((remember.tier, remember.id), (Tier::Auto, "builtin:memory"));
-        assert_eq!(decide("memory::forget", &json!({"id": "m1"})), None);
-        assert_eq!(decide("vault::get", &json!({})), None);
+        assert_eq!(decide("memory::forget", &json!({"id": "m1"}), None), None);
+        assert_eq!(decide("vault::get", &json!({}), None), None);
         assert_eq!(deny("code::write_file", &json!({"program": "sudo"})), None);
     }
 
     #[test]
+    fn a_safe_command_whose_argument_leads_out_of_the_workspace_through_a_symlink_asks() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::write(root.join("README.md"), "hi").unwrap();
+        std::fs::create_dir(root.join("src")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("pw")).unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("src/etc")).unwrap();
+        let classify = |args: Value| decide(RUN_COMMAND, &args, Some(&root)).unwrap();
+
+        let m = classify(run("cat", &["pw"]));
+        assert_eq!((m.tier, m.id), (Tier::Ask, "builtin:command"));
+        assert_eq!(
+            m.reason,
+            "the argument `pw` leads to /etc/passwd, outside the workspace, so a person approves `cat pw`"
+        );
+        let m = classify(run("cat", &["README.md"]));
+        assert_eq!((m.tier, m.id), (Tier::Auto, "builtin:safe-command"));
+        // A flag's value, a path through a linked directory, and a cwd through it count too.
+        assert_eq!(classify(run("grep", &["-r", "--file=pw", "x"])).tier, Tier::Ask);
+        assert_eq!(classify(run("ls", &["src/etc/ssl"])).tier, Tier::Ask);
+        assert_eq!(classify(json!({"program": "ls", "args": [], "cwd": "src/etc"})).tier, Tier::Ask);
+        // Names that do not exist, and links that stay inside, are fine.
+        std::os::unix::fs::symlink(root.join("README.md"), root.join("readme")).unwrap();
+        assert_eq!(classify(run("grep", &["-n", "TODO", "readme", "src", "new.txt"])).tier, Tier::Auto);
+    }
+
+    #[test]
     fn the_reason_says_why_a_command_is_not_safe() {
-        let m = decide(RUN_COMMAND, &run("find", &[".", "-delete"])).unwrap();
+        let m = decide(RUN_COMMAND, &run("find", &[".", "-delete"]), None).unwrap();
         assert_eq!(
             m.reason,
             "`find -delete` can run programs, delete or write files, so a person approves `find . -delete`"
         );
-        let m = decide(RUN_COMMAND, &run("git", &["status"])).unwrap();
+        let m = decide(RUN_COMMAND, &run("git", &["status"]), None).unwrap();
         assert_eq!(m.reason, "`git status` is a read-only command on the builtin safe list");
     }
 }

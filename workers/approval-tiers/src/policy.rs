@@ -1,5 +1,7 @@
-//! The decision: which tier a tool call gets, and which rule says so. Pure: the driver gathers
-//! the hand's rules, the session's grant and the remembered rule, then calls [`classify`].
+//! The decision: which tier a tool call gets, and which rule says so. Pure but for one read-only
+//! look at the disk (where a safe command's arguments lead, [`builtin::escaping_argument`]): the
+//! driver gathers the hand's rules, the session's grant and the remembered rule, then calls
+//! [`classify`].
 //!
 //! Order of precedence (the first step that matches decides):
 //! 1. **deny**: the first `deny` rule that matches, from the hand, then the config, then the
@@ -10,6 +12,8 @@
 //! 4. **config** rules (`[approval]`), in file order.
 //! 5. **builtin** rules ([`crate::builtin`]).
 //! 6. the **default** (`[approval] default`, else `ask`).
+
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -56,6 +60,9 @@ pub struct Context<'a> {
     pub always: Option<&'a AlwaysRule>,
     /// The session's grant, if any.
     pub grant: Option<&'a SessionGrant>,
+    /// The workspace root (canonical), when known: a safe command whose arguments lead out of
+    /// it is not `auto` ([`builtin::escaping_argument`]).
+    pub workspace: Option<&'a Path>,
 }
 
 /// Classifies a call of `function_id` with `arguments` (see the module doc for the order).
@@ -109,7 +116,7 @@ pub fn classify(function_id: &str, arguments: &Value, ctx: &Context<'_>) -> Clas
         }
     }
     // 5. builtin rules
-    if let Some(m) = builtin::decide(function_id, arguments) {
+    if let Some(m) = builtin::decide(function_id, arguments, ctx.workspace) {
         return from_builtin(m);
     }
     // 6. the default

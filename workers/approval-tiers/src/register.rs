@@ -8,7 +8,10 @@
 //!   rules for this call, logged; a state read that fails fails the call, because a grant or a
 //!   remembered rule that cannot be read must not silently turn into `ask` or `auto`.
 //! - `[approval]` is read once at start; a bad section stops the worker naming the file.
+//! - The workspace (`AGENTOS_WORKSPACE`, else the current directory, as code-agent finds it)
+//!   is resolved once at start, so a safe command's arguments are checked against it on disk.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,7 +65,11 @@ pub fn run() -> Result<(), WorkerError> {
 /// `settings`. The route checks `Authorization: Bearer <api_key>`; with `None` it answers
 /// without a key (a warning is logged).
 pub fn register(iii: &III, api_key: Option<Arc<str>>, settings: ApprovalSettings) -> Arc<Classifier> {
-    let classifier = Arc::new(Classifier { iii: iii.clone(), settings });
+    let workspace = agentos_kit::workspace::workspace_dir().and_then(std::fs::canonicalize);
+    if let Err(e) = &workspace {
+        tracing::warn!(worker = MANIFEST.name, error = %e, "no workspace: command arguments are judged as written, symlinks unchecked");
+    }
+    let classifier = Arc::new(Classifier { iii: iii.clone(), settings, workspace: workspace.ok() });
     let c = Arc::clone(&classifier);
     register_typed(
         iii,
@@ -97,6 +104,9 @@ pub fn register(iii: &III, api_key: Option<Arc<str>>, settings: ApprovalSettings
 pub struct Classifier {
     iii: III,
     settings: ApprovalSettings,
+    /// The workspace root, canonical; `None` when it cannot be found (then only the written
+    /// form of arguments is judged, logged at start).
+    workspace: Option<PathBuf>,
 }
 
 /// What classify reads of `hand::get`'s answer.
@@ -127,7 +137,13 @@ impl Classifier {
         );
         let (grant, always) = (grant?, always?);
         let hand = req.hand.as_deref().map(|name| (name, hand_rules.as_slice()));
-        let ctx = Context { settings: &self.settings, hand, always: always.as_ref(), grant: grant.as_ref() };
+        let ctx = Context {
+            settings: &self.settings,
+            hand,
+            always: always.as_ref(),
+            grant: grant.as_ref(),
+            workspace: self.workspace.as_deref(),
+        };
         let answer = classify(&req.function_id, &req.arguments, &ctx);
         tracing::debug!(
             function_id = %req.function_id,

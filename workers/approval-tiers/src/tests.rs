@@ -51,7 +51,7 @@ fn decide(
     always: Option<&AlwaysRule>,
     grant: Option<&SessionGrant>,
 ) -> (Tier, String, String) {
-    let ctx = Context { settings, hand: hand.map(|r| ("coder", r)), always, grant };
+    let ctx = Context { settings, hand: hand.map(|r| ("coder", r)), always, grant, workspace: None };
     let c = classify(function_id, &arguments, &ctx);
     (c.tier, c.rule.id, c.rule.source)
 }
@@ -149,7 +149,7 @@ fn without_a_configured_default_an_uncovered_call_asks_by_the_builtin_default() 
     let c = classify(
         "memory::forget",
         &json!({}),
-        &Context { settings: &ApprovalSettings::default(), hand: None, always: None, grant: None },
+        &Context { settings: &ApprovalSettings::default(), hand: None, always: None, grant: None, workspace: None },
     );
     assert_eq!(
         c,
@@ -168,7 +168,7 @@ fn the_answer_names_the_rule_with_its_conditions_and_a_reason() {
     let c = classify(
         "code::run_command",
         &cmd("cargo", &["check"]),
-        &Context { settings: &config, hand: None, always: None, grant: None },
+        &Context { settings: &config, hand: None, always: None, grant: None, workspace: None },
     );
     assert_eq!(
         c,
@@ -187,7 +187,13 @@ fn the_answer_names_the_rule_with_its_conditions_and_a_reason() {
     let c = classify(
         "code::run_command",
         &cmd("cargo", &["test"]),
-        &Context { settings: &ApprovalSettings::default(), hand: Some(("tester", &hand)), always: None, grant: None },
+        &Context {
+            settings: &ApprovalSettings::default(),
+            hand: Some(("tester", &hand)),
+            always: None,
+            grant: None,
+            workspace: None,
+        },
     );
     assert_eq!((c.rule.id.as_str(), c.reason.as_str()), ("hand:tester#1", "tests only read"));
 }
@@ -199,7 +205,13 @@ fn a_remembered_rule_says_who_made_it_and_how_to_forget_it() {
     let c = classify(
         "code::write_file",
         &args,
-        &Context { settings: &ApprovalSettings::default(), hand: None, always: Some(&remembered), grant: None },
+        &Context {
+            settings: &ApprovalSettings::default(),
+            hand: None,
+            always: Some(&remembered),
+            grant: None,
+            workspace: None,
+        },
     );
     assert_eq!(
         c.reason,

@@ -11,6 +11,13 @@
 //!   command left behind that still hold its output open are killed the same way.
 //! - Each of stdout and stderr keeps at most `max_output_bytes`; the rest is read and dropped
 //!   (so the command never blocks on a full pipe) and `truncated` says so.
+//! - It runs in the OS sandbox ([`crate::sandbox`]): only the workspace is writable, no home or
+//!   config directory is visible, no network unless granted, limits on processes, memory, file
+//!   size and CPU, and every process it started dies with it. Without a working sandbox it runs
+//!   only when `[sandbox] required = false`, and `sandbox` in the answer says what was missing.
+//! - Git never runs code a repository configures: [`GIT_ENV`] turns off hooks, fsmonitor,
+//!   pagers, external diffs and credential helpers for every git the command starts (the
+//!   `GIT_CONFIG_COUNT` variables act like `git -c`), and ignores the system and global config.
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
@@ -26,10 +33,37 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::error::CodeError;
+use crate::sandbox::{Sandbox, SandboxReport, find_on_path, is_executable};
 use crate::workspace::{WORKSPACE_ENV, Workspace};
 
 /// The variables a command inherits from the worker; everything else is cleared.
 pub const ENV_ALLOW_LIST: &[&str] = &["PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER"];
+
+/// The variables every command gets so that git runs nothing a repository (or a global config)
+/// names: equivalent to `git -c core.fsmonitor=false -c core.hooksPath=/dev/null …` on every
+/// git the command starts, through a shell or make too.
+pub const GIT_ENV: &[(&str, &str)] = &[
+    ("GIT_CONFIG_NOSYSTEM", "1"),
+    ("GIT_CONFIG_GLOBAL", "/dev/null"),
+    ("GIT_TERMINAL_PROMPT", "0"),
+    ("GIT_PAGER", "cat"),
+    ("GIT_CONFIG_COUNT", "6"),
+    ("GIT_CONFIG_KEY_0", "core.fsmonitor"),
+    ("GIT_CONFIG_VALUE_0", "false"),
+    ("GIT_CONFIG_KEY_1", "core.hooksPath"),
+    ("GIT_CONFIG_VALUE_1", "/dev/null"),
+    ("GIT_CONFIG_KEY_2", "core.pager"),
+    ("GIT_CONFIG_VALUE_2", "cat"),
+    ("GIT_CONFIG_KEY_3", "diff.external"),
+    ("GIT_CONFIG_VALUE_3", ""),
+    ("GIT_CONFIG_KEY_4", "credential.helper"),
+    ("GIT_CONFIG_VALUE_4", ""),
+    ("GIT_CONFIG_KEY_5", "protocol.ext.allow"),
+    ("GIT_CONFIG_VALUE_5", "never"),
+];
+
+/// What bwrap prints when the program it should start is not there (inside the sandbox).
+const BWRAP_EXEC_FAILED: &str = "bwrap: execvp ";
 /// The default timeout: 30 s covers a build step or a test file, not a whole test suite.
 pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 /// The longest timeout a call may ask for: 10 minutes, the longest a model should wait.
@@ -77,7 +111,9 @@ fn default_max_output() -> usize {
 /// What `code::run_command` answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandOutput {
-    /// The exit code; `None` when a signal ended it.
+    /// The exit code; `None` when a signal ended it. In the sandbox, a program a signal ended
+    /// inside reports 128 + the signal here (bubblewrap's convention); the kill at the timeout
+    /// still shows as `signal: 9`.
     pub exit_code: Option<i32>,
     /// The signal that ended it, if one did (9 after a timeout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,6 +126,8 @@ pub struct CommandOutput {
     pub timed_out: bool,
     /// Whether stdout or stderr was cut at `max_output_bytes`.
     pub truncated: bool,
+    /// Whether it ran in the OS sandbox, and what was not enforced.
+    pub sandbox: SandboxReport,
 }
 
 /// Output captured from one stream so far.
@@ -101,9 +139,10 @@ struct Capture {
 
 type Shared = Arc<Mutex<Capture>>;
 
-/// `code::run_command`. Errors: `INVALID_INPUT` (empty program, bad limits, a cwd that is not
-/// a directory), `OUTSIDE_WORKSPACE`, `NOT_FOUND` (the cwd or the program), `IO_ERROR`.
-pub async fn run_command(ws: &Workspace, req: RunCommand) -> Result<CommandOutput, CodeError> {
+/// `code::run_command`, in `sandbox`. Errors: `INVALID_INPUT` (empty program, bad limits, a cwd
+/// that is not a directory), `OUTSIDE_WORKSPACE`, `NOT_FOUND` (the cwd or the program),
+/// `SANDBOX_UNAVAILABLE` (no sandbox and `[sandbox] required`), `IO_ERROR`.
+pub async fn run_command(ws: &Workspace, sandbox: &Sandbox, req: RunCommand) -> Result<CommandOutput, CodeError> {
     if req.program.trim().is_empty() || req.program.contains('\0') || req.args.iter().any(|a| a.contains('\0')) {
         return Err(CodeError::InvalidInput(
             "program must be a non-empty name or path, and no argument may contain a NUL byte".into(),
@@ -134,13 +173,33 @@ pub async fn run_command(ws: &Workspace, req: RunCommand) -> Result<CommandOutpu
         });
     }
 
-    let mut command = Command::new(&req.program);
-    command.args(&req.args).current_dir(&cwd).env_clear();
+    let not_found = || {
+        CodeError::NotFound {
+        path: req.program.clone(),
+        hint: "no such program on PATH or at that path; check the name, or run it through `sh -c` if it is a shell builtin".into(),
+    }
+    };
+    let found = if req.program.contains('/') {
+        is_executable(&cwd.join(&req.program))
+    } else {
+        find_on_path(&req.program).is_some()
+    };
+    if !found {
+        return Err(not_found());
+    }
+    let prepared = sandbox.prepare(ws.root(), &cwd, &req.program, &req.args)?;
+    let mut command = Command::new(&prepared.program);
+    command.args(&prepared.args).current_dir(&cwd).env_clear();
     for name in ENV_ALLOW_LIST {
         if let Some(value) = std::env::var_os(name) {
             command.env(name, value);
         }
     }
+    if prepared.report.enforced {
+        // The sandbox has a private /tmp; the worker's TMPDIR may not exist inside.
+        command.env("TMPDIR", "/tmp");
+    }
+    command.envs(GIT_ENV.iter().copied());
     command
         .env(WORKSPACE_ENV, ws.root())
         .stdin(Stdio::null())
@@ -149,10 +208,7 @@ pub async fn run_command(ws: &Workspace, req: RunCommand) -> Result<CommandOutpu
         .process_group(0)
         .kill_on_drop(true);
     let mut child = command.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => CodeError::NotFound {
-            path: req.program.clone(),
-            hint: "no such program on PATH or at that path; check the name, or run it through `sh -c` if it is a shell builtin".into(),
-        },
+        std::io::ErrorKind::NotFound => not_found(),
         _ => CodeError::io(format!("starting {:?}", req.program), e),
     })?;
     // The group id is the child's pid (process_group(0)); it stays valid while any member lives.
@@ -188,7 +244,18 @@ pub async fn run_command(ws: &Workspace, req: RunCommand) -> Result<CommandOutpu
     for reader in readers.into_iter().flatten() {
         reader.abort();
     }
-    Ok(output(status, timed_out, &stdout, &stderr))
+    if let Some(cgroup) = prepared.cgroup {
+        // Removing it may wait briefly for the kernel to reap the sandbox's processes.
+        tokio::task::spawn_blocking(move || drop(cgroup));
+    }
+    let answer = output(status, timed_out, &stdout, &stderr, prepared.report);
+    if answer.sandbox.enforced && answer.exit_code == Some(1) && answer.stderr.starts_with(BWRAP_EXEC_FAILED) {
+        return Err(CodeError::NotFound {
+            path: req.program.clone(),
+            hint: "the program exists outside but not inside the sandbox, which shows only the system directories and the workspace; add its directory to `[sandbox] read_only` in agentos.toml".into(),
+        });
+    }
+    Ok(answer)
 }
 
 /// Reads `stream` to its end, keeping at most `cap` bytes in `into`.
@@ -235,7 +302,13 @@ fn kill_group(group: Option<Pid>) {
 }
 
 /// The answer from the exit status and the captures.
-fn output(status: ExitStatus, timed_out: bool, stdout: &Shared, stderr: &Shared) -> CommandOutput {
+fn output(
+    status: ExitStatus,
+    timed_out: bool,
+    stdout: &Shared,
+    stderr: &Shared,
+    sandbox: SandboxReport,
+) -> CommandOutput {
     let take = |s: &Shared| {
         let c = s.lock().unwrap_or_else(PoisonError::into_inner);
         (String::from_utf8_lossy(&c.bytes).into_owned(), c.truncated)
@@ -249,5 +322,6 @@ fn output(status: ExitStatus, timed_out: bool, stdout: &Shared, stderr: &Shared)
         stderr: err,
         timed_out,
         truncated: out_cut || err_cut,
+        sandbox,
     }
 }

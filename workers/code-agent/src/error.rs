@@ -15,6 +15,9 @@ pub const TOO_LARGE: &str = "TOO_LARGE";
 pub const PATCH_FAILED: &str = "PATCH_FAILED";
 /// The code for a file-system or process failure that is not the caller's fault.
 pub const IO_ERROR: &str = "IO_ERROR";
+/// The code for a command refused because the OS sandbox cannot be set up and
+/// `[sandbox] required` is true.
+pub const SANDBOX_UNAVAILABLE: &str = "SANDBOX_UNAVAILABLE";
 
 /// Why a `code::*` tool failed.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +62,10 @@ pub enum CodeError {
     /// `timeout_ms` is not this error: it is a normal result with `timed_out: true`.
     #[error("{0}")]
     Timeout(String),
+    /// The OS sandbox cannot be set up and is required (`SANDBOX_UNAVAILABLE`); the message
+    /// names the fix.
+    #[error("{0}")]
+    SandboxUnavailable(String),
 }
 
 impl CodeError {
@@ -72,6 +79,7 @@ impl CodeError {
             Self::PatchFailed(_) => PATCH_FAILED,
             Self::Io { .. } => IO_ERROR,
             Self::Timeout(_) => codes::TIMEOUT,
+            Self::SandboxUnavailable(_) => SANDBOX_UNAVAILABLE,
         }
     }
 
@@ -105,6 +113,7 @@ mod tests {
             (CodeError::PatchFailed("hunk".into()), "PATCH_FAILED"),
             (CodeError::io("reading a", std::io::Error::other("disk")), "IO_ERROR"),
             (CodeError::Timeout("slow".into()), "TIMEOUT"),
+            (CodeError::SandboxUnavailable("no bwrap".into()), "SANDBOX_UNAVAILABLE"),
         ];
         for (err, code) in table {
             let message = err.to_string();

@@ -10,18 +10,20 @@
 
 use std::sync::Arc;
 
+use agentos_kit::health::HealthStatus;
 use agentos_kit::{III, RegisterFunctionMessage, RestartPolicy, WorkerError, WorkerManifest, register_typed_with};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::CodeError;
+use crate::sandbox::{Sandbox, SandboxSettings};
 use crate::workspace::Workspace;
 use crate::{RunCommand, apply_patch, list, read_file, run_command, search, write_file};
 
 /// The code-agent worker's manifest; `workers/code-agent/iii.worker.yaml` mirrors it.
 pub static MANIFEST: WorkerManifest = WorkerManifest {
     name: "code-agent",
-    description: "Workbench tools confined to one workspace directory: read, list and search files, write them, apply unified-diff patches and run commands with a timeout, an output cap and a cleared environment.",
+    description: "Workbench tools confined to one workspace directory: read, list and search files, write them, apply unified-diff patches and run commands in an OS sandbox with a timeout, an output cap and a cleared environment.",
     functions: &[
         "code::read_file",
         "code::list",
@@ -29,6 +31,7 @@ pub static MANIFEST: WorkerManifest = WorkerManifest {
         "code::write_file",
         "code::apply_patch",
         "code::run_command",
+        "code::sandbox_info",
     ],
     http_routes: &[],
     depends_on: &[],
@@ -39,20 +42,32 @@ pub static MANIFEST: WorkerManifest = WorkerManifest {
 /// (`agentos worker code-agent`), on the workspace named by `AGENTOS_WORKSPACE` or else the
 /// current directory.
 ///
+/// The sandbox is probed once here; its health says `degraded`, naming the fix, when commands
+/// cannot be confined.
+///
 /// Errors: the workspace's error (`NOT_FOUND`, `INVALID_INPUT`) when it does not exist or is
-/// not a directory, before anything connects; then [`agentos_kit::run_worker`]'s.
+/// not a directory, or `INVALID_INPUT` for a bad `[sandbox]`, before anything connects; then
+/// [`agentos_kit::run_worker`]'s.
 pub fn run() -> Result<(), WorkerError> {
     let workspace = Workspace::from_env().map_err(|e| {
         let code = e.code();
         WorkerError::new(code, format!("code-agent cannot start: {e}"))
     })?;
-    tracing::info!(root = %workspace.root().display(), "code-agent workspace");
-    let workspace = Arc::new(workspace);
-    agentos_kit::run_worker(&MANIFEST, |iii| register(iii, workspace))
+    let settings = SandboxSettings::load()
+        .map_err(|e| WorkerError::new(e.code.clone(), format!("code-agent cannot start: {}", e.message)))?;
+    let sandbox = Sandbox::probe(settings);
+    let info = sandbox.info();
+    tracing::info!(root = %workspace.root().display(), sandbox = info.enforced, missing = ?info.missing, "code-agent workspace");
+    let health = HealthStatus::new();
+    if let Some(problem) = sandbox.health_problem() {
+        health.degrade(problem);
+    }
+    let (workspace, sandbox) = (Arc::new(workspace), Arc::new(sandbox));
+    agentos_kit::run_worker_with_health(&MANIFEST, health, |iii| register(iii, workspace, sandbox))
 }
 
-/// Registers every `code::*` function on `iii`, confined to `workspace`.
-pub fn register(iii: &III, workspace: Arc<Workspace>) {
+/// Registers every `code::*` function on `iii`, confined to `workspace`, commands in `sandbox`.
+pub fn register(iii: &III, workspace: Arc<Workspace>, sandbox: Arc<Sandbox>) {
     blocking(
         iii,
         &workspace,
@@ -89,18 +104,35 @@ pub fn register(iii: &III, workspace: Arc<Workspace>) {
         apply_patch,
     );
     let ws = workspace;
+    let sb = sandbox.clone();
     register_typed_with(
         iii,
         message(
             "code::run_command",
-            "Runs a program (no shell) in the workspace: {program, args?, cwd?, timeout_ms?, max_output_bytes?} -> {exit_code, signal?, stdout, stderr, timed_out, truncated}.",
+            "Runs a program (no shell) in the workspace, in the OS sandbox: {program, args?, cwd?, timeout_ms?, max_output_bytes?} -> {exit_code, signal?, stdout, stderr, timed_out, truncated, sandbox: {enforced, missing?}}.",
         ),
         move |req: RunCommand| {
-            let ws = ws.clone();
-            async move { run_command(&ws, req).await.map_err(WorkerError::from) }
+            let (ws, sb) = (ws.clone(), sb.clone());
+            async move { run_command(&ws, &sb, req).await.map_err(WorkerError::from) }
+        },
+    );
+    register_typed_with(
+        iii,
+        message(
+            "code::sandbox_info",
+            "Whether commands run in the OS sandbox: {} -> {enforced, required, network, missing?}.",
+        ),
+        move |_req: SandboxInfoRequest| {
+            let info = sandbox.info();
+            async move { Ok::<_, WorkerError>(info) }
         },
     );
 }
+
+/// `code::sandbox_info` takes no arguments.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SandboxInfoRequest {}
 
 /// The registration of `id`: its description and its input schema ([`crate::schemas`]).
 fn message(id: &str, description: &str) -> RegisterFunctionMessage {

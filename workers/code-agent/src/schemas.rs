@@ -57,6 +57,7 @@ pub fn request_format(function_id: &str) -> Option<Value> {
             }),
             &["program"],
         ),
+        "code::sandbox_info" => object(json!({}), &[]),
         _ => return None,
     };
     Some(schema)

@@ -19,7 +19,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::error::CodeError;
 
 /// The environment variable that names the workspace root.
-pub const WORKSPACE_ENV: &str = "AGENTOS_WORKSPACE";
+pub use agentos_kit::workspace::WORKSPACE_ENV;
 
 /// A workspace root, canonicalised.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,13 +53,9 @@ impl Workspace {
 
     /// The workspace named by `AGENTOS_WORKSPACE`, else the current directory.
     pub fn from_env() -> Result<Self, CodeError> {
-        match std::env::var_os(WORKSPACE_ENV) {
-            Some(dir) if !dir.is_empty() => Self::new(PathBuf::from(dir)),
-            _ => {
-                let cwd = std::env::current_dir().map_err(|e| CodeError::io("reading the current directory", e))?;
-                Self::new(cwd)
-            }
-        }
+        let dir =
+            agentos_kit::workspace::workspace_dir().map_err(|e| CodeError::io("reading the current directory", e))?;
+        Self::new(dir)
     }
 
     /// The canonical root.

@@ -30,6 +30,7 @@ pub mod paths;
 pub mod run;
 pub mod state;
 pub mod typed;
+pub mod workspace;
 
 pub use connect::{
     DEFAULT_ENGINE_URL, ENGINE_TOKEN_ENV, connect, connect_as, connect_with_telemetry, engine_token, engine_url,

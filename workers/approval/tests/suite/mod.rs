@@ -39,7 +39,11 @@ impl Stack {
         let stack = TestStack::start().await;
         let workspace = tempfile::tempdir().unwrap();
         let ws = Arc::new(agentos_worker_code_agent::Workspace::new(workspace.path()).unwrap());
-        stack.worker(&agentos_worker_code_agent::MANIFEST, |iii| agentos_worker_code_agent::register(iii, ws)).await;
+        let sandbox =
+            Arc::new(agentos_worker_code_agent::Sandbox::probe(agentos_worker_code_agent::SandboxSettings::default()));
+        stack
+            .worker(&agentos_worker_code_agent::MANIFEST, |iii| agentos_worker_code_agent::register(iii, ws, sandbox))
+            .await;
         let hands = workspace.path().join(".hands");
         stack
             .worker(&agentos_worker_hand_runner::MANIFEST, |iii| {

@@ -2,7 +2,9 @@
 
 use agentos_kit::harness::TestStack;
 use agentos_kit::{WorkerError, call};
-use agentos_worker_code_agent::{CommandOutput, FileContent, ReadFile, RunCommand, WriteFile, Written};
+use agentos_worker_code_agent::{
+    CommandOutput, FileContent, ReadFile, RunCommand, SandboxInfo, SandboxReport, WriteFile, Written,
+};
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
@@ -70,9 +72,12 @@ async fn a_command_runs_through_the_bus_and_unknown_fields_are_invalid_input() {
             stdout: "hi\n".into(),
             stderr: String::new(),
             timed_out: false,
-            truncated: false
+            truncated: false,
+            sandbox: SandboxReport { enforced: true, missing: None },
         }
     );
+    let info: SandboxInfo = call(&client, "code::sandbox_info", &json!({}), T).await.unwrap();
+    assert_eq!(info, SandboxInfo { enforced: true, required: true, network: false, missing: None });
 
     let err = call::<_, CommandOutput>(&client, "code::run_command", &json!({"program": "ls", "shell": true}), T)
         .await
