@@ -415,7 +415,7 @@ async fn vet_trigger(
     metadata: &Option<Value>,
 ) -> Option<(String, String, String, Value)> {
     if let Some(allowed) = &session.auth.allowed_trigger_types
-        && !allowed.iter().any(|t| *t == trigger_type)
+        && !allowed.contains(&trigger_type)
     {
         refuse_registration(
             worker_id,

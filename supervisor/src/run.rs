@@ -357,7 +357,7 @@ impl Supervisor {
             ),
         };
         let env = vec![("AGENTOS_LOG".to_string(), o.log_level.clone()), ("NO_COLOR".to_string(), "1".to_string())];
-        let mut child = spawn::spawn(&program, &args, &env, &o.home.log_file("engine"))
+        let mut child = spawn::spawn(&program, &args, &env, spawn::Inherit::Plain, &o.home.log_file("engine"))
             .map_err(|source| UpError::Spawn { what: format!("the engine ({})", program.display()), source })?;
         self.engine_generation += 1;
         self.engine_pid = child.id();
@@ -441,7 +441,9 @@ impl Supervisor {
         slot.generation += 1;
         slot.functions_registered = 0;
         slot.health_misses = 0;
-        match spawn::spawn(&self.opts.exe, &args, &env, &self.opts.home.log_file(&name)) {
+        // Provider keys and the rest of the user's environment go to llm-router alone.
+        let inherit = if name == "llm-router" { spawn::Inherit::All } else { spawn::Inherit::Plain };
+        match spawn::spawn(&self.opts.exe, &args, &env, inherit, &self.opts.home.log_file(&name)) {
             Ok(mut child) => {
                 slot.pid = child.id();
                 slot.state = WorkerState::Starting;

@@ -16,10 +16,58 @@ use tokio::process::{Child, Command};
 
 use crate::logfile::LogFile;
 
-/// Spawns `program args…` with `env`, its output going to `log_path`.
-pub fn spawn(program: &Path, args: &[String], env: &[(String, String)], log_path: &Path) -> std::io::Result<Child> {
+/// Which of the supervisor's own environment a child inherits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inherit {
+    /// Everything (llm-router: the provider keys live there).
+    All,
+    /// Only [`passes_through`] variables: no provider keys or other secrets of the user's shell.
+    Plain,
+}
+
+/// Whether a variable of the supervisor's environment reaches a [`Inherit::Plain`] child: the
+/// locale, paths and agentos's own settings, never arbitrary secrets.
+pub fn passes_through(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "TMPDIR",
+        "TERM",
+        "RUST_BACKTRACE",
+        "RUST_LOG",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "NO_COLOR",
+    ];
+    const PREFIXES: &[&str] = &["LC_", "XDG_", "AGENTOS_", "III_", "CANDLE_", "RAYON_", "OMP_", "OPENBLAS_"];
+    EXACT.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Spawns `program args…` with `env` over the inherited environment `inherit` allows, its
+/// output going to `log_path`.
+pub fn spawn(
+    program: &Path,
+    args: &[String],
+    env: &[(String, String)],
+    inherit: Inherit,
+    log_path: &Path,
+) -> std::io::Result<Child> {
     let mut command = Command::new(program);
     command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    if inherit == Inherit::Plain {
+        command.env_clear();
+        for (k, v) in std::env::vars_os() {
+            if k.to_str().is_some_and(passes_through) {
+                command.env(k, v);
+            }
+        }
+    }
     for (k, v) in env {
         command.env(k, v);
     }
@@ -88,4 +136,19 @@ pub async fn stop(child: &mut Child, grace: Duration) {
     }
     // Leftover grandchildren in the group go too.
     signal_group(pid, Signal::SIGKILL);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::passes_through;
+
+    #[test]
+    fn plain_children_get_paths_locale_and_agentos_settings_but_no_provider_keys() {
+        for name in ["PATH", "HOME", "LC_ALL", "AGENTOS_WORKSPACE", "III_URL", "CANDLE_NUM_THREADS"] {
+            assert!(passes_through(name), "{name}");
+        }
+        for name in ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GROQ_API_KEY", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN"] {
+            assert!(!passes_through(name), "{name}");
+        }
+    }
 }

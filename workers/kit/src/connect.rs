@@ -61,10 +61,7 @@ pub fn connect_as(url: &str, name: &str, telemetry: bool, token: Option<&str>) -
     let otel = OtelConfig { enabled: Some(telemetry), engine_ws_url: Some(otel_url), ..OtelConfig::default() };
     let headers =
         token.map(|t| std::collections::HashMap::from([("authorization".to_string(), format!("Bearer {t}"))]));
-    iii_sdk::register_worker(
-        url,
-        InitOptions { metadata: Some(metadata), otel: Some(otel), headers, ..InitOptions::default() },
-    )
+    iii_sdk::register_worker(url, InitOptions { metadata: Some(metadata), otel: Some(otel), headers })
 }
 
 /// The environment variable that carries a worker's engine token (`agentos up` sets it).

@@ -38,10 +38,9 @@ pub fn presented_token(input: &Value) -> Result<String, String> {
     match input.pointer("/query_params/token").and_then(Value::as_array).map(Vec::as_slice) {
         Some([Value::String(token)]) if !token.is_empty() => Ok(token.clone()),
         Some([_, _, ..]) => Err("more than one token parameter; send exactly one".into()),
-        _ => Err(format!(
-            "no engine token: a worker connects with Authorization: Bearer <token> (AGENTOS_ENGINE_TOKEN or III_TOKEN); \
+        _ => Err("no engine token: a worker connects with Authorization: Bearer <token> (AGENTOS_ENGINE_TOKEN or III_TOKEN); \
              `agentos up` gives its workers one, `agentos token create NAME --namespaces NS` makes one for your own worker"
-        )),
+            .to_string()),
     }
 }
 
