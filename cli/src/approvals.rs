@@ -113,6 +113,12 @@ pub enum ApprovalsCommand {
 /// `agentos policy …`.
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
+    /// The capability map: which worker identity may call what, and whose state scopes are whose.
+    Capabilities {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Which tier a tool call would get, and the rule that decides it.
     Explain {
         /// The function, for example code::run_command.
@@ -173,7 +179,10 @@ pub fn run(args: ApprovalsArgs) -> anyhow::Result<()> {
 
 /// Runs `agentos policy …`.
 pub fn run_policy(command: PolicyCommand) -> anyhow::Result<()> {
-    let PolicyCommand::Explain { function, arguments, hand, json } = command;
+    let (function, arguments, hand, json) = match command {
+        PolicyCommand::Capabilities { json } => return crate::capabilities::run(json),
+        PolicyCommand::Explain { function, arguments, hand, json } => (function, arguments, hand, json),
+    };
     let body = explain_body(&function, arguments.as_deref(), hand)?;
     let client = connect()?;
     let answer = block_on(client.post("/v1/policy/explain", &body))?;

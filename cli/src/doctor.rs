@@ -39,6 +39,7 @@ const CLI_ROUTES: &[&[(&str, &str)]] = &[
     crate::trace::ROUTES,
     crate::approvals::ROUTES,
     crate::approvals::POLICY_ROUTES,
+    crate::capabilities::ROUTES,
     crate::memory::ROUTES,
     crate::tui::ROUTES,
 ];

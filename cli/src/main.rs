@@ -2,6 +2,7 @@
 //! the supervisor runs as child processes; the rest are HTTP clients of a running stack.
 
 mod approvals;
+mod capabilities;
 mod catalogue;
 mod chat;
 mod client;

@@ -16,8 +16,17 @@ use super::{T, model_dir};
 async fn start(stack: &TestStack, dir: std::path::PathBuf) -> HealthStatus {
     let health = HealthStatus::new();
     let embedder = Arc::new(Embedder::new(dir, health.clone()));
-    stack.worker_with_health(&MANIFEST, health.clone(), |iii| register(iii, embedder, None)).await;
+    stack.worker_with_health(&MANIFEST, health.clone(), |iii| register(iii, embedder, Some(Arc::from(KEY)))).await;
     health
+}
+
+/// The API key the worker's route checks.
+const KEY: &str = "embedding-test-key";
+
+/// `GET /v1/embedding` with the key.
+async fn get_info(stack: &TestStack) -> InfoResponse {
+    let url = format!("{}/v1/embedding", stack.http_url());
+    reqwest::Client::new().get(url).bearer_auth(KEY).send().await.unwrap().json().await.unwrap()
 }
 
 async fn health(client: &III) -> Health {
@@ -113,8 +122,7 @@ async fn info_and_get_v1_embedding_report_the_loaded_model() {
         }
     );
     assert!(info.load_ms.is_some());
-    let http: InfoResponse =
-        reqwest::get(format!("{}/v1/embedding", stack.http_url())).await.unwrap().json().await.unwrap();
+    let http = get_info(&stack).await;
     assert_eq!(http, info);
     stack.stop().await;
 }
@@ -141,8 +149,7 @@ async fn without_the_model_health_is_degraded_and_embed_names_the_install_comman
     let info: InfoResponse = call(&client, "embedding::info", &json!({}), T).await.unwrap();
     assert_eq!((info.installed, info.problem.as_deref()), (false, Some(problem.as_str())));
     // GET /v1/embedding (what doctor reads) answers with the same report.
-    let http: InfoResponse =
-        reqwest::get(format!("{}/v1/embedding", stack.http_url())).await.unwrap().json().await.unwrap();
+    let http = get_info(&stack).await;
     assert_eq!(http, info);
 
     // The model appears (as `agentos models install` would put it): no restart needed.
