@@ -28,9 +28,9 @@ use tokio::task::JoinHandle;
 use crate::diff::{DiffSource, source, write_diff};
 use crate::error::ApprovalError;
 use crate::{
-    Decide, Deleted, EVENTS_TOPIC, GRANT_PREFIX, HISTORY_LIMIT, Listing, NewRequest, REQUESTS_SCOPE, Remembered,
-    Request, Scope, Status, Verdict, check_pending_limit, decide, granted, history_to_prune, listing, new_id,
-    new_request, overdue, remembered, timeout_decision, wait_for,
+    Decide, Deleted, EVENTS_TOPIC, Expired, ExpireTurn, GRANT_PREFIX, HISTORY_LIMIT, Listing, NewRequest,
+    REQUESTS_SCOPE, Remembered, Request, Scope, Status, Verdict, check_pending_limit, decide, expire_gone, granted,
+    history_to_prune, listing, new_id, new_request, overdue, remembered, timeout_decision, wait_for, waits_on,
 };
 
 /// How long reading the current file for a diff may take: a local file read through the
@@ -124,6 +124,43 @@ impl Approvals {
             ));
         }
         self.apply(input, None).await
+    }
+
+    /// `approval::expire_turn`: expires the pending requests whose turn is gone (of the session,
+    /// or of one turn of it), so nobody approves a call that can no longer run.
+    pub async fn expire_turn(&self, req: ExpireTurn) -> Result<Expired, ApprovalError> {
+        if req.session_id.trim().is_empty() || req.reason.trim().is_empty() {
+            return Err(ApprovalError::InvalidInput(
+                "approval::expire_turn: send the session_id whose turn is gone and the reason, in words a person reads"
+                    .into(),
+            ));
+        }
+        let expired = {
+            let _serialised = self.gate.lock().await;
+            let all: Vec<Request> = state::list(&self.iii, REQUESTS_SCOPE).await?;
+            let now = clock::now_ms();
+            let mut expired = Vec::new();
+            for request in all.iter().filter(|r| waits_on(r, &req.session_id, req.turn_id.as_deref())) {
+                if let Some(done) = expire_gone(request, &req.reason, now) {
+                    state::set(&self.iii, REQUESTS_SCOPE, &done.id, &done).await?;
+                    expired.push(done);
+                }
+            }
+            expired
+        };
+        if expired.is_empty() {
+            return Ok(Expired { expired });
+        }
+        for request in &expired {
+            self.unschedule(request.expires_ms, &request.id);
+            tracing::info!(id = %request.id, session_id = %request.session_id, reason = %req.reason, "approval expired: its turn is gone");
+        }
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+        for request in &expired {
+            self.publish("approval_decided", request).await;
+        }
+        self.prune().await;
+        Ok(Expired { expired })
     }
 
     /// `approval::get`.
