@@ -47,8 +47,7 @@ async fn a_message_over_the_limit_is_413_on_every_chat_route_and_nothing_is_stor
     assert!(s.llm.requests().is_empty(), "no model call");
 
     // Under the limit but beyond the model's window (32 768 tokens for an unknown model).
-    let (status, answer) =
-        post(&s, "/v1/chat", json!({"message": "word ".repeat(40_000), "session_id": "huge"})).await;
+    let (status, answer) = post(&s, "/v1/chat", json!({"message": "word ".repeat(40_000), "session_id": "huge"})).await;
     assert_eq!(status, 413, "{answer:#}");
     assert_eq!(answer["error"]["code"], "CONTEXT_TOO_LARGE", "{answer:#}");
     assert!(s.llm.requests().is_empty(), "no model call");

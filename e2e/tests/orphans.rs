@@ -68,10 +68,9 @@ async fn poll(s: &ChatStack, path: &str, limit: Duration, check: impl Fn(&Value)
 
 /// The pending approval requests, once there are `n`.
 async fn pending(s: &ChatStack, n: usize) -> Vec<Value> {
-    let list = poll(s, "/v1/approvals", Duration::from_secs(30), |l| {
-        l["approvals"].as_array().is_some_and(|a| a.len() == n)
-    })
-    .await;
+    let list =
+        poll(s, "/v1/approvals", Duration::from_secs(30), |l| l["approvals"].as_array().is_some_and(|a| a.len() == n))
+            .await;
     list["approvals"].as_array().unwrap().clone()
 }
 
@@ -171,7 +170,9 @@ async fn killing_the_engine_mid_turn_leaves_no_session_running_or_waiting() {
     let engine = engine_pid(&s.stack).expect("the engine runs");
     kill_9(engine);
     // The clients' connections die with the engine; whatever they got, they end.
-    for client in [tokio::spawn(async move { waiting.await.unwrap().0 }), tokio::spawn(async move { thinking.await.unwrap().0 })] {
+    for client in
+        [tokio::spawn(async move { waiting.await.unwrap().0 }), tokio::spawn(async move { thinking.await.unwrap().0 })]
+    {
         tokio::time::timeout(CLIENT_LIMIT, client).await.expect("the client ends").unwrap();
     }
     tokio::task::block_in_place(|| s.stack.all_ready());
@@ -184,8 +185,7 @@ async fn killing_the_engine_mid_turn_leaves_no_session_running_or_waiting() {
         assert_eq!(session["last_error"]["code"], "TURN_INTERRUPTED", "{session:#}");
     }
     let id = request["id"].as_str().unwrap();
-    let stored =
-        poll(&s, &format!("/v1/approvals/{id}"), Duration::from_secs(30), |r| r["status"] != "pending").await;
+    let stored = poll(&s, &format!("/v1/approvals/{id}"), Duration::from_secs(30), |r| r["status"] != "pending").await;
     assert_eq!(stored["turn_gone"], "the engine restarted while it waited", "{stored:#}");
     let (status, refused) = decide(&s, id, json!({"decision": "approve"})).await;
     assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("TURN_GONE")), "{refused:#}");

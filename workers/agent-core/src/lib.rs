@@ -35,7 +35,8 @@ pub use interrupt::Interrupts;
 pub use register::{IiiBus, MANIFEST, register, run};
 pub use settings::Settings;
 pub use turn::{
-    Bus, ChatAnswer, ChatRequest, Events, NoEvents, ToolCallRecord, TurnUsage, chat, chat_interruptible, chat_supervised,
+    Bus, ChatAnswer, ChatRequest, Events, NoEvents, ToolCallRecord, TurnUsage, chat, chat_interruptible,
+    chat_supervised,
 };
 
 /// The realm used when a request names none.

@@ -75,7 +75,9 @@ pub fn start(iii: &III, bus: IiiBus) -> Link {
                 let bus = bus.clone();
                 tokio::spawn(async move {
                     match orphans::settle(&bus, before_ms, orphans::ENGINE_RESTARTED, orphans::ENGINE_GONE).await {
-                        Ok(s) => tracing::info!(sessions = ?s.sessions, expired = s.expired, "settled the turns the engine restart cut short"),
+                        Ok(s) => {
+                            tracing::info!(sessions = ?s.sessions, expired = s.expired, "settled the turns the engine restart cut short")
+                        }
                         Err(e) => tracing::warn!("could not settle the turns the engine restart cut short: {e}"),
                     }
                 });

@@ -143,7 +143,10 @@ mod tests {
     fn only_a_worker_or_engine_that_is_coming_back_is_waited_for_and_not_for_ever() {
         let starting = WorkerError::new("function_not_found", "session::fail_running not found");
         assert_eq!(retry_after(&starting, Duration::ZERO), Some(RETRY_PAUSE));
-        assert_eq!(retry_after(&WorkerError::new("invocation_stopped", "gone"), Duration::from_secs(5)), Some(RETRY_PAUSE));
+        assert_eq!(
+            retry_after(&WorkerError::new("invocation_stopped", "gone"), Duration::from_secs(5)),
+            Some(RETRY_PAUSE)
+        );
         assert_eq!(retry_after(&starting, SETTLE_FOR), None);
         assert_eq!(retry_after(&WorkerError::invalid_input("bad"), Duration::ZERO), None);
     }

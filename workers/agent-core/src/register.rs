@@ -184,7 +184,9 @@ pub fn register(iii: &III, settings: Settings, api_key: Option<Arc<str>>) {
     tokio::spawn(async move {
         match orphans::settle(&b, started_ms, orphans::AGENT_CORE_RESTARTED, orphans::AGENT_CORE_GONE).await {
             Ok(s) if s.sessions.is_empty() => tracing::debug!("no turn was left running"),
-            Ok(s) => tracing::warn!(sessions = ?s.sessions, expired = s.expired, "failed the turns an earlier agent-core left running"),
+            Ok(s) => {
+                tracing::warn!(sessions = ?s.sessions, expired = s.expired, "failed the turns an earlier agent-core left running")
+            }
             Err(e) => tracing::warn!("could not settle the turns an earlier agent-core left running: {e}"),
         }
     });

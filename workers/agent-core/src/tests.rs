@@ -796,9 +796,8 @@ async fn settling_fails_the_sessions_left_running_and_expires_their_approvals() 
             expire_log.lock().unwrap().push(("expire_turn".to_string(), input.clone()));
             Ok(json!({"expired": if input["session_id"] == "s1" { json!([{"id": "ap1"}]) } else { json!([]) }}))
         });
-    let settled = crate::orphans::settle(&bus, 42, "agent-core stopped", "agent-core restarted while it waited")
-        .await
-        .unwrap();
+    let settled =
+        crate::orphans::settle(&bus, 42, "agent-core stopped", "agent-core restarted while it waited").await.unwrap();
     assert_eq!(settled, crate::orphans::Settled { sessions: vec!["s1".into(), "s2".into()], expired: 1 });
     assert_eq!(
         *seen.lock().unwrap(),

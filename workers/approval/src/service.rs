@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use crate::diff::{DiffSource, source, write_diff};
 use crate::error::ApprovalError;
 use crate::{
-    Decide, Deleted, EVENTS_TOPIC, Expired, ExpireTurn, GRANT_PREFIX, HISTORY_LIMIT, Listing, NewRequest,
+    Decide, Deleted, EVENTS_TOPIC, ExpireTurn, Expired, GRANT_PREFIX, HISTORY_LIMIT, Listing, NewRequest,
     REQUESTS_SCOPE, Remembered, Request, Scope, Status, Verdict, check_pending_limit, decide, expire_gone, granted,
     history_to_prune, listing, new_id, new_request, overdue, remembered, timeout_decision, wait_for, waits_on,
 };

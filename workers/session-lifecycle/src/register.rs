@@ -20,8 +20,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
-    CloseSession, EVENTS_TOPIC, FailRunning, GetSession, INDEX_SCOPE, IndexEntry, ListSessions, OpenSession, RenameSession, Session,
-    SessionError, SessionEvent, SessionState, SessionStore, Sessions, SetState, percent_decode, realm_of_scope, scope,
+    CloseSession, EVENTS_TOPIC, FailRunning, GetSession, INDEX_SCOPE, IndexEntry, ListSessions, OpenSession,
+    RenameSession, Session, SessionError, SessionEvent, SessionState, SessionStore, Sessions, SetState, percent_decode,
+    realm_of_scope, scope,
 };
 
 /// `GET /v1/sessions?realm=&state=&limit=`: sessions, newest first.
