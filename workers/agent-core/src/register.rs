@@ -191,7 +191,7 @@ pub fn register(iii: &III, settings: Settings, api_key: Option<Arc<str>>) {
         }
     });
 
-    let (b, s, i, l) = (bus.clone(), settings.clone(), interrupts.clone(), link.clone());
+    let (b, s, i, l) = (bus.clone(), settings, interrupts.clone(), link);
     register_typed(
         iii,
         "agent::chat",
