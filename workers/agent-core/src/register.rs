@@ -18,7 +18,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::agents::{self, AgentRef, CreateAgent, ListAgents};
-use crate::interrupt::{InterruptRequest, Interrupts};
+use crate::interrupt::{InterruptRequest, Interrupts, RunningAnswer, RunningRequest};
 use crate::lifeline::{self, Link};
 use crate::orphans;
 use crate::turn::{self, Bus, ChatRequest, EnqueueAck, Events};
@@ -44,6 +44,7 @@ pub static MANIFEST: WorkerManifest = WorkerManifest {
     functions: &[
         "agent::chat",
         "agent::interrupt",
+        "agent::running",
         "agent::create",
         "agent::get",
         "agent::list",
@@ -209,6 +210,16 @@ pub fn register(iii: &III, settings: Settings, api_key: Option<Arc<str>>) {
         move |req: InterruptRequest| {
             let i = i.clone();
             async move { i.handle(&req) }
+        },
+    );
+    let i = interrupts.clone();
+    register_typed(
+        iii,
+        "agent::running",
+        "Whether a turn of a session runs in this worker: {session_id} -> {running}.",
+        move |req: RunningRequest| {
+            let running = i.is_running(&req.session_id);
+            async move { Ok::<_, WorkerError>(RunningAnswer { running }) }
         },
     );
     let b = bus.clone();

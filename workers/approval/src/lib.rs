@@ -21,7 +21,9 @@
 //!   the identical call; approval-tiers reads both ([`agentos_worker_approval_tiers::remembered`]).
 //! - A request outlives no turn: when the turn waiting on it is gone (agent-core or the engine
 //!   restarted under it), `approval::expire_turn` expires it ([`expire_gone`]: denied, nothing
-//!   ran), and deciding it afterwards is `TURN_GONE` (409), never a false `approved`.
+//!   ran), and deciding it afterwards is `TURN_GONE` (409), never a false `approved`. Before a
+//!   decision on a request that names its turn, agent-core is asked whether the turn still runs
+//!   (`agent::running`); one that does not is expired then and there ([`gone_from`]).
 //! - Every request and decision is published on the topic [`EVENTS_TOPIC`] as
 //!   `{"event": "approval_requested"|"approval_decided", "data": Request}` for live inboxes.
 
@@ -486,6 +488,17 @@ pub fn expire_gone(request: &Request, reason: &str, now_ms: u64) -> Option<Reque
         rule_id: None,
     });
     Some(expired)
+}
+
+/// Why a pending request's turn is gone, from agent-core's answer to `agent::running` for its
+/// session: `Ok(running)`, or the error code of the call. `None` when the turn may still wait
+/// (it runs, or agent-core could not say: a slow answer is no proof of death).
+pub fn gone_from(answer: Result<bool, &str>) -> Option<&'static str> {
+    match answer {
+        Ok(false) => Some("agent-core no longer runs the turn that waited"),
+        Err("function_not_found" | "invocation_stopped") => Some("agent-core is not running, so its turn is gone"),
+        _ => None,
+    }
 }
 
 /// The decision a request gets when its time is up.

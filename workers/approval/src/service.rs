@@ -29,13 +29,17 @@ use crate::diff::{DiffSource, source, write_diff};
 use crate::error::ApprovalError;
 use crate::{
     Decide, Deleted, EVENTS_TOPIC, ExpireTurn, Expired, GRANT_PREFIX, HISTORY_LIMIT, Listing, NewRequest,
-    REQUESTS_SCOPE, Remembered, Request, Scope, Status, Verdict, check_pending_limit, decide, expire_gone, granted,
-    history_to_prune, listing, new_id, new_request, overdue, remembered, timeout_decision, wait_for, waits_on,
+    REQUESTS_SCOPE, Remembered, Request, Scope, Status, Verdict, check_pending_limit, decide, expire_gone, gone_from,
+    granted, history_to_prune, listing, new_id, new_request, overdue, remembered, timeout_decision, wait_for, waits_on,
 };
 
 /// How long reading the current file for a diff may take: a local file read through the
 /// code-agent; past 5 s the request is made without a diff rather than holding up the turn.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long agent-core may take to say whether a turn still runs (an in-memory lookup): past
+/// 2 s the decision goes ahead, as before the question existed.
+const RUNNING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long a `publish` may take: an in-engine fan-out; an event is not worth holding a decision.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -123,7 +127,28 @@ impl Approvals {
                 "by.via \"timeout\" is reserved for requests nobody decided in time; send http, cli or tui".into(),
             ));
         }
+        self.check_turn(&input.id).await?;
         self.apply(input, None).await
+    }
+
+    /// `TURN_GONE` (after expiring the request) when request `id` is pending, names its turn,
+    /// and agent-core says that turn no longer runs ([`gone_from`]).
+    async fn check_turn(&self, id: &str) -> Result<(), ApprovalError> {
+        let stored = self.get(id).await?;
+        let Some(turn_id) = stored.turn_id.clone().filter(|_| stored.decision.is_none()) else {
+            return Ok(());
+        };
+        let input = json!({"session_id": stored.session_id});
+        let answer = call::<_, Value>(&self.iii, "agent::running", &input, RUNNING_TIMEOUT).await;
+        let running = match &answer {
+            Ok(v) => Ok(v["running"].as_bool().unwrap_or(true)),
+            Err(e) => Err(e.code.as_str()),
+        };
+        let Some(reason) = gone_from(running) else { return Ok(()) };
+        let expire =
+            ExpireTurn { session_id: stored.session_id.clone(), turn_id: Some(turn_id), reason: reason.into() };
+        self.expire_turn(expire).await?;
+        Err(ApprovalError::TurnGone { id: id.to_string(), reason: reason.to_string() })
     }
 
     /// `approval::expire_turn`: expires the pending requests whose turn is gone (of the session,

@@ -289,3 +289,12 @@ fn a_gone_turn_expires_only_the_pending_requests_of_its_session_and_turn() {
     assert!(!waits_on(&other_session, "s1", None));
     assert!(!waits_on(&decided, "s1", None));
 }
+
+#[test]
+fn a_turn_is_gone_only_when_agent_core_says_so_or_is_not_there() {
+    assert_eq!(gone_from(Ok(true)), None);
+    assert_eq!(gone_from(Ok(false)), Some("agent-core no longer runs the turn that waited"));
+    assert_eq!(gone_from(Err("function_not_found")), Some("agent-core is not running, so its turn is gone"));
+    assert_eq!(gone_from(Err("invocation_stopped")), Some("agent-core is not running, so its turn is gone"));
+    assert_eq!(gone_from(Err("TIMEOUT")), None, "a slow answer is no proof");
+}
