@@ -3,14 +3,16 @@
 //!
 //! - `GET /v1/approvals[?all=1]` → `{approvals: [Request]}` (pending first, newest first);
 //! - `POST /v1/approvals/:id` `{decision, scope?, note?, via: "cli"}` → the decided Request, or
-//!   `409 CONFLICT` naming the first decision;
+//!   `409 CONFLICT` naming the first decision, or `409 TURN_GONE` when the turn that waited on it
+//!   is gone (agent-core or the engine restarted): nothing ran;
 //! - `GET /v1/approvals/rules` → `{rules, grants}`; `DELETE /v1/approvals/rules/:id` → `{deleted}`;
 //! - `POST /v1/policy/explain` `{function_id, arguments, hand?}` → `{tier, rule, reason}`.
 //!
 //! Rules it keeps:
 //! - The list is a table (id, age, session, function, a short summary of the arguments,
 //!   tier/rule, status); `--json` prints the server's answer as it came.
-//! - A second decision is reported as `already decided: …` with the first decision; other
+//! - A second decision is reported as `already decided: …` with the first decision; a request
+//!   whose turn is gone (`409 TURN_GONE`) as `turn gone: …` with the server's message; other
 //!   errors come from the server as `CODE: message` with their fix.
 
 use clap::{Subcommand, ValueEnum};
@@ -216,9 +218,13 @@ fn decide_body(decision: &str, scope: Scope, note: Option<String>) -> Value {
     body
 }
 
-/// A `CONFLICT` answer as `already decided: <the first decision>`; other errors unchanged.
+/// A `CONFLICT` answer as `already decided: <the first decision>`, a `TURN_GONE` one as
+/// `turn gone: <why>`; other errors unchanged.
 fn conflict(e: anyhow::Error) -> anyhow::Error {
     let text = e.to_string();
+    if let Some(message) = text.strip_prefix("TURN_GONE: ") {
+        return anyhow::anyhow!("turn gone: {message}");
+    }
     match text.strip_prefix("CONFLICT: ") {
         Some(message) => {
             let first = message.split_once("already decided: ").map_or(message, |(_, rest)| rest);
@@ -452,6 +458,17 @@ mod tests {
         assert_eq!(
             conflict(anyhow::anyhow!("NOT_FOUND: no approval request")).to_string(),
             "NOT_FOUND: no approval request"
+        );
+    }
+
+    #[test]
+    fn a_request_whose_turn_is_gone_says_so_and_never_approved() {
+        let e = conflict(anyhow::anyhow!(
+            "TURN_GONE: approval apr-1 can no longer be decided: the turn that waited on it is gone (agent-core restarted while it waited), so nothing ran and nothing will; ask again in a new turn of the session"
+        ));
+        assert_eq!(
+            e.to_string(),
+            "turn gone: approval apr-1 can no longer be decided: the turn that waited on it is gone (agent-core restarted while it waited), so nothing ran and nothing will; ask again in a new turn of the session"
         );
     }
 

@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod chat;
+pub mod procs;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -128,9 +128,9 @@ async fn a_write_waits_for_approval_over_http_and_the_turn_is_replayed_and_trace
     for root in tree["roots"].as_array().unwrap() {
         spans(root, 0, &mut all);
     }
-    // POST /v1/chat runs the turn in agent::http_chat.
+    // POST /v1/chat (sse::chat) runs the turn in agent::chat.
     let depth_of = |id: &str| all.iter().find(|(_, f)| f == id).map(|(d, _)| *d);
-    let turn_depth = depth_of("agent::http_chat").unwrap_or_else(|| panic!("no turn span: {all:?}"));
+    let turn_depth = depth_of("agent::chat").unwrap_or_else(|| panic!("no turn span: {all:?}"));
     let tool_depth = depth_of("code::write_file").unwrap_or_else(|| panic!("no tool span: {all:?}"));
     assert!(depth_of("llm::complete").is_some_and(|d| d > turn_depth), "{all:?}");
     assert!(tool_depth > turn_depth, "{all:?}");

@@ -122,6 +122,7 @@ async fn ask<B: Bus, E: Events>(
 ) -> Gate {
     let input = json!({
         "session_id": ctx.session_id,
+        "turn_id": ctx.turn_id,
         "function_id": function_id,
         "arguments": arguments,
         "tier": classified["tier"],

@@ -69,6 +69,22 @@ pub struct InterruptRequest {
     pub via: Option<Via>,
 }
 
+/// `agent::running`: whether a turn of a session runs in this worker (the approval worker asks
+/// before it takes a decision, so a request whose turn is gone is never approved).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunningRequest {
+    /// The session.
+    pub session_id: String,
+}
+
+/// The answer of `agent::running`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunningAnswer {
+    /// Whether a turn of the session runs here.
+    pub running: bool,
+}
+
 /// The answer of `agent::interrupt`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InterruptAnswer {

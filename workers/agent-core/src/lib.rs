@@ -6,7 +6,9 @@
 //! and for every tool call the loop guard (`guard::check`), the allow-list and the tool function
 //! itself, until the model answers or the step limit stops it. Sessions ([`sessions`]) and agent
 //! records ([`agents`]) live in engine state, scoped to a realm. `agent::interrupt` stops a
-//! session's running turn at its next safe point ([`interrupt`]).
+//! session's running turn at its next safe point ([`interrupt`]). No turn is left orphaned: a
+//! restart of agent-core or of the engine fails the sessions it cut short and expires their
+//! approval requests ([`orphans`], [`lifeline`]).
 //!
 //! Rules it keeps:
 //! - The loop is plain code over the [`Bus`] and [`Events`] traits; [`register`] supplies the
@@ -17,6 +19,8 @@ pub mod agents;
 pub mod approve;
 pub mod history;
 pub mod interrupt;
+pub mod lifeline;
+pub mod orphans;
 pub mod record;
 pub mod register;
 pub mod remember;
@@ -30,7 +34,10 @@ mod tests;
 pub use interrupt::Interrupts;
 pub use register::{IiiBus, MANIFEST, register, run};
 pub use settings::Settings;
-pub use turn::{Bus, ChatAnswer, ChatRequest, Events, NoEvents, ToolCallRecord, TurnUsage, chat, chat_interruptible};
+pub use turn::{
+    Bus, ChatAnswer, ChatRequest, Events, NoEvents, ToolCallRecord, TurnUsage, chat, chat_interruptible,
+    chat_supervised,
+};
 
 /// The realm used when a request names none.
 pub const DEFAULT_REALM: &str = "default";

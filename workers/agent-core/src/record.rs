@@ -40,6 +40,11 @@ impl Recorder {
         }
     }
 
+    /// The turn's id.
+    pub fn turn_id(&self) -> &str {
+        &self.turn_id
+    }
+
     /// The trace this turn runs in, when known.
     pub fn trace_id(&self) -> Option<&str> {
         self.trace_id.as_deref()

@@ -1,6 +1,11 @@
 //! The thin glue between the agent loop and the engine: the manifest, the [`Bus`] over iii
 //! calls and channels, the event channel as [`Events`], and the bindings of `agent::*` and the
-//! `/v1/chat`, `/v1/chat/interrupt` and `/v1/agents` routes.
+//! `/v1/chat/interrupt` and `/v1/agents` routes. `POST /v1/chat` is served by the streaming
+//! worker, which calls `agent::chat`: a route served by agent-core itself could not answer
+//! when agent-core dies during the turn.
+//!
+//! At start it settles the turns an earlier agent-core process left running
+//! ([`crate::orphans::settle`]) and opens the lifeline to the engine ([`crate::lifeline`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,12 +18,12 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::agents::{self, AgentRef, CreateAgent, ListAgents};
-use crate::interrupt::{InterruptRequest, Interrupts};
+use crate::interrupt::{InterruptRequest, Interrupts, RunningAnswer, RunningRequest};
+use crate::lifeline::{self, Link};
+use crate::orphans;
 use crate::turn::{self, Bus, ChatRequest, EnqueueAck, Events};
 use crate::{DEFAULT_REALM, Settings};
 
-/// `POST /v1/chat`: one turn, answered when it is complete.
-const HTTP_CHAT: HttpRoute = HttpRoute { method: "POST", path: "/v1/chat", function_id: "agent::http_chat" };
 /// `POST /v1/chat/interrupt`: stop a session's running turn.
 const HTTP_INTERRUPT: HttpRoute =
     HttpRoute { method: "POST", path: "/v1/chat/interrupt", function_id: "agent::http_interrupt" };
@@ -39,18 +44,18 @@ pub static MANIFEST: WorkerManifest = WorkerManifest {
     functions: &[
         "agent::chat",
         "agent::interrupt",
+        "agent::running",
         "agent::create",
         "agent::get",
         "agent::list",
         "agent::delete",
-        "agent::http_chat",
         "agent::http_interrupt",
         "agent::http_list",
         "agent::http_create",
         "agent::http_get",
         "agent::http_delete",
     ],
-    http_routes: &[HTTP_CHAT, HTTP_INTERRUPT, HTTP_LIST, HTTP_CREATE, HTTP_GET, HTTP_DELETE],
+    http_routes: &[HTTP_INTERRUPT, HTTP_LIST, HTTP_CREATE, HTTP_GET, HTTP_DELETE],
     depends_on: &[],
     restart: RestartPolicy::Always,
 };
@@ -149,36 +154,52 @@ impl Events for EventSink {
 }
 
 /// Runs one turn for `req`, streaming its events into `req.events` when given; `interrupts`
-/// reaches it while it runs.
+/// reaches it while it runs, and it is abandoned when `link` says the engine went away.
 pub async fn chat(
     bus: &IiiBus,
     settings: &Settings,
     interrupts: &Interrupts,
+    link: &Link,
     req: ChatRequest,
 ) -> Result<turn::ChatAnswer, WorkerError> {
+    let lost = link.lost();
     // The engine's trace of this invocation, when the SDK's telemetry carries it.
     let trace_id = iii_sdk::telemetry::context::current_trace_id();
     let mut events = EventSink::open(bus.iii.address(), req.events.as_ref()).await;
-    let result = turn::chat_interruptible(bus, &mut events, settings, req, trace_id, interrupts).await;
+    let result = turn::chat_supervised(bus, &mut events, settings, req, trace_id, interrupts, lost).await;
     events.close().await;
     result
 }
 
-/// Registers every `agent::*` function and the `/v1/chat`, `/v1/chat/interrupt` and
-/// `/v1/agents` routes on `iii`.
+/// Registers every `agent::*` function and the `/v1/chat/interrupt` and `/v1/agents` routes on
+/// `iii` (call inside a tokio runtime); settles the turns an earlier process left running and
+/// opens the lifeline to the engine.
 pub fn register(iii: &III, settings: Settings, api_key: Option<Arc<str>>) {
+    // Before any turn of this process can open a session.
+    let started_ms = agentos_kit::clock::now_ms();
     let bus = IiiBus::new(iii.clone());
     let settings = Arc::new(settings);
     let interrupts = Interrupts::default();
+    let link = lifeline::start(iii, bus.clone());
+    let b = bus.clone();
+    tokio::spawn(async move {
+        match orphans::settle(&b, started_ms, orphans::AGENT_CORE_RESTARTED, orphans::AGENT_CORE_GONE).await {
+            Ok(s) if s.sessions.is_empty() => tracing::debug!("no turn was left running"),
+            Ok(s) => {
+                tracing::warn!(sessions = ?s.sessions, expired = s.expired, "failed the turns an earlier agent-core left running")
+            }
+            Err(e) => tracing::warn!("could not settle the turns an earlier agent-core left running: {e}"),
+        }
+    });
 
-    let (b, s, i) = (bus.clone(), settings.clone(), interrupts.clone());
+    let (b, s, i, l) = (bus.clone(), settings, interrupts.clone(), link);
     register_typed(
         iii,
         "agent::chat",
         "One chat turn: {message, session_id?, hand?, agent?, realm?, model?, history?, events? (channel writer)} -> {session_id, reply, tool_calls, usage, model, steps, finish}.",
         move |req: ChatRequest| {
-            let (b, s, i) = (b.clone(), s.clone(), i.clone());
-            async move { chat(&b, &s, &i, req).await }
+            let (b, s, i, l) = (b.clone(), s.clone(), i.clone(), l.clone());
+            async move { chat(&b, &s, &i, &l, req).await }
         },
     );
     let i = interrupts.clone();
@@ -189,6 +210,16 @@ pub fn register(iii: &III, settings: Settings, api_key: Option<Arc<str>>) {
         move |req: InterruptRequest| {
             let i = i.clone();
             async move { i.handle(&req) }
+        },
+    );
+    let i = interrupts.clone();
+    register_typed(
+        iii,
+        "agent::running",
+        "Whether a turn of a session runs in this worker: {session_id} -> {running}.",
+        move |req: RunningRequest| {
+            let running = i.is_running(&req.session_id);
+            async move { Ok::<_, WorkerError>(RunningAnswer { running }) }
         },
     );
     let b = bus.clone();
@@ -220,19 +251,9 @@ pub fn register(iii: &III, settings: Settings, api_key: Option<Arc<str>>) {
     if api_key.is_none() {
         tracing::warn!(
             worker = MANIFEST.name,
-            "no API key (AGENTOS_API_KEY): /v1/chat and /v1/agents answer without one"
+            "no API key (AGENTOS_API_KEY): /v1/chat/interrupt and /v1/agents answer without one"
         );
     }
-    let (b, s, i) = (bus.clone(), settings, interrupts.clone());
-    register_route_or_log(iii, MANIFEST.name, HTTP_CHAT, &api_key, move |req| {
-        let (b, s, i) = (b.clone(), s.clone(), i.clone());
-        async move {
-            let mut chat_req: ChatRequest = req.body_as()?;
-            // Streaming has its own route (/v1/chat/stream); a channel here would never be read.
-            chat_req.events = None;
-            Ok(HttpResponse::ok(chat(&b, &s, &i, chat_req).await?))
-        }
-    });
     register_route_or_log(iii, MANIFEST.name, HTTP_INTERRUPT, &api_key, move |req| {
         let i = interrupts.clone();
         async move { Ok(HttpResponse::ok(i.handle(&req.body_as::<InterruptRequest>()?)?)) }

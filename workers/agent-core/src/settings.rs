@@ -1,14 +1,24 @@
-//! The `[agent]` section of `agentos.toml`: step limit, the tool allow-list, timeouts.
+//! The `[agent]` section of `agentos.toml`: step limit, the tool allow-list, timeouts, the
+//! largest chat message.
 //!
 //! Until the approval workers land, a tool call runs only when its function id matches the
 //! allow-list; anything else is refused with a message the model sees, naming the setting.
 
 use std::time::Duration;
 
+use agentos_kit::WorkerError;
 use serde::Deserialize;
 
 /// The read-only workbench tools: allowed without asking by default.
 pub const DEFAULT_ALLOW: &[&str] = &["code::read_file", "code::list", "code::search"];
+
+/// The code of a chat message over `[agent] max_message_bytes` (HTTP 413).
+pub const MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
+
+/// The default `[agent] max_message_bytes`: 256 KiB is some 60 000 tokens of prose, more than a
+/// person types or pastes into a chat, and far below what would fill engine state when stored
+/// in every replay step; bigger inputs belong in a file of the workspace the tools can read.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
 /// `[agent]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -27,6 +37,9 @@ pub struct Settings {
     pub llm_timeout_secs: u64,
     /// The longest tool result given back to the model, in bytes; longer results are cut.
     pub max_tool_result_bytes: usize,
+    /// The longest chat message a turn accepts, in bytes; a longer one is refused
+    /// (`MESSAGE_TOO_LARGE`) before anything is stored.
+    pub max_message_bytes: usize,
 }
 
 impl Default for Settings {
@@ -38,6 +51,7 @@ impl Default for Settings {
             tool_timeout_secs: 300,
             llm_timeout_secs: 600,
             max_tool_result_bytes: 32 * 1024,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -46,6 +60,22 @@ impl Settings {
     /// Whether `function_id` may run without approval.
     pub fn allows(&self, function_id: &str) -> bool {
         self.allow.iter().any(|pattern| pattern_matches(pattern, function_id))
+    }
+
+    /// `MESSAGE_TOO_LARGE`, naming the limit and the setting, when `message` is longer than
+    /// `max_message_bytes`.
+    pub fn check_message(&self, message: &str) -> Result<(), WorkerError> {
+        if message.len() <= self.max_message_bytes {
+            return Ok(());
+        }
+        Err(WorkerError::new(
+            MESSAGE_TOO_LARGE,
+            format!(
+                "the message is {} bytes, over the limit of {} bytes ([agent] max_message_bytes in agentos.toml); nothing was stored. Send a shorter message, put the text in a file of the workspace and ask about the file, or raise max_message_bytes",
+                message.len(),
+                self.max_message_bytes
+            ),
+        ))
     }
 
     /// The tool-call timeout.
@@ -86,6 +116,23 @@ mod tests {
         assert!(!pattern_matches("code::*", "codex::run"));
         assert!(pattern_matches("*", "memory::store"));
         assert!(!pattern_matches("code::read", "code::read_file"));
+    }
+
+    #[test]
+    fn a_message_over_the_limit_is_refused_naming_the_limit_and_the_setting() {
+        let s = Settings { max_message_bytes: 4, ..Settings::default() };
+        assert_eq!(s.check_message("four"), Ok(()));
+        let err = s.check_message("fives").unwrap_err();
+        assert_eq!(err.code, MESSAGE_TOO_LARGE);
+        assert!(
+            err.message.starts_with(
+                "the message is 5 bytes, over the limit of 4 bytes ([agent] max_message_bytes in agentos.toml); nothing was stored."
+            ),
+            "{err}"
+        );
+        assert_eq!(Settings::default().max_message_bytes, 262_144);
+        let s: Settings = agentos_kit::config::section_in("[agent]\nmax_message_bytes = 1024\n", "agent").unwrap();
+        assert_eq!(s.max_message_bytes, 1024);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::interrupt::{self, InterruptRequest, Interrupts};
-use crate::turn::{Bus, ChatRequest, Events, NoEvents, chat, chat_interruptible};
+use crate::turn::{Bus, ChatRequest, Events, NoEvents, chat, chat_interruptible, chat_supervised};
 use crate::{Settings, agents};
 
 type Tool = Box<dyn Fn(&Value) -> Result<Value, WorkerError> + Send + Sync>;
@@ -723,4 +723,97 @@ async fn interrupting_a_session_with_no_running_turn_answers_false() {
     assert_eq!(answer.finish, "stop");
     let over = InterruptRequest { session_id: "s-over".into(), via: Some(interrupt::Via::Cli) };
     assert!(!interrupts.handle(&over).unwrap().interrupted, "a turn that ended is not interrupted");
+}
+
+#[tokio::test]
+async fn a_message_over_the_limit_is_refused_before_anything_is_stored() {
+    let bus = FakeBus::new(&[]).answer(text("never"));
+    let settings = Settings { max_message_bytes: 16, ..Settings::default() };
+    let mut events = Recorder::default();
+    let err = chat(&bus, &mut events, &settings, ask(&"x".repeat(17)), None).await.unwrap_err();
+    assert_eq!(err.code, crate::settings::MESSAGE_TOO_LARGE);
+    assert!(err.message.contains("[agent] max_message_bytes"), "{err}");
+    assert_eq!(*bus.calls.lock().unwrap(), Vec::<String>::new(), "no session, no lookup");
+    assert_eq!(bus.replay_kinds(), Vec::<String>::new(), "no replay step");
+    assert_eq!(bus.requests().len(), 0);
+    assert_eq!(events.names(), ["error"]);
+    let answer = chat(&bus, &mut NoEvents, &settings, ask(&"x".repeat(16)), None).await.unwrap();
+    assert_eq!(answer.reply, "never", "a message at the limit runs");
+}
+
+#[tokio::test]
+async fn a_turn_the_engine_went_away_under_fails_its_session_and_expires_its_approval() {
+    let expired = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let log = expired.clone();
+    let mut bus = approving(
+        FakeBus::new(&["code::write_file"])
+            .tool("code::write_file", |_| panic!("must not run"))
+            .tool("approval::expire_turn", move |input| {
+                log.lock().unwrap().push(input.clone());
+                Ok(json!({"expired": [{"id": "ap1"}]}))
+            })
+            .answer(calls(&[("c1", "code__write_file", json!({"path": "a", "content": "x"}))])),
+        "ask",
+    );
+    bus.wait_hangs = true;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let lost = async move {
+        let _ = rx.await;
+        crate::orphans::engine_lost()
+    };
+    let mut events = Recorder::default();
+    let req = ChatRequest { session_id: Some("s-lost".into()), ..ask("write") };
+    let (settings, interrupts) = (Settings::default(), Interrupts::default());
+    let turn = chat_supervised(&bus, &mut events, &settings, req, None, &interrupts, lost);
+    let engine_dies = async {
+        until("the approval wait", || bus.calls_of("approval::wait") == 1).await;
+        tx.send(()).unwrap();
+    };
+    let (result, ()) = tokio::join!(turn, engine_dies);
+    let err = result.unwrap_err();
+    assert_eq!(err.code, crate::orphans::TURN_INTERRUPTED);
+    assert_eq!(bus.states(), ["waiting_approval", "failed"]);
+    let expired = expired.lock().unwrap().clone();
+    assert_eq!(expired.len(), 1, "{expired:?}");
+    assert_eq!(expired[0]["session_id"], "s-lost");
+    assert_eq!(expired[0]["reason"], crate::orphans::ENGINE_GONE);
+    let turn_id = bus.enqueued.lock().unwrap()[0].1["turn_id"].clone();
+    assert_eq!(expired[0]["turn_id"], turn_id, "only this turn's requests");
+    assert_eq!(bus.replay_kinds().last().map(String::as_str), Some("error"));
+    assert_eq!(events.names().last(), Some(&"error"));
+}
+
+#[tokio::test]
+async fn settling_fails_the_sessions_left_running_and_expires_their_approvals() {
+    let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let (fail_log, expire_log) = (seen.clone(), seen.clone());
+    let bus = FakeBus::new(&[])
+        .tool("session::fail_running", move |input| {
+            fail_log.lock().unwrap().push(("fail_running".to_string(), input.clone()));
+            Ok(json!({"sessions": [{"id": "s1", "state": "failed"}, {"id": "s2", "state": "failed"}]}))
+        })
+        .tool("approval::expire_turn", move |input| {
+            expire_log.lock().unwrap().push(("expire_turn".to_string(), input.clone()));
+            Ok(json!({"expired": if input["session_id"] == "s1" { json!([{"id": "ap1"}]) } else { json!([]) }}))
+        });
+    let settled =
+        crate::orphans::settle(&bus, 42, "agent-core stopped", "agent-core restarted while it waited").await.unwrap();
+    assert_eq!(settled, crate::orphans::Settled { sessions: vec!["s1".into(), "s2".into()], expired: 1 });
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (
+                "fail_running".to_string(),
+                json!({"before_ms": 42, "error": {"code": "TURN_INTERRUPTED", "message": "agent-core stopped"}})
+            ),
+            (
+                "expire_turn".to_string(),
+                json!({"session_id": "s1", "turn_id": null, "reason": "agent-core restarted while it waited"})
+            ),
+            (
+                "expire_turn".to_string(),
+                json!({"session_id": "s2", "turn_id": null, "reason": "agent-core restarted while it waited"})
+            ),
+        ]
+    );
 }

@@ -16,6 +16,9 @@
 //! - A turn that fails is not saved; a turn that completes is saved with every tool call and
 //!   result, so the next turn sees what happened.
 //! - Events are best effort ([`Events`]); the answer is the same whether anyone listens or not.
+//! - A message over `[agent] max_message_bytes` is refused before anything is stored.
+//! - A turn the engine went away under ends at once as failed ([`chat_supervised`]); nothing it
+//!   waited on stays pending ([`crate::orphans`]).
 //! - An interrupt is checked before every LLM call and every tool call, and races the streamed
 //!   answer and the wait for an approval; the interrupted turn ends like a finished one.
 
@@ -300,8 +303,27 @@ pub async fn chat_interruptible<B: Bus, E: Events>(
     trace_id: Option<String>,
     interrupts: &Interrupts,
 ) -> Result<ChatAnswer, WorkerError> {
+    chat_supervised(bus, events, settings, req, trace_id, interrupts, std::future::pending()).await
+}
+
+/// [`chat_interruptible`], abandoned with the error `lost` gives when that completes first (the
+/// engine went away under the turn: [`crate::lifeline`]). An abandoned turn ends like a failed
+/// one: its session is `failed` and its pending approval requests are expired.
+pub async fn chat_supervised<B: Bus, E: Events>(
+    bus: &B,
+    events: &mut E,
+    settings: &Settings,
+    req: ChatRequest,
+    trace_id: Option<String>,
+    interrupts: &Interrupts,
+    lost: impl Future<Output = WorkerError>,
+) -> Result<ChatAnswer, WorkerError> {
     let mut recorder = None;
-    let mut result = turn(bus, events, settings, req, trace_id, interrupts, &mut recorder).await;
+    let mut result = tokio::select! {
+        biased;
+        result = turn(bus, events, settings, req, trace_id, interrupts, &mut recorder) => result,
+        e = lost => Err(e),
+    };
     // Every recorded step must have reached the engine's queue before the turn answers.
     if let (Some((rec, _)), Ok(_)) = (recorder.as_mut(), &result)
         && let Err(e) = rec.flush().await
@@ -323,6 +345,15 @@ pub async fn chat_interruptible<B: Bus, E: Events>(
                     tracing::warn!("could not record the turn's error: {r}");
                 }
                 set_state(bus, session_id, "failed", Some(e)).await;
+                if e.code == crate::orphans::TURN_INTERRUPTED {
+                    // The turn may have been abandoned while a request waited on it.
+                    let started = Instant::now();
+                    let turn_id = rec.turn_id().to_string();
+                    let gone = crate::orphans::ENGINE_GONE;
+                    if let Err(x) = crate::orphans::expire(bus, started, session_id, Some(&turn_id), gone).await {
+                        tracing::warn!(session = %session_id, "could not expire the turn's approval requests: {x}");
+                    }
+                }
             }
         }
     }
@@ -349,6 +380,8 @@ async fn turn<B: Bus, E: Events>(
     if req.message.trim().is_empty() {
         return Err(WorkerError::invalid_input("the message is empty; say something"));
     }
+    // Before anything is stored: no session, no replay step, no history.
+    settings.check_message(&req.message)?;
     let realm = req.realm.clone().unwrap_or_else(|| DEFAULT_REALM.to_string());
     let agent = match &req.agent {
         Some(id) => Some(agents::get(bus, &realm, id).await?),

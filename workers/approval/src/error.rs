@@ -12,6 +12,9 @@ use crate::Decision;
 /// The code for "this agent (or session) already has as many pending requests as allowed".
 pub const TOO_MANY_PENDING: &str = "TOO_MANY_PENDING";
 
+/// The code for "the turn that waited on this request is gone" (HTTP 409).
+pub const TURN_GONE: &str = "TURN_GONE";
+
 /// Why an approval operation failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ApprovalError {
@@ -30,6 +33,16 @@ pub enum ApprovalError {
         id: String,
         /// Its first decision.
         decision: Box<Decision>,
+    },
+    /// The turn that waited on the request is gone, so no decision can reach it (`TURN_GONE`).
+    #[error(
+        "approval {id} can no longer be decided: the turn that waited on it is gone ({reason}), so nothing ran and nothing will; ask again in a new turn of the session"
+    )]
+    TurnGone {
+        /// The request.
+        id: String,
+        /// Why the turn is gone.
+        reason: String,
     },
     /// The agent or session has too many pending requests (`TOO_MANY_PENDING`).
     #[error(
@@ -70,6 +83,7 @@ impl ApprovalError {
             Self::NotFound { .. } | Self::RuleNotFound { .. } => codes::NOT_FOUND,
             Self::AlreadyDecided { .. } => codes::CONFLICT,
             Self::TooManyPending { .. } => TOO_MANY_PENDING,
+            Self::TurnGone { .. } => TURN_GONE,
             Self::InvalidInput(_) => codes::INVALID_INPUT,
             Self::Worker(e) => e.code(),
         }
@@ -85,10 +99,12 @@ impl From<ApprovalError> for WorkerError {
     }
 }
 
-/// The HTTP status for a code: the kit's mapping, plus 429 for [`TOO_MANY_PENDING`].
+/// The HTTP status for a code: the kit's mapping, plus 429 for [`TOO_MANY_PENDING`] and 409
+/// for [`TURN_GONE`].
 pub fn http_status(code: &str) -> u16 {
     match code {
         TOO_MANY_PENDING => 429,
+        TURN_GONE => 409,
         other => agentos_kit::http::status_for(other),
     }
 }
@@ -119,6 +135,7 @@ mod tests {
                 429,
             ),
             (ApprovalError::RuleNotFound { id: "x".into(), known: vec![] }, "NOT_FOUND", 404),
+            (ApprovalError::TurnGone { id: "apr-1".into(), reason: "agent-core restarted".into() }, "TURN_GONE", 409),
             (ApprovalError::InvalidInput("bad".into()), "INVALID_INPUT", 400),
             (ApprovalError::Worker(WorkerError::new("TIMEOUT", "slow")), "TIMEOUT", 504),
         ];

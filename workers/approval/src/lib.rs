@@ -1,10 +1,11 @@
-//! agentos-worker-approval: the human gate (`approval::request|decide|get|list|wait|rules|delete_rule`).
+//! agentos-worker-approval: the human gate
+//! (`approval::request|decide|get|list|wait|expire_turn|rules|delete_rule`).
 //!
 //! When approval-tiers classifies a tool call as `ask`, agent-core files a [`Request`] here and
 //! waits on it; a person approves or denies it from the CLI, the dashboard or the REST API. This
 //! crate root holds the records, the typed requests and the pure decisions over them
-//! ([`new_request`], [`check_pending_limit`], [`decide`], [`granted`], [`remembered`],
-//! [`listing`], [`history_to_prune`]); [`diff`] builds the diff a `code::write_file` request
+//! ([`new_request`], [`check_pending_limit`], [`decide`], [`expire_gone`], [`granted`],
+//! [`remembered`], [`listing`], [`history_to_prune`]); [`diff`] builds the diff a `code::write_file` request
 //! shows; [`service`] is the driver over the engine (state, the expiry timer, waiting, events)
 //! and [`register()`] binds it all to the engine.
 //!
@@ -18,6 +19,11 @@
 //!   whether or not anyone waits on it and across restarts (a sweep at start, then a timer).
 //! - Approving with scope `session` stores a grant, with scope `always` a remembered rule for
 //!   the identical call; approval-tiers reads both ([`agentos_worker_approval_tiers::remembered`]).
+//! - A request outlives no turn: when the turn waiting on it is gone (agent-core or the engine
+//!   restarted under it), `approval::expire_turn` expires it ([`expire_gone`]: denied, nothing
+//!   ran), and deciding it afterwards is `TURN_GONE` (409), never a false `approved`. Before a
+//!   decision on a request that names its turn, agent-core is asked whether the turn still runs
+//!   (`agent::running`); one that does not is expired then and there ([`gone_from`]).
 //! - Every request and decision is published on the topic [`EVENTS_TOPIC`] as
 //!   `{"event": "approval_requested"|"approval_decided", "data": Request}` for live inboxes.
 
@@ -32,7 +38,7 @@ use agentos_worker_approval_tiers::{AlwaysRule, By, MatchedRule, SessionGrant, T
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use error::{ApprovalError, TOO_MANY_PENDING, http_status};
+pub use error::{ApprovalError, TOO_MANY_PENDING, TURN_GONE, http_status};
 pub use register::{MANIFEST, register, run};
 pub use service::{Approvals, Config};
 
@@ -163,6 +169,14 @@ pub struct Request {
     /// The tool call this request gates, when the caller named it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// The turn that waits on it, when the caller named it (agent-core does): a request is
+    /// expired with its turn ([`expire_gone`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_id: Option<String>,
+    /// Why the turn that waited on it is gone, when it is: the request was expired without a
+    /// decision anyone made, and deciding it is `TURN_GONE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_gone: Option<String>,
     /// What the call would change: a unified diff for `code::write_file` (against the current
     /// file) and `code::apply_patch` (the patch itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -202,6 +216,30 @@ pub struct NewRequest {
     /// The tool call it gates.
     #[serde(default)]
     pub tool_call_id: Option<String>,
+    /// The turn that waits on it.
+    #[serde(default)]
+    pub turn_id: Option<String>,
+}
+
+/// `approval::expire_turn`: the turn waiting on a session's requests is gone (agent-core or the
+/// engine restarted under it); its pending requests are expired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpireTurn {
+    /// The session whose turn is gone.
+    pub session_id: String,
+    /// Only this turn's requests; every pending request of the session when left out.
+    #[serde(default)]
+    pub turn_id: Option<String>,
+    /// Why the turn is gone, in words a person reads (`agent-core restarted while it waited`).
+    pub reason: String,
+}
+
+/// What `approval::expire_turn` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expired {
+    /// The requests it expired, as they are now.
+    pub expired: Vec<Request>,
 }
 
 /// `approval::decide`: a person's answer to a request.
@@ -342,6 +380,8 @@ pub fn new_request(
         tier: req.tier,
         rule: req.rule,
         tool_call_id: req.tool_call_id,
+        turn_id: req.turn_id,
+        turn_gone: None,
         diff,
         decision: None,
     })
@@ -395,6 +435,9 @@ pub fn check_pending_limit(existing: &[Request], req: &NewRequest, max: usize) -
 /// A denial reaches only this call: `session` or `always` with `deny` is `INVALID_INPUT`.
 /// An `always` approval names the rule it makes ([`always_rule_id`]).
 pub fn decide(request: &Request, input: &Decide, now_ms: u64) -> Result<Request, ApprovalError> {
+    if let Some(reason) = &request.turn_gone {
+        return Err(ApprovalError::TurnGone { id: request.id.clone(), reason: reason.clone() });
+    }
     if let Some(first) = &request.decision {
         return Err(ApprovalError::AlreadyDecided { id: request.id.clone(), decision: Box::new(first.clone()) });
     }
@@ -416,6 +459,46 @@ pub fn decide(request: &Request, input: &Decide, now_ms: u64) -> Result<Request,
     decided.decision =
         Some(Decision { decision: input.decision, scope: input.scope, note, by, decided_ms: now_ms, rule_id });
     Ok(decided)
+}
+
+/// Whether `request` is one `approval::expire_turn` for `session_id` (and `turn_id`, when
+/// given) expires: it is pending and waits on that session's (that turn's) turn.
+pub fn waits_on(request: &Request, session_id: &str, turn_id: Option<&str>) -> bool {
+    request.status == Status::Pending
+        && request.session_id == session_id
+        && turn_id.is_none_or(|t| request.turn_id.as_deref() == Some(t))
+}
+
+/// `request` expired at `now_ms` because its turn is gone for `reason`: denied (nothing runs),
+/// decided by nobody (`by.via = "timeout"`), with `turn_gone` set so a later decision is
+/// `TURN_GONE`. A request already decided is left as it is (`None`).
+pub fn expire_gone(request: &Request, reason: &str, now_ms: u64) -> Option<Request> {
+    if request.decision.is_some() {
+        return None;
+    }
+    let mut expired = request.clone();
+    expired.status = Status::Denied;
+    expired.turn_gone = Some(reason.to_string());
+    expired.decision = Some(Decision {
+        decision: Verdict::Deny,
+        scope: Scope::Once,
+        note: Some(format!("expired: the turn that waited on it is gone ({reason}); nothing ran")),
+        by: By { who: None, via: Via::Timeout },
+        decided_ms: now_ms,
+        rule_id: None,
+    });
+    Some(expired)
+}
+
+/// Why a pending request's turn is gone, from agent-core's answer to `agent::running` for its
+/// session: `Ok(running)`, or the error code of the call. `None` when the turn may still wait
+/// (it runs, or agent-core could not say: a slow answer is no proof of death).
+pub fn gone_from(answer: Result<bool, &str>) -> Option<&'static str> {
+    match answer {
+        Ok(false) => Some("agent-core no longer runs the turn that waited"),
+        Err("function_not_found" | "invocation_stopped") => Some("agent-core is not running, so its turn is gone"),
+        _ => None,
+    }
 }
 
 /// The decision a request gets when its time is up.

@@ -5,7 +5,7 @@
 //! - No decisions here: every handler decodes, calls one service method and encodes.
 //! - Routes are separate functions (`approval::http_list`, ...) because a route's function
 //!   receives the HTTP request envelope. Their errors use [`http_status`]: a second decision is
-//!   a 409, an unknown id a 404.
+//!   a 409, a request whose turn is gone a 409 `TURN_GONE`, an unknown id a 404.
 //! - `GET /v1/approvals/rules` and `GET /v1/approvals/:id` coexist because the engine prefers
 //!   the route with more static segments; request ids start with `apr-`, so none is `rules`.
 //! - Path parameters arrive raw (not percent-decoded); ids are decoded here, so a grant id
@@ -20,7 +20,7 @@ use agentos_worker_approval_tiers::ApprovalSettings;
 
 use crate::error::{ApprovalError, http_status};
 use crate::service::{Approvals, Config, http_by};
-use crate::{Decide, DecideBody, Id, ListRequest, NewRequest, NoArgs, Wait};
+use crate::{Decide, DecideBody, ExpireTurn, Id, ListRequest, NewRequest, NoArgs, Wait};
 
 /// `GET /v1/approvals`: pending requests (`?all=1` adds the history, `?session_id=` filters).
 const HTTP_LIST: HttpRoute = HttpRoute { method: "GET", path: "/v1/approvals", function_id: "approval::http_list" };
@@ -46,6 +46,7 @@ pub static MANIFEST: WorkerManifest = WorkerManifest {
         "approval::get",
         "approval::list",
         "approval::wait",
+        "approval::expire_turn",
         "approval::rules",
         "approval::delete_rule",
         "approval::http_list",
@@ -87,7 +88,7 @@ pub fn register(iii: &III, api_key: Option<Arc<str>>, config: Config) -> Arc<App
         iii,
         &service,
         "approval::request",
-        "Files a pending approval request: {session_id, function_id, arguments, tier, rule, reason?, agent?, hand?, realm?, tool_call_id?} -> Request {id, status, created_ms, expires_ms, ..., diff?}.",
+        "Files a pending approval request: {session_id, function_id, arguments, tier, rule, reason?, agent?, hand?, realm?, tool_call_id?, turn_id?} -> Request {id, status, created_ms, expires_ms, ..., diff?}.",
         |s, req: NewRequest| async move { s.request(req).await },
     );
     register_over(
@@ -113,6 +114,13 @@ pub fn register(iii: &III, api_key: Option<Arc<str>>, config: Config) -> Arc<App
         "approval::wait",
         "Waits for a decision: {id, timeout_ms? (default 30000, at most 60000)} -> the Request, decided or still pending.",
         |s, req: Wait| async move { s.wait(&req.id, req.timeout_ms).await },
+    );
+    register_over(
+        iii,
+        &service,
+        "approval::expire_turn",
+        "Expires the pending requests of a turn that is gone (deciding them is then TURN_GONE): {session_id, turn_id?, reason} -> {expired: [Request]}.",
+        |s, req: ExpireTurn| async move { s.expire_turn(req).await },
     );
     register_over(
         iii,
@@ -232,7 +240,7 @@ mod tests {
 
     #[test]
     fn every_verb_of_the_issue_is_a_function_and_the_manifest_is_valid() {
-        for verb in ["request", "decide", "get", "list", "wait", "rules", "delete_rule"] {
+        for verb in ["request", "decide", "get", "list", "wait", "expire_turn", "rules", "delete_rule"] {
             let id = format!("approval::{verb}");
             assert!(MANIFEST.functions.contains(&id.as_str()), "{id} is missing");
         }

@@ -28,14 +28,18 @@ use tokio::task::JoinHandle;
 use crate::diff::{DiffSource, source, write_diff};
 use crate::error::ApprovalError;
 use crate::{
-    Decide, Deleted, EVENTS_TOPIC, GRANT_PREFIX, HISTORY_LIMIT, Listing, NewRequest, REQUESTS_SCOPE, Remembered,
-    Request, Scope, Status, Verdict, check_pending_limit, decide, granted, history_to_prune, listing, new_id,
-    new_request, overdue, remembered, timeout_decision, wait_for,
+    Decide, Deleted, EVENTS_TOPIC, ExpireTurn, Expired, GRANT_PREFIX, HISTORY_LIMIT, Listing, NewRequest,
+    REQUESTS_SCOPE, Remembered, Request, Scope, Status, Verdict, check_pending_limit, decide, expire_gone, gone_from,
+    granted, history_to_prune, listing, new_id, new_request, overdue, remembered, timeout_decision, wait_for, waits_on,
 };
 
 /// How long reading the current file for a diff may take: a local file read through the
 /// code-agent; past 5 s the request is made without a diff rather than holding up the turn.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long agent-core may take to say whether a turn still runs (an in-memory lookup): past
+/// 2 s the decision goes ahead, as before the question existed.
+const RUNNING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long a `publish` may take: an in-engine fan-out; an event is not worth holding a decision.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -123,7 +127,65 @@ impl Approvals {
                 "by.via \"timeout\" is reserved for requests nobody decided in time; send http, cli or tui".into(),
             ));
         }
+        self.check_turn(&input.id).await?;
         self.apply(input, None).await
+    }
+
+    /// `TURN_GONE` (after expiring the request) when request `id` is pending, names its turn,
+    /// and agent-core says that turn no longer runs ([`gone_from`]).
+    async fn check_turn(&self, id: &str) -> Result<(), ApprovalError> {
+        let stored = self.get(id).await?;
+        let Some(turn_id) = stored.turn_id.clone().filter(|_| stored.decision.is_none()) else {
+            return Ok(());
+        };
+        let input = json!({"session_id": stored.session_id});
+        let answer = call::<_, Value>(&self.iii, "agent::running", &input, RUNNING_TIMEOUT).await;
+        let running = match &answer {
+            Ok(v) => Ok(v["running"].as_bool().unwrap_or(true)),
+            Err(e) => Err(e.code.as_str()),
+        };
+        let Some(reason) = gone_from(running) else { return Ok(()) };
+        let expire =
+            ExpireTurn { session_id: stored.session_id.clone(), turn_id: Some(turn_id), reason: reason.into() };
+        self.expire_turn(expire).await?;
+        Err(ApprovalError::TurnGone { id: id.to_string(), reason: reason.to_string() })
+    }
+
+    /// `approval::expire_turn`: expires the pending requests whose turn is gone (of the session,
+    /// or of one turn of it), so nobody approves a call that can no longer run.
+    pub async fn expire_turn(&self, req: ExpireTurn) -> Result<Expired, ApprovalError> {
+        if req.session_id.trim().is_empty() || req.reason.trim().is_empty() {
+            return Err(ApprovalError::InvalidInput(
+                "approval::expire_turn: send the session_id whose turn is gone and the reason, in words a person reads"
+                    .into(),
+            ));
+        }
+        let expired = {
+            let _serialised = self.gate.lock().await;
+            let all: Vec<Request> = state::list(&self.iii, REQUESTS_SCOPE).await?;
+            let now = clock::now_ms();
+            let mut expired = Vec::new();
+            for request in all.iter().filter(|r| waits_on(r, &req.session_id, req.turn_id.as_deref())) {
+                if let Some(done) = expire_gone(request, &req.reason, now) {
+                    state::set(&self.iii, REQUESTS_SCOPE, &done.id, &done).await?;
+                    expired.push(done);
+                }
+            }
+            expired
+        };
+        if expired.is_empty() {
+            return Ok(Expired { expired });
+        }
+        for request in &expired {
+            self.unschedule(request.expires_ms, &request.id);
+            tracing::info!(id = %request.id, session_id = %request.session_id, reason = %req.reason, "approval expired: its turn is gone");
+        }
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+        for request in &expired {
+            self.publish("approval_decided", request).await;
+        }
+        self.prune().await;
+        Ok(Expired { expired })
     }
 
     /// `approval::get`.

@@ -29,6 +29,7 @@ fn new(session: &str, agent: Option<&str>) -> NewRequest {
         hand: Some("coder".into()),
         realm: None,
         tool_call_id: None,
+        turn_id: Some("t1".into()),
     }
 }
 
@@ -58,7 +59,7 @@ fn a_new_request_is_pending_until_its_timeout_and_keeps_everything_it_was_given(
             "function_id": "code::write_file", "arguments": {"path": "a.txt", "content": "x"},
             "reason": "save the notes", "tier": "ask",
             "rule": {"id": "builtin:workspace-write", "source": "builtin", "function": "code::write_file|apply_patch"},
-            "diff": "diff"
+            "turn_id": "t1", "diff": "diff"
         })
     );
     let no_args = NewRequest { arguments: Value::Null, ..new("s1", None) };
@@ -248,4 +249,52 @@ fn ids_are_apr_and_12_hex_digits_and_differ() {
     let (a, b) = (new_id(), new_id());
     assert!(a.starts_with("apr-") && a.len() == 16 && a[4..].chars().all(|c| c.is_ascii_hexdigit()), "{a}");
     assert_ne!(a, b);
+}
+
+#[test]
+fn a_request_whose_turn_is_gone_is_expired_and_deciding_it_is_turn_gone_never_approved() {
+    let r = pending("apr-1", 1_000, "s1", None);
+    let expired = expire_gone(&r, "agent-core restarted while it waited", 5_000).unwrap();
+    assert_eq!(expired.status, Status::Denied);
+    assert_eq!(expired.turn_gone.as_deref(), Some("agent-core restarted while it waited"));
+    let d = expired.decision.clone().unwrap();
+    assert_eq!((d.decision, d.by.via, d.decided_ms), (Verdict::Deny, Via::Timeout, 5_000));
+    assert_eq!(
+        d.note.as_deref(),
+        Some("expired: the turn that waited on it is gone (agent-core restarted while it waited); nothing ran")
+    );
+    for verdict in [Verdict::Approve, Verdict::Deny] {
+        let err = decide(&expired, &decision("apr-1", verdict, Scope::Once), 6_000).unwrap_err();
+        assert_eq!(err.code(), TURN_GONE);
+        assert_eq!(error::http_status(err.code()), 409);
+        assert_eq!(
+            err.to_string(),
+            "approval apr-1 can no longer be decided: the turn that waited on it is gone (agent-core restarted while it waited), so nothing ran and nothing will; ask again in a new turn of the session"
+        );
+    }
+    // A decision that came first stands.
+    let approved = decide(&r, &decision("apr-1", Verdict::Approve, Scope::Once), 2_000).unwrap();
+    assert_eq!(expire_gone(&approved, "gone", 5_000), None);
+}
+
+#[test]
+fn a_gone_turn_expires_only_the_pending_requests_of_its_session_and_turn() {
+    let mine = pending("apr-1", 1, "s1", None);
+    let other_turn = Request { turn_id: Some("t2".into()), ..pending("apr-2", 1, "s1", None) };
+    let other_session = pending("apr-3", 1, "s2", None);
+    let decided = decide(&mine, &decision("apr-1", Verdict::Deny, Scope::Once), 2).unwrap();
+    assert!(waits_on(&mine, "s1", Some("t1")));
+    assert!(!waits_on(&other_turn, "s1", Some("t1")));
+    assert!(waits_on(&other_turn, "s1", None), "without a turn, every pending request of the session");
+    assert!(!waits_on(&other_session, "s1", None));
+    assert!(!waits_on(&decided, "s1", None));
+}
+
+#[test]
+fn a_turn_is_gone_only_when_agent_core_says_so_or_is_not_there() {
+    assert_eq!(gone_from(Ok(true)), None);
+    assert_eq!(gone_from(Ok(false)), Some("agent-core no longer runs the turn that waited"));
+    assert_eq!(gone_from(Err("function_not_found")), Some("agent-core is not running, so its turn is gone"));
+    assert_eq!(gone_from(Err("invocation_stopped")), Some("agent-core is not running, so its turn is gone"));
+    assert_eq!(gone_from(Err("TIMEOUT")), None, "a slow answer is no proof");
 }

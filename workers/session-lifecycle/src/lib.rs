@@ -7,7 +7,7 @@
 //!
 //! This crate is the domain: typed requests and one async method per verb on [`Sessions`]
 //! ([`Sessions::open`], [`Sessions::get`], [`Sessions::list`], [`Sessions::rename`],
-//! [`Sessions::set_state`], [`Sessions::close`]) over a small [`SessionStore`] trait, so unit
+//! [`Sessions::set_state`], [`Sessions::fail_running`], [`Sessions::close`]) over a small [`SessionStore`] trait, so unit
 //! tests run them against an in-memory fake. [`register()`] binds them to the engine.
 //!
 //! Rules it keeps:
@@ -23,6 +23,9 @@
 //! - **`open` means a turn starts**: it resumes the session (by id, else by name, in the realm,
 //!   `default` when none is given) or creates it, sets `active`, counts the turn in `turns` and
 //!   takes the turn's hand, agent and model. A `done` or `failed` session can be opened again.
+//! - No session stays `active` or `waiting_approval` after its turn is gone: agent-core calls
+//!   `session::fail_running` when it starts and when it lost the engine, and every session left
+//!   running before then becomes `failed` with the reason ([`left_running`]).
 //! - Writes are serialised by one lock in the worker, so two turns that start together both
 //!   count and two sessions never take one name. Reads take no lock.
 //! - Every change is published on the engine's `publish` topic [`EVENTS_TOPIC`] as
@@ -307,6 +310,30 @@ pub struct CloseSession {
     pub realm: Option<String>,
 }
 
+/// `session::fail_running`: the turns of the sessions still `active` or `waiting_approval`
+/// are gone (agent-core started, or lost the engine under them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailRunning {
+    /// Only sessions last changed before this, in Unix ms: a turn started since is alive.
+    pub before_ms: u64,
+    /// Why their turns are gone; stored as each one's `last_error`.
+    pub error: ErrorInfo,
+}
+
+/// What `session::fail_running` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failed {
+    /// The sessions it marked `failed`, as stored now.
+    pub sessions: Vec<Session>,
+}
+
+/// Whether `session`'s turn was running (`active` or `waiting_approval`) when it last changed,
+/// before `before_ms`: a turn that a restart left behind.
+pub fn left_running(session: &Session, before_ms: u64) -> bool {
+    matches!(session.state, SessionState::Active | SessionState::WaitingApproval) && session.updated_ms < before_ms
+}
+
 /// The state scope of `realm`'s sessions: `realm:<realm>:sessions`.
 pub fn scope(realm: &str) -> String {
     format!("realm:{realm}:sessions")
@@ -490,6 +517,35 @@ impl<S: SessionStore> Sessions<S> {
         self.store.put(&session).await?;
         self.store.publish(&SessionEvent::new(SessionEvent::STATE, &session)).await;
         Ok(session)
+    }
+
+    /// `session::fail_running`: every session whose turn was left running before `before_ms`
+    /// ([`left_running`]) becomes `failed` with `error`. Under the write lock, so a turn that
+    /// opens its session meanwhile is never caught.
+    pub async fn fail_running(&self, req: FailRunning) -> Result<Failed, SessionError> {
+        let _one_writer = self.write.lock().await;
+        let now = self.store.now_ms();
+        let mut failed = Vec::new();
+        for realm in self.store.realms().await? {
+            for session in self.store.list(&realm).await? {
+                if !left_running(&session, req.before_ms) {
+                    continue;
+                }
+                let session = Session {
+                    realm: realm.clone(),
+                    state: SessionState::Failed,
+                    last_error: Some(req.error.clone()),
+                    updated_ms: now,
+                    ..session
+                };
+                self.store.put(&session).await?;
+                failed.push(session);
+            }
+        }
+        for session in &failed {
+            self.store.publish(&SessionEvent::new(SessionEvent::STATE, session)).await;
+        }
+        Ok(Failed { sessions: failed })
     }
 
     /// `session::close`: the session is `done` (opening it again starts another turn).

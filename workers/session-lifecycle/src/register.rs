@@ -20,8 +20,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
-    CloseSession, EVENTS_TOPIC, GetSession, INDEX_SCOPE, IndexEntry, ListSessions, OpenSession, RenameSession, Session,
-    SessionError, SessionEvent, SessionState, SessionStore, Sessions, SetState, percent_decode, realm_of_scope, scope,
+    CloseSession, EVENTS_TOPIC, FailRunning, GetSession, INDEX_SCOPE, IndexEntry, ListSessions, OpenSession,
+    RenameSession, Session, SessionError, SessionEvent, SessionState, SessionStore, Sessions, SetState, percent_decode,
+    realm_of_scope, scope,
 };
 
 /// `GET /v1/sessions?realm=&state=&limit=`: sessions, newest first.
@@ -42,6 +43,7 @@ pub static MANIFEST: WorkerManifest = WorkerManifest {
     functions: &[
         "session::open",
         "session::set_state",
+        "session::fail_running",
         "session::get",
         "session::list",
         "session::rename",
@@ -87,6 +89,13 @@ pub fn register(iii: &III, api_key: Option<Arc<str>>) -> Arc<Sessions<StateStore
         "session::set_state",
         "Sets a session's state (active, waiting_approval, done, failed) and, with error, its last_error: {id, state, error?: {code, message}, realm?} -> Session.",
         |s, req: SetState| async move { s.set_state(req).await },
+    );
+    register_over(
+        iii,
+        &sessions,
+        "session::fail_running",
+        "Marks failed every session left active or waiting_approval before before_ms (its turn is gone): {before_ms, error: {code, message}} -> {sessions}.",
+        |s, req: FailRunning| async move { s.fail_running(req).await },
     );
     register_over(
         iii,

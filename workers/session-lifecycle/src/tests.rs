@@ -370,3 +370,33 @@ fn a_record_without_a_state_reads_as_done_and_unknown_fields_are_ignored() {
         serde_json::json!({"id": "s1", "realm": "default", "hand": "coder", "state": "done", "turns": 0, "created_ms": 1, "updated_ms": 2})
     );
 }
+
+#[tokio::test]
+async fn fail_running_fails_only_the_sessions_left_running_before_the_restart() {
+    let s = Sessions::new(Fake::default());
+    // Clock: each read ticks 1 ms from 1 000.
+    s.open(open_req(Some("waiting"), None, None)).await.unwrap();
+    s.set_state(SetState { id: "waiting".into(), state: SessionState::WaitingApproval, error: None, realm: None })
+        .await
+        .unwrap();
+    s.open(open_req(Some("running"), None, Some("team"))).await.unwrap();
+    s.open(open_req(Some("finished"), None, None)).await.unwrap();
+    s.close(CloseSession { id: "finished".into(), realm: None }).await.unwrap();
+    let restart_ms = s.store().now_ms() + 1;
+    s.open(open_req(Some("after"), None, None)).await.unwrap();
+    let error = ErrorInfo { code: "TURN_INTERRUPTED".into(), message: "agent-core restarted".into() };
+    let failed = s.fail_running(FailRunning { before_ms: restart_ms, error: error.clone() }).await.unwrap();
+    let mut ids: Vec<(&str, &str)> = failed.sessions.iter().map(|s| (s.id.as_str(), s.realm.as_str())).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec![("running", "team"), ("waiting", "default")]);
+    for id in ["running", "waiting"] {
+        let stored = s.get(GetSession { id: Some(id.into()), ..GetSession::default() }).await.unwrap();
+        assert_eq!((stored.state, stored.last_error), (SessionState::Failed, Some(error.clone())), "{id}");
+    }
+    let after = s.get(GetSession { id: Some("after".into()), ..GetSession::default() }).await.unwrap();
+    assert_eq!(after.state, SessionState::Active, "a turn started since the restart is alive");
+    let finished = s.get(GetSession { id: Some("finished".into()), ..GetSession::default() }).await.unwrap();
+    assert_eq!(finished.state, SessionState::Done);
+    let again = s.fail_running(FailRunning { before_ms: restart_ms, error }).await.unwrap();
+    assert_eq!(again.sessions, vec![], "a second sweep finds nothing");
+}

@@ -1,18 +1,71 @@
 //! agentos-worker-streaming: the streaming surfaces of the chat API (`sse::*`).
 //!
-//! `POST /v1/chat/stream` runs `agent::chat` with an event channel and relays every event as a
-//! Server-Sent Event; `POST /v1/chat/completions` and `GET /v1/models` put an OpenAI-compatible
+//! `POST /v1/chat` runs `agent::chat` and answers with the turn as JSON; `POST /v1/chat/stream`
+//! runs it with an event channel and relays every event as a Server-Sent Event; `POST /v1/chat/completions` and `GET /v1/models` put an OpenAI-compatible
 //! face on the same turns, so any OpenAI client can talk to an agentos hand (the hand is the
 //! model). The HTTP body streams through the engine's response channel (iii's streamed HTTP
 //! responses), frame by frame.
 //!
-//! This module holds the pure translations (SSE framing, OpenAI requests, answers and chunks);
-//! [`register`] is the glue.
+//! This module holds the pure translations (SSE framing, OpenAI requests, answers and chunks,
+//! turn errors and their HTTP statuses); [`register`] is the glue.
+//!
+//! Rules it keeps:
+//! - A turn whose agent-core went away is a `503 WORKER_UNAVAILABLE` naming agent-core
+//!   ([`turn_error`]), never the engine's bare `invocation_stopped`.
+//! - A message or a conversation too large is a 413 ([`chat_status`]), never a 500.
 
 pub mod register;
 
+use agentos_kit::WorkerError;
 use serde::Deserialize;
 use serde_json::{Value, json};
+
+/// The code of a turn whose worker is not there (any more): retry once it is back (HTTP 503).
+pub const WORKER_UNAVAILABLE: &str = "WORKER_UNAVAILABLE";
+
+/// agent-core's code for a message over `[agent] max_message_bytes` (HTTP 413).
+pub const MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
+
+/// context-manager's code for a conversation that cannot fit the model's window (HTTP 413).
+pub const CONTEXT_TOO_LARGE: &str = "CONTEXT_TOO_LARGE";
+
+/// agent-core's code for a turn cut short by a restart under it (HTTP 503: send it again).
+pub const TURN_INTERRUPTED: &str = "TURN_INTERRUPTED";
+
+/// The error a client reads for a failed `agent::chat` call: the engine's codes for a vanished
+/// or absent agent-core become [`WORKER_UNAVAILABLE`] with a message naming it; every other
+/// error is the turn's own.
+pub fn turn_error(e: WorkerError) -> WorkerError {
+    match e.code.as_str() {
+        "invocation_stopped" => WorkerError::new(
+            WORKER_UNAVAILABLE,
+            "agent-core stopped during the turn; it is being restarted, retry (the turn did not finish; `agentos status` and `agentos logs agent-core` say more)",
+        ),
+        "function_not_found" => WorkerError::new(
+            WORKER_UNAVAILABLE,
+            "agent-core is not running (agent::chat is not registered); it is being started or restarted, retry (`agentos status` and `agentos logs agent-core` say more)",
+        ),
+        _ => e,
+    }
+}
+
+/// The HTTP status of a chat turn's error code: 413 for input too large, 503 for a turn whose
+/// worker went away, else the kit's table.
+pub fn chat_status(code: &str) -> u16 {
+    match code {
+        MESSAGE_TOO_LARGE | CONTEXT_TOO_LARGE => 413,
+        WORKER_UNAVAILABLE | TURN_INTERRUPTED => 503,
+        other => agentos_kit::http::status_for(other),
+    }
+}
+
+/// The `{code, message}` of an `error` event as an error.
+pub fn event_error(data: &Value) -> WorkerError {
+    WorkerError::new(
+        data["code"].as_str().unwrap_or(agentos_kit::codes::INTERNAL),
+        data["message"].as_str().unwrap_or("the turn failed without saying why"),
+    )
+}
 
 pub use register::{MANIFEST, register, run};
 
@@ -231,6 +284,30 @@ mod tests {
         let c = chunk("chatcmpl-1", 5, "coder", json!({"content": "Hi"}), None);
         assert_eq!(c["choices"][0], json!({"index": 0, "delta": {"content": "Hi"}, "finish_reason": null}));
         assert_eq!(usage_chunk("i", 5, "m", &answer["usage"])["choices"], json!([]));
+    }
+
+    #[test]
+    fn a_vanished_agent_core_is_a_503_naming_it_and_too_large_input_a_413() {
+        let e = turn_error(WorkerError::new("invocation_stopped", "worker disconnected"));
+        assert_eq!((e.code.as_str(), chat_status(&e.code)), (WORKER_UNAVAILABLE, 503));
+        assert!(e.message.starts_with("agent-core stopped during the turn; it is being restarted, retry"), "{e}");
+        let e = turn_error(WorkerError::new("function_not_found", "agent::chat"));
+        assert_eq!(e.code, WORKER_UNAVAILABLE);
+        assert!(e.message.starts_with("agent-core is not running"), "{e}");
+        let own = WorkerError::new(MESSAGE_TOO_LARGE, "the message is 9 bytes");
+        assert_eq!(turn_error(own.clone()), own);
+        let table = [
+            (MESSAGE_TOO_LARGE, 413),
+            (CONTEXT_TOO_LARGE, 413),
+            (TURN_INTERRUPTED, 503),
+            ("NOT_FOUND", 404),
+            ("INVALID_INPUT", 400),
+            ("PROVIDER_ERROR", 502),
+        ];
+        for (code, status) in table {
+            assert_eq!(chat_status(code), status, "{code}");
+        }
+        assert_eq!(event_error(&json!({"code": "X", "message": "m"})), WorkerError::new("X", "m"));
     }
 
     #[test]

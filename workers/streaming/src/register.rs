@@ -1,8 +1,12 @@
 //! The glue: the manifest, the relay from a turn's event channel to the HTTP response channel,
-//! and the bindings of `/v1/chat/stream`, `/v1/chat/completions` and `/v1/models`.
+//! and the bindings of `/v1/chat`, `/v1/chat/stream`, `/v1/chat/completions` and `/v1/models`.
 //!
 //! Rules it keeps:
-//! - Requests are checked before the stream starts, so bad input is a plain 4xx JSON error.
+//! - Requests are checked before the stream starts, so bad input is a plain 4xx JSON error; so
+//!   is a turn that fails before its first event (a message too large, an unknown hand, no
+//!   agent-core): the stream opens with the turn's first event.
+//! - `/v1/chat` is served here, not by agent-core, so a turn whose agent-core dies is still
+//!   answered: `503 WORKER_UNAVAILABLE` naming it ([`crate::turn_error`]).
 //! - Once streaming, failures arrive as an `error` event (OpenAI: an `error` chunk), never as a
 //!   cut connection without a word.
 //! - A client that goes away does not stop the turn: its events are still read (so agent-core is
@@ -19,10 +23,12 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 use crate::{
-    CompletionsRequest, chat_input, chunk, completion_answer, finish_reason, is_terminal, models_answer, sse_data,
-    sse_event, usage_chunk,
+    CompletionsRequest, chat_input, chat_status, chunk, completion_answer, event_error, finish_reason, is_terminal,
+    models_answer, sse_data, sse_event, turn_error, usage_chunk,
 };
 
+/// `POST /v1/chat`: one turn, answered as JSON when it is complete.
+const HTTP_CHAT: HttpRoute = HttpRoute { method: "POST", path: "/v1/chat", function_id: "sse::chat" };
 /// `POST /v1/chat/stream`: one turn as Server-Sent Events.
 const HTTP_CHAT_STREAM: HttpRoute =
     HttpRoute { method: "POST", path: "/v1/chat/stream", function_id: "sse::chat_stream" };
@@ -47,9 +53,9 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 /// The streaming worker's manifest; `workers/streaming/iii.worker.yaml` mirrors it.
 pub static MANIFEST: WorkerManifest = WorkerManifest {
     name: "streaming",
-    description: "Server-Sent Events for chat turns (/v1/chat/stream) and the OpenAI-compatible API (/v1/chat/completions, /v1/models) in front of agent::chat, and the live event stream (/v1/events).",
-    functions: &["sse::chat_stream", "sse::completions", "sse::models", "sse::events", "sse::on_event"],
-    http_routes: &[HTTP_CHAT_STREAM, HTTP_COMPLETIONS, HTTP_MODELS, HTTP_EVENTS],
+    description: "Chat turns as JSON (/v1/chat) and as Server-Sent Events (/v1/chat/stream), and the OpenAI-compatible API (/v1/chat/completions, /v1/models) in front of agent::chat, and the live event stream (/v1/events).",
+    functions: &["sse::chat", "sse::chat_stream", "sse::completions", "sse::models", "sse::events", "sse::on_event"],
+    http_routes: &[HTTP_CHAT, HTTP_CHAT_STREAM, HTTP_COMPLETIONS, HTTP_MODELS, HTTP_EVENTS],
     depends_on: &[],
     restart: RestartPolicy::Always,
 };
@@ -69,11 +75,13 @@ pub fn run() -> Result<(), WorkerError> {
     agentos_kit::run_worker(&MANIFEST, |iii| register(iii, agentos_kit::http::api_key_from_env()))
 }
 
-/// Registers the three routes on `iii`.
+/// Registers the routes on `iii`.
 pub fn register(iii: &III, api_key: Option<Arc<str>>) {
     if api_key.is_none() {
         tracing::warn!(worker = MANIFEST.name, "no API key (AGENTOS_API_KEY): the chat routes answer without one");
     }
+    let i = iii.clone();
+    register_route_or_log(iii, MANIFEST.name, HTTP_CHAT, &api_key, move |req| chat(i.clone(), req));
     let i = iii.clone();
     register_route_or_log(iii, MANIFEST.name, HTTP_CHAT_STREAM, &api_key, move |req| chat_stream(i.clone(), req));
     let i = iii.clone();
@@ -132,13 +140,55 @@ pub fn check_chat_body(body: &Value) -> Result<Map<String, Value>, WorkerError> 
     }
 }
 
+/// The JSON error response for a failed turn.
+fn error_response(e: WorkerError) -> HttpResponse {
+    let e = turn_error(e);
+    HttpResponse::error(chat_status(&e.code), &e.code, e.message)
+}
+
+/// `POST /v1/chat`: the `agent::chat` input is the body (no event channel: nobody would read it).
+async fn chat(iii: III, req: HttpRequest) -> Result<HttpResponse, WorkerError> {
+    let Some(mut input) = req.body.as_object().cloned() else {
+        return Err(WorkerError::invalid_input(
+            "the body must be a JSON object like {\"message\": \"hi\"} (with content-type: application/json)",
+        ));
+    };
+    input.remove("events");
+    match agentos_kit::call::<Value, Value>(&iii, "agent::chat", &Value::Object(input), TURN_TIMEOUT).await {
+        Ok(answer) => Ok(HttpResponse::ok(answer)),
+        Err(e) => Ok(error_response(e)),
+    }
+}
+
+/// The turn's first item, or its error when it failed before its first event (the route then
+/// answers a plain JSON error instead of opening the stream).
+async fn opening(turn: &mut mpsc::Receiver<Relayed>) -> Result<Option<Relayed>, WorkerError> {
+    match turn.recv().await {
+        Some(Relayed::Event(event)) if event.event == "error" => Err(event_error(&event.data)),
+        Some(Relayed::Finished(Err(e))) => Err(e),
+        other => Ok(other),
+    }
+}
+
+/// The first item, then the rest of the turn.
+async fn next(first: &mut Option<Relayed>, turn: &mut mpsc::Receiver<Relayed>) -> Option<Relayed> {
+    match first.take() {
+        Some(item) => Some(item),
+        None => turn.recv().await,
+    }
+}
+
 async fn chat_stream(iii: III, req: HttpRequest) -> Result<HttpResponse, WorkerError> {
     let input = check_chat_body(&req.body)?;
+    let mut turn = start_turn(iii.clone(), Value::Object(input));
+    let mut first = match opening(&mut turn).await {
+        Ok(first) => first,
+        Err(e) => return Ok(error_response(e)),
+    };
     let mut out = open_sse(&iii, &req).await?;
-    let mut turn = start_turn(iii, Value::Object(input));
     let mut terminal = false;
     let mut client = true;
-    while let Some(item) = turn.recv().await {
+    while let Some(item) = next(&mut first, &mut turn).await {
         let frame = match item {
             Relayed::Event(event) => {
                 terminal |= is_terminal(&event.event);
@@ -147,6 +197,7 @@ async fn chat_stream(iii: III, req: HttpRequest) -> Result<HttpResponse, WorkerE
             // The events did not get through (or not all): say how it ended anyway.
             Relayed::Finished(Ok(answer)) if !terminal => sse_event("done", &answer),
             Relayed::Finished(Err(e)) if !terminal => {
+                let e = turn_error(e);
                 sse_event("error", &json!({"code": e.code, "message": e.message}))
             }
             Relayed::Finished(_) => continue,
@@ -163,17 +214,24 @@ async fn completions(iii: III, req: HttpRequest) -> Result<HttpResponse, WorkerE
     let model = request.model.clone();
     let created = agentos_kit::clock::now_ms() / 1000;
     if !request.stream {
-        let answer: Value = agentos_kit::call(&iii, "agent::chat", &input, TURN_TIMEOUT).await?;
+        let answer: Value = match agentos_kit::call(&iii, "agent::chat", &input, TURN_TIMEOUT).await {
+            Ok(answer) => answer,
+            Err(e) => return Ok(error_response(e)),
+        };
         let id = format!("chatcmpl-{}", answer["session_id"].as_str().unwrap_or("agentos"));
         return Ok(HttpResponse::ok(completion_answer(&id, created, &model, &answer)));
     }
     let include_usage = request.stream_options.is_some_and(|o| o.include_usage);
+    let mut turn = start_turn(iii.clone(), input);
+    let mut first = match opening(&mut turn).await {
+        Ok(first) => first,
+        Err(e) => return Ok(error_response(e)),
+    };
     let mut out = open_sse(&iii, &req).await?;
-    let mut turn = start_turn(iii, input);
     let mut id = "chatcmpl-agentos".to_string();
     let mut ended = false;
     let mut client = true;
-    while let Some(item) = turn.recv().await {
+    while let Some(item) = next(&mut first, &mut turn).await {
         let frames: Vec<String> = match item {
             Relayed::Event(event) => match event.event.as_str() {
                 "session" => {
@@ -198,6 +256,7 @@ async fn completions(iii: III, req: HttpRequest) -> Result<HttpResponse, WorkerE
             },
             Relayed::Finished(Ok(answer)) if !ended => done_frames(&id, created, &model, &answer, include_usage),
             Relayed::Finished(Err(e)) if !ended => {
+                let e = turn_error(e);
                 vec![json!({"error": {"code": e.code, "message": e.message}}).to_string(), "[DONE]".to_string()]
             }
             Relayed::Finished(_) => continue,

@@ -107,3 +107,28 @@ async fn a_decision_after_the_expiry_loses_to_the_timeout_even_before_the_timer_
     assert_eq!((d.decision, d.by.via), (agentos_worker_approval::Verdict::Deny, Via::Timeout));
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_turn_that_is_gone_expires_its_requests_and_deciding_one_is_a_409_turn_gone() {
+    let stack = Stack::start(Duration::from_secs(300), 8).await;
+    let client = stack.client();
+    let mine = ask(&client, "code::run_command", json!({"program": "make"}), "s-gone", None).await;
+    let other = ask(&client, "code::run_command", json!({"program": "make"}), "s-alive", None).await;
+
+    let input = json!({"session_id": "s-gone", "reason": "agent-core restarted while it waited"});
+    let expired: serde_json::Value = call(&client, "approval::expire_turn", &input, T).await.unwrap();
+    assert_eq!(expired["expired"].as_array().map(Vec::len), Some(1), "{expired:#}");
+    let gone = stored(&client, &mine.id).await;
+    assert_eq!(
+        (gone.status, gone.turn_gone.as_deref()),
+        (Status::Denied, Some("agent-core restarted while it waited"))
+    );
+    assert_eq!(stored(&client, &other.id).await.status, Status::Pending, "another session's request stays");
+
+    let (status, body) =
+        stack.http(Method::POST, &format!("/v1/approvals/{}", mine.id), Some(json!({"decision": "approve"}))).await;
+    assert_eq!(status, 409, "{body:#}");
+    assert_eq!(body["error"]["code"], "TURN_GONE", "{body:#}");
+    let again: serde_json::Value = call(&client, "approval::expire_turn", &input, T).await.unwrap();
+    assert_eq!(again["expired"], json!([]), "nothing is expired twice");
+}
