@@ -99,6 +99,9 @@ pub struct EngineConfig {
     /// Further worker-socket listeners: every later `iii-worker-manager` entry, each with its
     /// own host, port and rules.
     pub extra_listeners: Vec<ListenerConfig>,
+    /// Browser origins allowed on the stream socket; `iii-stream.allowed_origins` (our
+    /// extension). Other stream clients pass the worker socket's authentication.
+    pub stream_allowed_origins: Vec<String>,
     /// Named queues; `iii-queue.queue_configs`, else a single queue named `default`.
     pub queues: BTreeMap<String, QueueConfig>,
     /// Spans kept; `iii-observability.memory_max_spans`.
@@ -308,6 +311,7 @@ impl Default for EngineConfig {
             max_frame_bytes: SIXTEEN_MIB,
             worker_security: crate::rbac::ListenerSecurity::default(),
             extra_listeners: Vec::new(),
+            stream_allowed_origins: Vec::new(),
             // Every engine has a queue to enqueue to, even when the config names none.
             queues: BTreeMap::from([("default".to_owned(), QueueConfig::default())]),
             // iii keeps 1000 spans in memory; we persist spans, so a longer window costs little.
@@ -626,10 +630,11 @@ impl Loader {
                 "port" => self.cfg.stream_port = want_uint(value, W, key, PORT)?,
                 "host" => self.stream_host = Some(want_str(value, W, key)?),
                 "auth_function" => self.warn(format!(
-                    "{W}: `auth_function` is not supported yet by the embedded engine; stream connections are not authenticated"
+                    "{W}: `auth_function` is not supported yet by the embedded engine; stream connections pass the worker socket's authentication instead, or come from an origin in `allowed_origins`"
                 )),
                 "adapter" => self.adapter(W, value, "kv")?,
                 "max_value_bytes" => self.cfg.stream_max_value_bytes = want_count(value, W, key)?,
+                "allowed_origins" => self.cfg.stream_allowed_origins = want_str_list(value, W, key)?,
                 _ => self.unknown_key(W, key),
             }
         }
@@ -915,6 +920,7 @@ mod tests {
             max_frame_bytes: 16 * 1024 * 1024,
             worker_security: crate::rbac::ListenerSecurity::default(),
             extra_listeners: Vec::new(),
+            stream_allowed_origins: Vec::new(),
             queues: BTreeMap::from([("default".into(), QueueConfig::default())]),
             trace_max_spans: 10_000,
             logs_max_count: 10_000,

@@ -142,6 +142,7 @@ pub async fn start_with(
         extra_listeners.push((socket, std::sync::Arc::new(listener.security.clone())));
     }
     let main_security = std::sync::Arc::new(config.worker_security.clone());
+    let stream_security = main_security.clone();
     let engine = Engine::new(config, store);
     setup(&engine);
     queue::start(&engine);
@@ -165,7 +166,7 @@ pub async fn start_with(
     let mut stream_addr = None;
     if let Some(l) = stream_listener {
         stream_addr = l.local_addr().ok();
-        tasks.push(serve(l, stream::router(engine.clone()), engine.clone(), "stream port"));
+        tasks.push(serve(l, stream::router(engine.clone(), stream_security), engine.clone(), "stream port"));
     }
     tracing::info!(%engine_addr, ?http_addr, ?stream_addr, data_dir = %data_dir.display(), "engine listening");
     Ok(RunningEngine { engine, engine_addr, http_addr, stream_addr, tasks })

@@ -15,7 +15,7 @@ use agentos_protocol::ErrorBody;
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -277,11 +277,34 @@ fn parse<T: serde::de::DeserializeOwned>(input: &Value) -> Result<T, ErrorBody> 
 // ---- the browser stream socket ---------------------------------------------------------------
 
 /// The router of the stream port.
-pub fn router(engine: Engine) -> Router {
-    Router::new().route("/", get(upgrade)).with_state(engine)
+pub fn router(engine: Engine, worker_security: std::sync::Arc<crate::rbac::ListenerSecurity>) -> Router {
+    Router::new().route("/", get(upgrade)).with_state(crate::ws::Listener { engine, security: worker_security })
 }
 
-async fn upgrade(State(engine): State<Engine>, ws: WebSocketUpgrade) -> Response {
+/// The stream socket's door: a browser page (an `Origin` header) only from an origin listed in
+/// `iii-stream.allowed_origins`; any other client passes the worker socket's authentication.
+async fn upgrade(
+    State(listener): State<crate::ws::Listener>,
+    axum::extract::ConnectInfo(addr): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let crate::ws::Listener { engine, security } = listener;
+    let origin = headers.get(axum::http::header::ORIGIN).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    if let Some(origin) = origin {
+        let stream_origins = crate::rbac::ListenerSecurity {
+            allowed_origins: engine.config().stream_allowed_origins.clone(),
+            ..crate::rbac::ListenerSecurity::default()
+        };
+        if !stream_origins.origin_allowed(Some(&origin)) {
+            tracing::warn!(%addr, %origin, "stream handshake refused: origin not allowed");
+            let body = json!({"error": {"code": "origin_not_allowed", "message": format!("origin {origin} may not open the stream socket; add it to iii-stream.allowed_origins")}});
+            return (axum::http::StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+        }
+    } else if let Err(response) = crate::ws::authenticate(&engine, &security, &headers, uri.query(), addr).await {
+        return response;
+    }
     ws.on_upgrade(move |socket| serve_client(engine, socket))
 }
 

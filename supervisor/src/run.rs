@@ -882,3 +882,41 @@ pub fn missing_registrations(
     }
     gone
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use agentos_kit::{HttpRoute, RestartPolicy, WorkerManifest};
+
+    use super::{missing_registrations, namespaces_of};
+
+    static THINGS: WorkerManifest = WorkerManifest {
+        name: "things",
+        description: "A worker with a function and a route.",
+        functions: &["things::get", "things::http_list"],
+        http_routes: &[HttpRoute { method: "GET", path: "/v1/things", function_id: "things::http_list" }],
+        depends_on: &[],
+        restart: RestartPolicy::Always,
+    };
+
+    fn set<T: Clone + Eq + std::hash::Hash>(items: &[T]) -> HashSet<T> {
+        items.iter().cloned().collect()
+    }
+
+    #[test]
+    fn a_worker_owns_the_namespaces_of_its_functions_and_health() {
+        assert_eq!(namespaces_of(&THINGS), vec!["things".to_string()]);
+    }
+
+    #[test]
+    fn a_vanished_function_or_route_is_named_and_a_route_served_by_another_function_counts_as_gone() {
+        let all = set(&["things::get".to_string(), "things::http_list".to_string(), "things::health".to_string()]);
+        let route = ("GET".to_string(), "v1/things".to_string(), "things::http_list".to_string());
+        assert_eq!(missing_registrations(&THINGS, &all, &set(&[route.clone()])), Vec::<String>::new());
+        let fewer = set(&["things::http_list".to_string(), "things::health".to_string()]);
+        assert_eq!(missing_registrations(&THINGS, &fewer, &set(&[route])), vec!["things::get".to_string()]);
+        let taken = ("GET".to_string(), "v1/things".to_string(), "intruder::steal".to_string());
+        assert_eq!(missing_registrations(&THINGS, &all, &set(&[taken])), vec!["GET /v1/things".to_string()]);
+    }
+}
