@@ -92,6 +92,13 @@ pub fn run() -> anyhow::Result<Vec<String>> {
                 w["state"].as_str().unwrap_or("?")
             ));
         }
+        // A worker that serves but says something is wrong (the embedding model's own check
+        // below says more about a missing model).
+        if let Some(problem) = w["problem"].as_str()
+            && name != "embedding"
+        {
+            problems.push(format!("worker {name} is degraded: {problem}"));
+        }
         if w["functions_registered"] != w["functions_expected"] {
             problems.push(format!(
                 "worker {name} registered {} of its {} functions; fix: see `agentos logs {name}`",

@@ -177,6 +177,7 @@ mod tests {
             functions_registered: 1,
             functions_expected: 1,
             last_error: None,
+            problem: None,
             launched_at_ms: Some(0),
             ready_after_ms: Some(1),
             started: None,

@@ -89,6 +89,9 @@ pub struct WorkerStatus {
     pub functions_registered: usize,
     pub functions_expected: usize,
     pub last_error: Option<String>,
+    /// What its health says is wrong while it still serves (a degraded worker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
     /// When its latest process was launched, from the supervisor's start.
     pub launched_at_ms: Option<u64>,
     /// How long that process took to become ready.
@@ -133,6 +136,8 @@ struct Slot {
     manual_restart: bool,
     /// Why the supervisor killed it, shown as its last error once it has exited.
     kill_reason: Option<String>,
+    /// What its health function says is wrong while it still serves (degraded).
+    problem: Option<String>,
 }
 
 /// Shared view for the status handlers.
@@ -208,6 +213,7 @@ impl Supervisor {
                 health_misses: 0,
                 manual_restart: false,
                 kill_reason: None,
+                problem: None,
             })
             .collect();
         Self {
@@ -486,7 +492,8 @@ impl Supervisor {
             if have < expected.len() {
                 continue;
             }
-            if health(&client, manifest).await.is_ok() {
+            if let Ok(problem) = health(&client, manifest).await {
+                self.slots[i].problem = problem;
                 let slot = &mut self.slots[i];
                 slot.state = WorkerState::Ready;
                 slot.ready_after = slot.started.map(|s| s.elapsed());
@@ -509,7 +516,10 @@ impl Supervisor {
             }
             let manifest = self.slots[i].manifest;
             match health(&client, manifest).await {
-                Ok(()) => self.slots[i].health_misses = 0,
+                Ok(problem) => {
+                    self.slots[i].health_misses = 0;
+                    self.slots[i].problem = problem;
+                }
                 Err(e) => {
                     let slot = &mut self.slots[i];
                     slot.health_misses += 1;
@@ -732,6 +742,7 @@ impl Supervisor {
                 functions_registered: s.functions_registered,
                 functions_expected: s.manifest.all_function_ids().len(),
                 last_error: s.last_error.clone(),
+                problem: s.problem.clone(),
                 launched_at_ms: s.launched_at.map(|d| d.as_millis() as u64),
                 ready_after_ms: s.ready_after.map(|d| d.as_millis() as u64),
                 started: s.started.filter(|_| s.pid.is_some()),
@@ -777,11 +788,14 @@ impl Supervisor {
     }
 }
 
-async fn health(client: &III, manifest: &WorkerManifest) -> Result<(), String> {
-    agentos_kit::call::<Value, Value>(client, &manifest.health_function_id(), &json!({}), HEALTH_TIMEOUT)
+/// Calls a worker's health function: `Ok(Some(problem))` when it answers but says it is
+/// degraded (a missing model, a command sandbox that cannot be enforced, …).
+async fn health(client: &III, manifest: &WorkerManifest) -> Result<Option<String>, String> {
+    let answer = agentos_kit::call::<Value, Value>(client, &manifest.health_function_id(), &json!({}), HEALTH_TIMEOUT)
         .await
-        .map(drop)
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    Ok((answer["status"] == "degraded")
+        .then(|| answer["problem"].as_str().unwrap_or("degraded, without a reason").to_string()))
 }
 
 fn exit_of(status: std::io::Result<std::process::ExitStatus>) -> Exit {
@@ -913,7 +927,7 @@ mod tests {
     fn a_vanished_function_or_route_is_named_and_a_route_served_by_another_function_counts_as_gone() {
         let all = set(&["things::get".to_string(), "things::http_list".to_string(), "things::health".to_string()]);
         let route = ("GET".to_string(), "v1/things".to_string(), "things::http_list".to_string());
-        assert_eq!(missing_registrations(&THINGS, &all, &set(&[route.clone()])), Vec::<String>::new());
+        assert_eq!(missing_registrations(&THINGS, &all, &set(std::slice::from_ref(&route))), Vec::<String>::new());
         let fewer = set(&["things::http_list".to_string(), "things::health".to_string()]);
         assert_eq!(missing_registrations(&THINGS, &fewer, &set(&[route])), vec!["things::get".to_string()]);
         let taken = ("GET".to_string(), "v1/things".to_string(), "intruder::steal".to_string());
