@@ -10,30 +10,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use agentos_e2e::Stack;
+use agentos_e2e::procs::{children_of, cmdline};
 
 /// The engine's pid: the supervisor's child whose command line says `engine`.
 fn engine_pid(stack: &Stack) -> Option<u32> {
     children_of(stack.up.child.id()).into_iter().find(|pid| cmdline(*pid).contains("engine"))
-}
-
-fn cmdline(pid: u32) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-        .unwrap_or_default()
-}
-
-fn children_of(pid: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return vec![] };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/stat"))
-                .ok()
-                .and_then(|s| s.rsplit(')').next().map(str::to_string))
-                .and_then(|rest| rest.split_whitespace().nth(1).and_then(|pp| pp.parse::<u32>().ok()))
-                == Some(pid)
-        })
-        .collect()
 }
 
 fn alive(pid: u32) -> bool {

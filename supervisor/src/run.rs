@@ -471,15 +471,7 @@ impl Supervisor {
 
     async fn check_readiness(&mut self) {
         let Some(client) = self.client.clone() else { return };
-        let listed =
-            agentos_kit::call::<Value, Value>(&client, "engine::functions::list", &json!({}), HEALTH_TIMEOUT).await;
-        let Ok(listed) = listed else { return };
-        let registered: HashSet<String> = listed["functions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f["function_id"].as_str().map(str::to_string))
-            .collect();
+        let Some(registered) = registered_functions(&client).await else { return };
         let mut became_ready = false;
         for i in 0..self.slots.len() {
             if self.slots[i].state != WorkerState::Starting {
@@ -544,15 +536,7 @@ impl Supervisor {
     /// is restarted, and its last error says what disappeared. One liveness period of grace
     /// covers a worker's own reconnect.
     async fn check_registrations(&mut self, client: &III) {
-        let listed =
-            agentos_kit::call::<Value, Value>(client, "engine::functions::list", &json!({}), HEALTH_TIMEOUT).await;
-        let Ok(listed) = listed else { return };
-        let registered: HashSet<String> = listed["functions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f["function_id"].as_str().map(str::to_string))
-            .collect();
+        let Some(registered) = registered_functions(client).await else { return };
         let routes: HashSet<(String, String, String)> =
             match agentos_kit::call::<Value, Value>(client, "engine::triggers::list", &json!({}), HEALTH_TIMEOUT).await
             {
@@ -860,6 +844,20 @@ pub fn namespaces_of(manifest: &WorkerManifest) -> Vec<String> {
     namespaces.sort();
     namespaces.dedup();
     namespaces
+}
+
+/// Every function id the engine lists, or `None` when it does not answer.
+async fn registered_functions(client: &III) -> Option<HashSet<String>> {
+    let listed =
+        agentos_kit::call::<Value, Value>(client, "engine::functions::list", &json!({}), HEALTH_TIMEOUT).await.ok()?;
+    Some(
+        listed["functions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["function_id"].as_str().map(str::to_string))
+            .collect(),
+    )
 }
 
 /// `(METHOD, path, function)` of every http trigger in an `engine::triggers::list` answer.

@@ -120,26 +120,7 @@ pub fn namespace(function_id: &str) -> &str {
 }
 
 /// `*`-pattern matching, as the engine's RBAC filters do.
-pub fn matches(pattern: &str, value: &str) -> bool {
-    let (p, v) = (pattern.as_bytes(), value.as_bytes());
-    let (mut pi, mut vi, mut star) = (0, 0, None);
-    while vi < v.len() {
-        if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, vi));
-            pi += 1;
-        } else if pi < p.len() && p[pi] == v[vi] {
-            pi += 1;
-            vi += 1;
-        } else if let Some((sp, sv)) = star {
-            pi = sp + 1;
-            vi = sv + 1;
-            star = Some((sp, sv + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
-}
+pub use agentos_protocol::glob_match as matches;
 
 /// Whether `who` may call `function_id` with `payload`; `Err` says why not.
 pub fn check_call(who: &Identity, function_id: &str, payload: &Value) -> Result<(), String> {
