@@ -131,17 +131,7 @@ pub fn fix_for(code: &str) -> Option<&'static str> {
 }
 
 /// `s` percent-encoded for use as one URL path segment (only RFC 3986 unreserved bytes stay).
-pub fn segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use agentos_protocol::url::encode_segment as segment;
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,8 @@
 //! Unknown fields are ignored on input, so newer SDKs (0.22, 0.25) that add optional fields still
 //! parse. Fields that are `Option` may be missing or `null`.
 
+pub mod url;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;

@@ -179,17 +179,7 @@ impl AppEventSender {
 }
 
 /// Encodes one path segment (an id or a name the user typed) for a request path.
-pub fn segment(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for b in raw.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use agentos_protocol::url::encode_segment as segment;
 
 #[cfg(test)]
 mod tests {

@@ -71,7 +71,7 @@ impl ChannelRef {
             "{}/ws/channels/{}?key={}&dir={}",
             engine_url.trim_end_matches('/'),
             self.channel_id,
-            percent_encode(&self.access_key),
+            agentos_protocol::url::encode_segment(&self.access_key),
             self.direction.as_str()
         )
     }
@@ -298,18 +298,6 @@ async fn connect(engine_url: &str, channel: &ChannelRef) -> Result<Socket, Worke
 
 fn send_failed(e: tokio_tungstenite::tungstenite::Error) -> WorkerError {
     WorkerError::new(codes::CHANNEL_FAILED, format!("channel write: {e}"))
-}
-
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

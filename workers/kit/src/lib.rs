@@ -30,6 +30,9 @@ pub mod paths;
 pub mod run;
 pub mod state;
 pub mod typed;
+
+/// Percent-encoding of URL parts (the one implementation, in the protocol crate).
+pub use agentos_protocol::url;
 pub mod workspace;
 
 pub use connect::{

@@ -389,28 +389,8 @@ fn check_label(field: &'static str, value: &str) -> Result<String, SessionError>
     Ok(value.to_string())
 }
 
-/// `%XX` escapes of a URL path segment decoded (the engine hands `:param`s over raw). Bytes
-/// that do not form an escape stay as they are; the result is read as UTF-8, lossily.
-pub fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(hi), Some(lo)) => {
-                // Two hex digits are at most 0xFF, so the cast cannot truncate.
-                out.push((hi * 16 + lo) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+/// `%XX` escapes of a URL path segment decoded (the engine hands `:param`s over raw).
+pub use agentos_kit::url::decode_segment as percent_decode;
 
 /// Sorts sessions newest activity first: `updated_ms`, then `created_ms` (both descending),
 /// then id, so equal times still give one order.
