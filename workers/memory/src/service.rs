@@ -522,6 +522,11 @@ impl<B: Backend> Memories<B> {
         let agent = validate::agent(req.agent.as_deref())?;
         let tags = validate::tags(req.tags.as_deref())?;
         let k = validate::k(req.k)?;
+        // A realm without memories has nothing to rank: answer before embedding the query,
+        // which costs a round trip and a model pass on every turn of a fresh realm.
+        if lock(&self.read(&realm).await?.index).as_ref().is_some_and(|ix| ix.is_empty()) {
+            return Ok(Recall { memories: Vec::new(), semantic: false, note: None });
+        }
         let embedded = self.embed_one(&query, QUERY_EMBED_TIMEOUT).await;
 
         let mut attempt = 0;

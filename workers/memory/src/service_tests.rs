@@ -111,6 +111,20 @@ fn ids(r: &Recall) -> Vec<String> {
 }
 
 #[tokio::test]
+async fn recall_in_a_realm_without_memories_answers_without_embedding_the_query() {
+    let fake = Arc::new(Fake::up("m"));
+    let svc = service(&fake);
+    let recall = svc.recall(query("anything at all")).await.unwrap();
+    assert_eq!(recall, Recall { memories: vec![], semantic: false, note: None });
+    assert_eq!(fake.embed_calls.load(Ordering::SeqCst), 0);
+    svc.store(store("the staging database listens on 6543")).await.unwrap();
+    let before = fake.embed_calls.load(Ordering::SeqCst);
+    let recall = svc.recall(query("which port does staging use?")).await.unwrap();
+    assert_eq!(recall.memories.len(), 1);
+    assert_eq!(fake.embed_calls.load(Ordering::SeqCst), before + 1, "a realm with memories embeds the query");
+}
+
+#[tokio::test]
 async fn without_embeddings_a_memory_is_stored_pending_and_found_by_keywords() {
     let fake = Arc::new(Fake::down());
     let svc = service(&fake);
