@@ -27,23 +27,31 @@ fn list(value: &Value) -> String {
     if items.is_empty() { "nobody".to_string() } else { items.join(", ") }
 }
 
+/// `only a, b` for a list of identities, `nobody` for none.
+fn only(value: &Value) -> String {
+    match list(value).as_str() {
+        "nobody" => "nobody".to_string(),
+        some => format!("only {some}"),
+    }
+}
+
 /// The map as text: guarded functions, guarded scopes, forbidden built-ins, identities.
 pub fn render(map: &Value) -> String {
     let mut out = String::from("Built-in workers may call any function except these (people use the REST API):\n");
     for g in map["guarded_calls"].as_array().into_iter().flatten() {
         out.push_str(&format!(
-            "  {:<24} only {}: {}\n",
+            "  {:<24} {}: {}\n",
             g["functions"].as_str().unwrap_or_default(),
-            list(&g["callers"]),
+            only(&g["callers"]),
             g["reason"].as_str().unwrap_or_default()
         ));
     }
     out.push_str("State scopes only their owners may read or write:\n");
     for g in map["guarded_scopes"].as_array().into_iter().flatten() {
         out.push_str(&format!(
-            "  {:<24} only {}: {}\n",
+            "  {:<24} {}: {}\n",
             g["scopes"].as_str().unwrap_or_default(),
-            list(&g["owners"]),
+            only(&g["owners"]),
             g["reason"].as_str().unwrap_or_default()
         ));
     }
@@ -80,7 +88,10 @@ mod tests {
     #[test]
     fn the_map_reads_as_sentences() {
         let map = json!({
-            "guarded_calls": [{"functions": "code::*", "callers": ["agent-core"], "reason": "tools run in a turn"}],
+            "guarded_calls": [
+                {"functions": "code::*", "callers": ["agent-core"], "reason": "tools run in a turn"},
+                {"functions": "replay::delete", "callers": [], "reason": "REST only"}
+            ],
             "guarded_scopes": [{"scopes": "approval:*", "owners": ["approval"], "reason": "grants"}],
             "forbidden_engine_functions": ["engine::traces::clear"],
             "forbidden_engine_functions_external": [],
@@ -91,6 +102,7 @@ mod tests {
         });
         let text = render(&map);
         assert!(text.contains("  code::*                  only agent-core: tools run in a turn\n"), "{text}");
+        assert!(text.contains("  replay::delete           nobody: REST only\n"), "{text}");
         assert!(text.contains("  approval:*               only approval: grants\n"), "{text}");
         assert!(text.contains("Engine functions no worker may call: engine::traces::clear\n"), "{text}");
         assert!(text.contains("External workers also may not call: nobody\n"), "{text}");
