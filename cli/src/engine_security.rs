@@ -14,6 +14,7 @@ use agentos_engine::rbac::{FunctionFilter, ListenerSecurity, Pattern, RbacConfig
 use agentos_protocol::{ErrorBody, TriggerAction};
 use agentos_worker_security_map::hooks;
 use agentos_worker_security_map::tokens::TokenCache;
+use serde::Deserialize;
 use serde_json::Value;
 
 /// The listener settings that put agentos's checks on a worker socket.
@@ -64,17 +65,17 @@ pub fn register(engine: &Engine, tokens_file: PathBuf) {
     engine.register_builtin(
         hooks::MIDDLEWARE,
         "agentos: the capability map, then the call",
-        |engine: Engine, input: Value, meta: CallMeta| async move {
+        |engine: Engine, mut input: Value, meta: CallMeta| async move {
             if let Err(reason) = hooks::check_middleware_call(&input) {
                 let caller = input.pointer("/context/identity").and_then(Value::as_str).unwrap_or("?");
                 tracing::warn!(target: "agentos::audit", identity = caller, function_id = input["function_id"].as_str().unwrap_or_default(), "call denied: {reason}");
                 return Err(ErrorBody::new("FORBIDDEN", reason));
             }
-            let function_id = input["function_id"].as_str().unwrap_or_default().to_string();
-            let action: Option<TriggerAction> =
-                input.get("action").cloned().and_then(|a| serde_json::from_value(a).ok()).flatten();
-            let payload = input.get("payload").cloned().unwrap_or(Value::Null);
-            engine.dispatch(&function_id, payload, action, meta).await
+            // Every call a worker makes passes here: move the payload out rather than copy it.
+            let payload = input.get_mut("payload").map(Value::take).unwrap_or(Value::Null);
+            let action = Option::<TriggerAction>::deserialize(&input["action"]).ok().flatten();
+            let function_id = input["function_id"].as_str().unwrap_or_default();
+            engine.dispatch(function_id, payload, action, meta).await
         },
     );
 }

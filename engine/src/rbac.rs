@@ -260,6 +260,15 @@ impl Session {
         }
     }
 
+    /// Whether [`Session::may_call`] would look at a function's metadata: only when the call is
+    /// not settled by the lists and a `{metadata: …}` filter is exposed.
+    pub fn reads_metadata(&self) -> bool {
+        self.security
+            .rbac
+            .as_ref()
+            .is_some_and(|r| r.expose_functions.iter().any(|f| matches!(f, FunctionFilter::Metadata(_))))
+    }
+
     /// The `FORBIDDEN` message for a refused call, naming the fix as iii does.
     pub fn refusal(&self, function_id: &str) -> String {
         let fix = if self.auth.forbidden_functions.iter().any(|f| f == function_id) {

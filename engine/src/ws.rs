@@ -536,7 +536,8 @@ async fn invoke_from_worker(engine: &Engine, worker_id: WorkerId, session: &Sess
             })
         }
     };
-    let metadata = engine.function_metadata(&function_id);
+    // Metadata is looked up (and copied) only when a metadata filter will read it.
+    let metadata = if session.reads_metadata() { engine.function_metadata(&function_id) } else { None };
     if !session.may_call(&function_id, metadata.as_ref()) {
         tracing::warn!(%worker_id, %function_id, "call refused: {}", session.refusal(&function_id));
         let error = ErrorBody::new("FORBIDDEN", session.refusal(&function_id));

@@ -1,7 +1,6 @@
 //! The API key every `/v1` route but `/v1/health` needs. Generated on the first `up` and stored
 //! with mode 0600; `AGENTOS_API_KEY` overrides it.
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::home::Home;
@@ -52,24 +51,12 @@ fn read(path: &Path) -> std::io::Result<Option<String>> {
     }
 }
 
-/// 256 random bits as hex (two v4 UUIDs come from the OS random source).
 fn generate() -> String {
-    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+    agentos_kit::secret::mint()
 }
 
-#[cfg(unix)]
 fn write_private(path: &Path, key: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    file.write_all(key.as_bytes())?;
-    file.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, key: &str) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
-    file.write_all(key.as_bytes())?;
-    file.sync_all()
+    agentos_kit::secret::write_private(path, key.as_bytes())
 }
 
 /// The key file's permission bits, when they are looser than 0600 (for `doctor`).

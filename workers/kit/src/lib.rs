@@ -28,6 +28,7 @@ pub mod http;
 pub mod manifest;
 pub mod paths;
 pub mod run;
+pub mod secret;
 pub mod state;
 pub mod typed;
 

@@ -2,6 +2,7 @@
 //! (handshake → auth result), the three registration hooks and the middleware's check. The
 //! embedded engine runs them in process as built-ins; their ids are below.
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::map::{self, Identity};
@@ -69,7 +70,8 @@ pub fn authenticate(tokens: &TokenCache, input: &Value) -> Result<Value, String>
 }
 
 fn identity_of(input: &Value) -> Result<Identity, String> {
-    serde_json::from_value(input.get("context").cloned().unwrap_or(Value::Null))
+    // Read in place: the middleware asks this on every call a worker makes.
+    Identity::deserialize(input.get("context").unwrap_or(&Value::Null))
         .map_err(|_| "the connection has no agentos identity (was it authenticated by security::authenticate?)".into())
 }
 
@@ -101,8 +103,7 @@ pub fn on_trigger_type_registration(input: &Value) -> Result<Value, String> {
 
 /// The middleware's check: the call may go on, or the reason it may not.
 pub fn check_middleware_call(input: &Value) -> Result<(), String> {
-    let payload = input.get("payload").cloned().unwrap_or(Value::Null);
-    map::check_call(&identity_of(input)?, field(input, "function_id"), &payload)
+    map::check_call(&identity_of(input)?, field(input, "function_id"), input.get("payload").unwrap_or(&Value::Null))
 }
 
 #[cfg(test)]

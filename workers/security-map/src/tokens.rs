@@ -70,10 +70,8 @@ pub enum TokenError {
     Invalid(String),
 }
 
-/// A new token: 256 random bits as hex (two v4 UUIDs from the OS random source).
-pub fn mint() -> String {
-    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
-}
+/// A new token: 256 random bits as hex.
+pub use agentos_kit::secret::mint;
 
 /// The hex SHA-256 of a token.
 pub fn digest(token: &str) -> String {
@@ -99,7 +97,9 @@ impl TokenFile {
         }
         let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
         let text = serde_json::to_vec_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
-        write_private(&tmp, &text).map_err(io)?;
+        // A leftover of a crashed writer with the same pid would make the private write fail.
+        let _ = std::fs::remove_file(&tmp);
+        agentos_kit::secret::write_private(&tmp, &text).map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)
     }
 
@@ -193,20 +193,6 @@ fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-}
-
-#[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
 }
 
 /// The token file, re-read when it changes on disk (its modification time or length), so a
