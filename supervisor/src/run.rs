@@ -118,6 +118,28 @@ enum Event {
     EngineExited { generation: u64, exit: Exit },
     RestartDue { name: String, generation: u64 },
     EngineRestartDue,
+    Probed(Probe),
+}
+
+/// What one readiness or liveness probe saw. Probes run off the event loop, their health calls
+/// side by side, so an engine that stops answering never delays the handling of exits and
+/// restarts (sixteen sequential one-second timeouts once did).
+struct Probe {
+    kind: ProbeKind,
+    /// The engine generation the probe asked; answers from a replaced engine are dropped.
+    engine_generation: u64,
+    /// Every function id the engine lists; `None` when it did not answer.
+    registered: Option<HashSet<String>>,
+    /// Every HTTP route as `(METHOD, path, function)`; liveness probes only.
+    routes: Option<HashSet<(String, String, String)>>,
+    /// `(slot index, slot generation, health answer)` of every probed worker.
+    health: Vec<(usize, u64, Result<Option<String>, String>)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ProbeKind {
+    Readiness,
+    Liveness,
 }
 
 struct Slot {
@@ -163,6 +185,9 @@ pub struct Supervisor {
     tokens: HashMap<String, String>,
     /// When a ready worker was first seen missing a registration.
     missing_since: HashMap<String, Instant>,
+    /// Probes still running, so that a slow engine never piles them up.
+    readiness_in_flight: bool,
+    liveness_in_flight: bool,
 }
 
 /// Why the stack could not run.
@@ -233,6 +258,8 @@ impl Supervisor {
             stopping: false,
             tokens: HashMap::new(),
             missing_since: HashMap::new(),
+            readiness_in_flight: false,
+            liveness_in_flight: false,
         }
     }
 
@@ -316,8 +343,8 @@ impl Supervisor {
                 _ = &mut stop => break,
                 Some(event) = self.events.recv() => self.handle_event(event),
                 Some(command) = self.commands.recv() => self.handle_command(command),
-                _ = readiness.tick(), if self.any_starting() => self.check_readiness().await,
-                _ = liveness.tick() => self.check_liveness().await,
+                _ = readiness.tick(), if self.any_starting() => self.probe(ProbeKind::Readiness),
+                _ = liveness.tick() => self.probe(ProbeKind::Liveness),
             }
         }
         self.shutdown().await;
@@ -469,56 +496,100 @@ impl Supervisor {
         }
     }
 
-    async fn check_readiness(&mut self) {
+    /// Starts a readiness probe (the workers still starting) or a liveness probe (the ready
+    /// ones) unless one of that kind is still running; its answer arrives as [`Event::Probed`].
+    fn probe(&mut self, kind: ProbeKind) {
         let Some(client) = self.client.clone() else { return };
-        let Some(registered) = registered_functions(&client).await else { return };
+        let (in_flight, wanted) = match kind {
+            ProbeKind::Readiness => (&mut self.readiness_in_flight, WorkerState::Starting),
+            ProbeKind::Liveness => (&mut self.liveness_in_flight, WorkerState::Ready),
+        };
+        if *in_flight {
+            return;
+        }
+        *in_flight = true;
+        let workers: Vec<(usize, u64, &'static WorkerManifest)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.state == wanted)
+            .map(|(i, s)| (i, s.generation, s.manifest))
+            .collect();
+        let (tx, engine_generation) = (self.events_tx.clone(), self.engine_generation);
+        tokio::spawn(async move {
+            let probe = match kind {
+                ProbeKind::Readiness => probe_readiness(&client, workers).await,
+                ProbeKind::Liveness => probe_liveness(&client, workers).await,
+            };
+            let _ = tx.send(Event::Probed(Probe { kind, engine_generation, ..probe }));
+        });
+    }
+
+    fn probed(&mut self, probe: Probe) {
+        match probe.kind {
+            ProbeKind::Readiness => self.readiness_in_flight = false,
+            ProbeKind::Liveness => self.liveness_in_flight = false,
+        }
+        if probe.engine_generation != self.engine_generation || self.stopping {
+            return;
+        }
+        match (probe.kind, probe.registered, probe.routes) {
+            (ProbeKind::Readiness, Some(registered), _) => self.readiness_probed(&registered, probe.health),
+            (ProbeKind::Readiness, None, _) => {}
+            (ProbeKind::Liveness, registered, routes) => {
+                if let (Some(registered), Some(routes)) = (registered, routes) {
+                    self.check_registrations(&registered, &routes);
+                }
+                self.liveness_probed(probe.health);
+            }
+        }
+    }
+
+    fn readiness_probed(
+        &mut self,
+        registered: &HashSet<String>,
+        health: Vec<(usize, u64, Result<Option<String>, String>)>,
+    ) {
+        for slot in self.slots.iter_mut().filter(|s| s.state == WorkerState::Starting) {
+            let expected = slot.manifest.all_function_ids();
+            slot.functions_registered = expected.iter().filter(|f| registered.contains(f.as_str())).count();
+        }
         let mut became_ready = false;
-        for i in 0..self.slots.len() {
-            if self.slots[i].state != WorkerState::Starting {
+        for (i, generation, answer) in health {
+            let slot = &mut self.slots[i];
+            let Ok(problem) = answer else { continue };
+            if slot.generation != generation || slot.state != WorkerState::Starting {
                 continue;
             }
-            let manifest = self.slots[i].manifest;
-            let expected = manifest.all_function_ids();
-            let have = expected.iter().filter(|f| registered.contains(f.as_str())).count();
-            self.slots[i].functions_registered = have;
-            if have < expected.len() {
-                continue;
-            }
-            if let Ok(problem) = health(&client, manifest).await {
-                self.slots[i].problem = problem;
-                let slot = &mut self.slots[i];
-                slot.state = WorkerState::Ready;
-                slot.ready_after = slot.started.map(|s| s.elapsed());
-                slot.last_error = None;
-                became_ready = true;
-                tracing::info!(worker = manifest.name, ready_after_ms = ?slot.ready_after.map(|d| d.as_millis()), "worker ready");
-            }
+            slot.problem = problem;
+            slot.state = WorkerState::Ready;
+            slot.ready_after = slot.started.map(|s| s.elapsed());
+            slot.last_error = None;
+            became_ready = true;
+            tracing::info!(worker = slot.manifest.name, ready_after_ms = ?slot.ready_after.map(|d| d.as_millis()), "worker ready");
         }
         if became_ready {
             self.start_due_workers();
         }
     }
 
-    async fn check_liveness(&mut self) {
-        let Some(client) = self.client.clone() else { return };
-        self.check_registrations(&client).await;
-        for i in 0..self.slots.len() {
-            if self.slots[i].state != WorkerState::Ready {
+    fn liveness_probed(&mut self, health: Vec<(usize, u64, Result<Option<String>, String>)>) {
+        for (i, generation, answer) in health {
+            let slot = &mut self.slots[i];
+            if slot.generation != generation || slot.state != WorkerState::Ready {
                 continue;
             }
-            let manifest = self.slots[i].manifest;
-            match health(&client, manifest).await {
+            match answer {
                 Ok(problem) => {
-                    self.slots[i].health_misses = 0;
-                    self.slots[i].problem = problem;
+                    slot.health_misses = 0;
+                    slot.problem = problem;
                 }
                 Err(e) => {
-                    let slot = &mut self.slots[i];
                     slot.health_misses += 1;
                     slot.last_error = Some(format!("health check failed: {e}"));
                     if slot.health_misses >= LIVENESS_FAILURES {
                         tracing::warn!(
-                            worker = manifest.name,
+                            worker = slot.manifest.name,
                             "unhealthy after {LIVENESS_FAILURES} missed health checks; restarting"
                         );
                         slot.manual_restart = false;
@@ -535,14 +606,7 @@ impl Supervisor {
     /// A ready worker whose function or route is gone from the engine is not ready any more: it
     /// is restarted, and its last error says what disappeared. One liveness period of grace
     /// covers a worker's own reconnect.
-    async fn check_registrations(&mut self, client: &III) {
-        let Some(registered) = registered_functions(client).await else { return };
-        let routes: HashSet<(String, String, String)> =
-            match agentos_kit::call::<Value, Value>(client, "engine::triggers::list", &json!({}), HEALTH_TIMEOUT).await
-            {
-                Ok(listed) => http_routes(&listed),
-                Err(_) => return,
-            };
+    fn check_registrations(&mut self, registered: &HashSet<String>, routes: &HashSet<(String, String, String)>) {
         for i in 0..self.slots.len() {
             let slot = &self.slots[i];
             if slot.state != WorkerState::Ready {
@@ -550,7 +614,7 @@ impl Supervisor {
                 continue;
             }
             let manifest = slot.manifest;
-            let gone = missing_registrations(manifest, &registered, &routes);
+            let gone = missing_registrations(manifest, registered, routes);
             if gone.is_empty() {
                 self.missing_since.remove(manifest.name);
                 continue;
@@ -618,6 +682,7 @@ impl Supervisor {
                     let _ = tx.send(Event::EngineRestartDue);
                 });
             }
+            Event::Probed(probe) => self.probed(probe),
             Event::EngineRestartDue => {
                 if !self.stopping
                     && let Err(e) = self.start_engine()
@@ -774,7 +839,40 @@ impl Supervisor {
 
 /// Calls a worker's health function: `Ok(Some(problem))` when it answers but says it is
 /// degraded (a missing model, a command sandbox that cannot be enforced, …).
-async fn health(client: &III, manifest: &WorkerManifest) -> Result<Option<String>, String> {
+/// Which starting workers have every function registered, and their health answers.
+async fn probe_readiness(client: &III, workers: Vec<(usize, u64, &'static WorkerManifest)>) -> Probe {
+    let registered = registered_functions(client).await;
+    let mut health = Vec::new();
+    if let Some(registered) = &registered {
+        let complete = workers
+            .into_iter()
+            .filter(|(_, _, m)| m.all_function_ids().iter().all(|f| registered.contains(f.as_str())));
+        health = futures_util::future::join_all(
+            complete.map(|(i, generation, manifest)| async move { (i, generation, health_of(client, manifest).await) }),
+        )
+        .await;
+    }
+    Probe { kind: ProbeKind::Readiness, engine_generation: 0, registered, routes: None, health }
+}
+
+/// The engine's functions and routes and every ready worker's health, asked side by side.
+async fn probe_liveness(client: &III, workers: Vec<(usize, u64, &'static WorkerManifest)>) -> Probe {
+    let routes = async {
+        agentos_kit::call::<Value, Value>(client, "engine::triggers::list", &json!({}), HEALTH_TIMEOUT)
+            .await
+            .ok()
+            .map(|listed| http_routes(&listed))
+    };
+    let health = futures_util::future::join_all(
+        workers
+            .into_iter()
+            .map(|(i, generation, manifest)| async move { (i, generation, health_of(client, manifest).await) }),
+    );
+    let (registered, routes, health) = tokio::join!(registered_functions(client), routes, health);
+    Probe { kind: ProbeKind::Liveness, engine_generation: 0, registered, routes, health }
+}
+
+async fn health_of(client: &III, manifest: &WorkerManifest) -> Result<Option<String>, String> {
     let answer = agentos_kit::call::<Value, Value>(client, &manifest.health_function_id(), &json!({}), HEALTH_TIMEOUT)
         .await
         .map_err(|e| e.to_string())?;
