@@ -211,26 +211,26 @@ async fn probe(client: &Client, method: &str, path: &str) -> anyhow::Result<Opti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agentos_kit::{HttpRoute, RestartPolicy};
+    use agentos_kit::RestartPolicy;
     use pretty_assertions::assert_eq;
     use serde_json::json;
 
-    static CODE: WorkerManifest = WorkerManifest {
+    static CODE: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
         name: "code-agent",
         description: "test",
-        functions: &["code::read_file", "code::write_file"],
-        http_routes: &[] as &[HttpRoute],
+        functions: vec!["code::read_file", "code::write_file"],
+        http_routes: vec![],
         depends_on: &[],
         restart: RestartPolicy::Always,
-    };
-    static MEMORY: WorkerManifest = WorkerManifest {
+    });
+    static MEMORY: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
         name: "memory",
         description: "test",
-        functions: &["memory::recall"],
-        http_routes: &[],
+        functions: vec!["memory::recall"],
+        http_routes: vec![],
         depends_on: &[],
         restart: RestartPolicy::Always,
-    };
+    });
 
     fn workers(code_state: &str) -> Value {
         json!({"workers": [

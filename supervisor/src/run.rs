@@ -980,7 +980,7 @@ pub fn missing_registrations(
     routes: &HashSet<(String, String, String)>,
 ) -> Vec<String> {
     let mut gone: Vec<String> = manifest.all_function_ids().into_iter().filter(|f| !functions.contains(f)).collect();
-    for route in manifest.http_routes {
+    for route in &manifest.http_routes {
         let key = (
             route.method.to_ascii_uppercase(),
             route.path.trim_matches('/').to_string(),
@@ -1001,14 +1001,14 @@ mod tests {
 
     use super::{missing_registrations, namespaces_of};
 
-    static THINGS: WorkerManifest = WorkerManifest {
+    static THINGS: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
         name: "things",
         description: "A worker with a function and a route.",
-        functions: &["things::get", "things::http_list"],
-        http_routes: &[HttpRoute { method: "GET", path: "/v1/things", function_id: "things::http_list" }],
+        functions: vec!["things::get", "things::http_list"],
+        http_routes: vec![HttpRoute { method: "GET", path: "/v1/things", function_id: "things::http_list" }],
         depends_on: &[],
         restart: RestartPolicy::Always,
-    };
+    });
 
     fn set<T: Clone + Eq + std::hash::Hash>(items: &[T]) -> HashSet<T> {
         items.iter().cloned().collect()

@@ -38,10 +38,10 @@ const HTTP_DELETE: HttpRoute =
     HttpRoute { method: "DELETE", path: "/v1/agents/:id", function_id: "agent::http_delete" };
 
 /// The agent-core worker's manifest; `workers/agent-core/iii.worker.yaml` mirrors it.
-pub static MANIFEST: WorkerManifest = WorkerManifest {
+pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "agent-core",
     description: "The agent loop: chat turns through the bus (context, streamed LLM call, loop guard, allow-list, tool calls) and agent records.",
-    functions: &[
+    functions: vec![
         "agent::chat",
         "agent::interrupt",
         "agent::running",
@@ -55,10 +55,10 @@ pub static MANIFEST: WorkerManifest = WorkerManifest {
         "agent::http_get",
         "agent::http_delete",
     ],
-    http_routes: &[HTTP_INTERRUPT, HTTP_LIST, HTTP_CREATE, HTTP_GET, HTTP_DELETE],
+    http_routes: vec![HTTP_INTERRUPT, HTTP_LIST, HTTP_CREATE, HTTP_GET, HTTP_DELETE],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 /// How long the token forwarder may take to drain after the LLM answered: the router closes
 /// the channel before it answers, so this only matters when it never opened it.

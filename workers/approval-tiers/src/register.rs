@@ -36,14 +36,14 @@ const HTTP_EXPLAIN: HttpRoute =
 pub const HAND_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The approval-tiers worker's manifest; `workers/approval-tiers/iii.worker.yaml` mirrors it.
-pub static MANIFEST: WorkerManifest = WorkerManifest {
+pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "approval-tiers",
     description: "Classifies each tool call as auto, ask or deny from the builtin, config, hand and remembered rules, and explains the decision.",
-    functions: &["approval::classify", "approval::http_explain"],
-    http_routes: &[HTTP_EXPLAIN],
+    functions: vec!["approval::classify", "approval::http_explain"],
+    http_routes: vec![HTTP_EXPLAIN],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 /// Runs the approval-tiers worker as its own process until SIGTERM or SIGINT (`agentos worker
 /// approval-tiers`). Refuses to start, naming the file, when `[approval]` is invalid.

@@ -37,10 +37,10 @@ const HTTP_DECIDE: HttpRoute =
     HttpRoute { method: "POST", path: "/v1/approvals/:id", function_id: "approval::http_decide" };
 
 /// The approval worker's manifest; `workers/approval/iii.worker.yaml` mirrors it.
-pub static MANIFEST: WorkerManifest = WorkerManifest {
+pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "approval",
     description: "The human gate: pending approval requests with diffs, decisions (once, session, always) from HTTP, CLI and TUI, waiting for them, timeouts, remembered rules.",
-    functions: &[
+    functions: vec![
         "approval::request",
         "approval::decide",
         "approval::get",
@@ -55,10 +55,10 @@ pub static MANIFEST: WorkerManifest = WorkerManifest {
         "approval::http_rules",
         "approval::http_delete_rule",
     ],
-    http_routes: &[HTTP_LIST, HTTP_RULES, HTTP_DELETE_RULE, HTTP_GET, HTTP_DECIDE],
+    http_routes: vec![HTTP_LIST, HTTP_RULES, HTTP_DELETE_RULE, HTTP_GET, HTTP_DECIDE],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 /// Runs the approval worker as its own process until SIGTERM or SIGINT (`agentos worker
 /// approval`). Refuses to start, naming the file, when `[approval]` is invalid.

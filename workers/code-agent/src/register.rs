@@ -21,10 +21,10 @@ use crate::workspace::Workspace;
 use crate::{RunCommand, apply_patch, list, read_file, run_command, search, write_file};
 
 /// The code-agent worker's manifest; `workers/code-agent/iii.worker.yaml` mirrors it.
-pub static MANIFEST: WorkerManifest = WorkerManifest {
+pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "code-agent",
     description: "Workbench tools confined to one workspace directory: read, list and search files, write them, apply unified-diff patches and run commands in an OS sandbox with a timeout, an output cap and a cleared environment.",
-    functions: &[
+    functions: vec![
         "code::read_file",
         "code::list",
         "code::search",
@@ -33,10 +33,10 @@ pub static MANIFEST: WorkerManifest = WorkerManifest {
         "code::run_command",
         "code::sandbox_info",
     ],
-    http_routes: &[],
+    http_routes: vec![],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 /// Runs the code-agent worker as its own process until SIGTERM or SIGINT
 /// (`agentos worker code-agent`), on the workspace named by `AGENTOS_WORKSPACE` or else the

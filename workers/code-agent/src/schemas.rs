@@ -99,7 +99,7 @@ mod tests {
 
     #[test]
     fn every_function_of_the_manifest_has_a_schema() {
-        for id in crate::MANIFEST.functions {
+        for id in &crate::MANIFEST.functions {
             assert!(request_format(id).is_some(), "{id}");
         }
     }

@@ -13,19 +13,19 @@ use serde_json::Value;
 use crate::{ContextCache, Fetcher, GetOrFetch, Invalidate, KeyRequest, Limits, StatsRequest};
 
 /// The context-cache worker's manifest; `workers/context-cache/iii.worker.yaml` mirrors it.
-pub static MANIFEST: WorkerManifest = WorkerManifest {
+pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "context-cache",
     description: "A bounded in-process TTL cache of function results: get_or_fetch through the bus with single flight, get, invalidate, hit/miss stats.",
-    functions: &[
+    functions: vec![
         "context_cache::get_or_fetch",
         "context_cache::get",
         "context_cache::invalidate",
         "context_cache::stats",
     ],
-    http_routes: &[],
+    http_routes: vec![],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 /// Runs the context-cache worker as its own process until SIGTERM or SIGINT
 /// (`agentos worker context-cache`), bounded by the `[context_cache]` section of the config

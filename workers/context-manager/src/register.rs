@@ -13,14 +13,14 @@ use crate::window::budget_answer;
 use crate::{BudgetRequest, BuildRequest, CompactRequest, Context, EstimateRequest, Settings, estimate_request};
 
 /// The context-manager worker's manifest; `workers/context-manager/iii.worker.yaml` mirrors it.
-pub static MANIFEST: WorkerManifest = WorkerManifest {
+pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "context-manager",
     description: "The context manager: estimates tokens, assembles the prompt (system prompt, directives, recalled memory, history) within the model's budget, and compacts older history by summarising it through llm::complete.",
-    functions: &["context::estimate", "context::build", "context::compact", "context::budget"],
-    http_routes: &[],
+    functions: vec!["context::estimate", "context::build", "context::compact", "context::budget"],
+    http_routes: vec![],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 /// Runs the context-manager worker as its own process until SIGTERM or SIGINT
 /// (`agentos worker context-manager`).

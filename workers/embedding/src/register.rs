@@ -19,14 +19,14 @@ use crate::{EmbedRequest, Embedder, InfoRequest, SimilarityRequest};
 const INFO_ROUTE: HttpRoute = HttpRoute { method: "GET", path: "/v1/embedding", function_id: "embedding::http_info" };
 
 /// The embedding worker's manifest; `workers/embedding/iii.worker.yaml` mirrors it.
-pub static MANIFEST: WorkerManifest = WorkerManifest {
+pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "embedding",
     description: "Sentence embeddings computed locally: all-MiniLM-L6-v2 on candle (384 dimensions, mean pooling, normalised); embed a batch of texts, compare two, report whether the model is installed.",
-    functions: &["embedding::embed", "embedding::similarity", "embedding::info", "embedding::http_info"],
-    http_routes: &[INFO_ROUTE],
+    functions: vec!["embedding::embed", "embedding::similarity", "embedding::info", "embedding::http_info"],
+    http_routes: vec![INFO_ROUTE],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 /// Runs the embedding worker as its own process until SIGTERM or SIGINT
 /// (`agentos worker embedding`). A missing model does not stop it (see the crate rules).

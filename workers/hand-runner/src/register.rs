@@ -32,10 +32,10 @@ const HTTP_TRIGGER: HttpRoute =
     HttpRoute { method: "POST", path: "/v1/hands/:name/trigger", function_id: "hand::http_trigger" };
 
 /// The hand-runner worker's manifest; `workers/hand-runner/iii.worker.yaml` mirrors it.
-pub static MANIFEST: WorkerManifest = WorkerManifest {
+pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "hand-runner",
     description: "Hands, the agent personas of hands/<name>/HAND.toml (built in, or in the config dir): list, get and reload them, and run one chat turn of a hand through agent::chat, on demand or on its cron schedule.",
-    functions: &[
+    functions: vec![
         "hand::list",
         "hand::get",
         "hand::reload",
@@ -46,10 +46,10 @@ pub static MANIFEST: WorkerManifest = WorkerManifest {
         "hand::http_reload",
         "hand::http_trigger",
     ],
-    http_routes: &[HTTP_LIST, HTTP_GET, HTTP_RELOAD, HTTP_TRIGGER],
+    http_routes: vec![HTTP_LIST, HTTP_GET, HTTP_RELOAD, HTTP_TRIGGER],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 /// Runs the hand-runner as its own process until SIGTERM or SIGINT (`agentos worker
 /// hand-runner`). Refuses to start, naming the file, when `[hands]` of `agentos.toml` is invalid.

@@ -92,6 +92,37 @@ impl WorkerError {
     }
 }
 
+/// What every worker's error enum says about itself: a stable code and an HTTP status, so the
+/// kit turns it into a bus error (`CODE: message`) or an HTTP error body without knowing it.
+///
+/// An enum that wraps a [`WorkerError`] (a failed call, a state read) answers that error's code
+/// and displays only its message: `#[error("{}", .0.message)] Worker(#[from] WorkerError)`.
+pub trait ErrorCode: std::fmt::Display + Send + 'static {
+    /// The stable SCREAMING_SNAKE code.
+    fn code(&self) -> &str;
+
+    /// The HTTP status a route answers with for this error; by default the one the contract
+    /// gives the code ([`crate::http::status_for`]).
+    fn status(&self) -> u16 {
+        crate::http::status_for(self.code())
+    }
+
+    /// The error as it leaves the worker: its code and its message.
+    fn to_worker_error(&self) -> WorkerError {
+        WorkerError::new(self.code(), self.to_string())
+    }
+}
+
+impl ErrorCode for WorkerError {
+    fn code(&self) -> &str {
+        &self.code
+    }
+
+    fn to_worker_error(&self) -> WorkerError {
+        self.clone()
+    }
+}
+
 /// Whether `s` looks like a stable code: SCREAMING_SNAKE, starting with a letter.
 fn is_code(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_uppercase())

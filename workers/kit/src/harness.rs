@@ -128,7 +128,7 @@ impl TestStack {
             .collect();
         if !manifest.http_routes.is_empty() {
             let triggers = agentos_engine::triggers::all(&self.engine);
-            for route in manifest.http_routes {
+            for route in &manifest.http_routes {
                 let present = triggers.iter().any(|t| t.trigger_type == "http" && t.function_id == route.function_id);
                 if !present {
                     missing.push(format!("http route {} {} -> {}", route.method, route.path, route.function_id));

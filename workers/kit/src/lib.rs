@@ -31,6 +31,7 @@ pub mod run;
 pub mod secret;
 pub mod state;
 pub mod typed;
+pub mod worker;
 
 /// Percent-encoding of URL parts (the one implementation, in the protocol crate).
 pub use agentos_protocol::url;
@@ -40,10 +41,11 @@ pub use connect::{
     DEFAULT_ENGINE_URL, ENGINE_TOKEN_ENV, connect, connect_as, connect_with_telemetry, engine_token, engine_url,
     set_engine_url,
 };
-pub use error::{WorkerError, codes};
+pub use error::{ErrorCode, WorkerError, codes};
 pub use manifest::{HttpRoute, ManifestFile, RestartPolicy, WorkerManifest};
 pub use run::{run_worker, run_worker_with_health};
 pub use typed::{call, register_over, register_typed, register_typed_with};
+pub use worker::{Registration, Worker};
 
 /// The SDK types a worker needs next to the kit, so worker crates can name them without
 /// spelling out `iii_sdk` paths.

@@ -54,17 +54,17 @@ pub struct HttpRoute {
     pub function_id: &'static str,
 }
 
-/// A worker's description of itself, declared in code as a `static`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A worker's description of itself, derived from its [`crate::Worker`] declaration.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerManifest {
     /// The worker's name (kebab-case), also its process and connection name.
     pub name: &'static str,
     /// One line saying what the worker owns.
     pub description: &'static str,
     /// Every function id it registers, excluding the automatic `<name>::health`.
-    pub functions: &'static [&'static str],
+    pub functions: Vec<&'static str>,
     /// The HTTP routes it serves; each route's function is also listed in `functions`.
-    pub http_routes: &'static [HttpRoute],
+    pub http_routes: Vec<HttpRoute>,
     /// Workers that must be ready before this one starts.
     pub depends_on: &'static [&'static str],
     /// What the supervisor does when it exits.
@@ -158,7 +158,7 @@ impl WorkerManifest {
         }
         let health = self.health_function_id();
         let mut seen = BTreeSet::new();
-        for id in self.functions {
+        for id in &self.functions {
             if !seen.insert(*id) {
                 problems.push(format!("functions: {id:?} is listed twice"));
             }
@@ -181,7 +181,7 @@ impl WorkerManifest {
             }
         }
         let mut routes = BTreeSet::new();
-        for r in self.http_routes {
+        for r in &self.http_routes {
             if !HTTP_METHODS.contains(&r.method) {
                 problems.push(format!(
                     "http_routes: method {:?} of {} must be one of {}",
@@ -295,14 +295,14 @@ mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
 
-    static MEMORY: WorkerManifest = WorkerManifest {
+    static MEMORY: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
         name: "memory",
         description: "Stores and recalls memories.",
-        functions: &["memory::store", "memory::recall", "memory::http_search"],
-        http_routes: &[HttpRoute { method: "POST", path: "/v1/memory/search", function_id: "memory::http_search" }],
+        functions: vec!["memory::store", "memory::recall", "memory::http_search"],
+        http_routes: vec![HttpRoute { method: "POST", path: "/v1/memory/search", function_id: "memory::http_search" }],
         depends_on: &["embedding"],
         restart: RestartPolicy::Always,
-    };
+    });
 
     #[test]
     fn the_health_function_is_named_after_the_worker() {
@@ -364,18 +364,18 @@ mod tests {
 
     #[test]
     fn validate_lists_every_broken_rule() {
-        static BAD: WorkerManifest = WorkerManifest {
+        static BAD: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
             name: "Bad_Name",
             description: " ",
-            functions: &["state::get", "nonamespace", "x::y", "x::y", "Bad_Name::health"],
-            http_routes: &[
+            functions: vec!["state::get", "nonamespace", "x::y", "x::y", "Bad_Name::health"],
+            http_routes: vec![
                 HttpRoute { method: "get", path: "v1/x", function_id: "x::missing" },
                 HttpRoute { method: "GET", path: "/v1/y", function_id: "x::y" },
                 HttpRoute { method: "GET", path: "/v1/y", function_id: "x::y" },
             ],
             depends_on: &["Bad_Name", "memory", "memory"],
             restart: RestartPolicy::No,
-        };
+        });
         assert_eq!(
             BAD.validate().unwrap_err(),
             vec![

@@ -25,7 +25,7 @@ use crate::manifest::WorkerManifest;
 ///
 /// Errors: `INVALID_INPUT` when the manifest breaks its rules ([`WorkerManifest::validate`]),
 /// `INTERNAL` when the runtime or the signal handlers cannot be set up.
-pub fn run_worker(manifest: &'static WorkerManifest, register: impl FnOnce(&III)) -> Result<(), WorkerError> {
+pub fn run_worker(manifest: &WorkerManifest, register: impl FnOnce(&III)) -> Result<(), WorkerError> {
     run_worker_with_health(manifest, HealthStatus::default(), register)
 }
 
@@ -34,7 +34,7 @@ pub fn run_worker(manifest: &'static WorkerManifest, register: impl FnOnce(&III)
 ///
 /// Errors: as [`run_worker`].
 pub fn run_worker_with_health(
-    manifest: &'static WorkerManifest,
+    manifest: &WorkerManifest,
     health: HealthStatus,
     register: impl FnOnce(&III),
 ) -> Result<(), WorkerError> {
@@ -111,14 +111,14 @@ mod tests {
 
     #[test]
     fn an_invalid_manifest_stops_the_worker_before_it_connects() {
-        static BAD: WorkerManifest = WorkerManifest {
+        static BAD: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
             name: "Bad Name",
             description: "A worker whose manifest breaks the naming rules.",
-            functions: &[],
-            http_routes: &[],
+            functions: vec![],
+            http_routes: vec![],
             depends_on: &[],
             restart: RestartPolicy::No,
-        };
+        });
         let err = run_worker(&BAD, |_| panic!("register must not run")).unwrap_err();
         assert_eq!(err.code, codes::INVALID_INPUT);
         assert!(

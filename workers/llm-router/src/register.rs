@@ -22,14 +22,14 @@ use crate::settings::LlmSettings;
 use crate::{CompletionRequest, Router};
 
 /// The llm-router worker's manifest; `workers/llm-router/iii.worker.yaml` mirrors it.
-pub static MANIFEST: WorkerManifest = WorkerManifest {
+pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "llm-router",
     description: "The LLM router: Anthropic Messages, OpenAI Chat Completions and OpenAI-compatible servers, with streaming (also into an iii channel), tool calls, tier routing, retries, fallback, cooldown, and token and cost accounting.",
-    functions: &["llm::complete", "llm::models", "llm::usage"],
-    http_routes: &[],
+    functions: vec!["llm::complete", "llm::models", "llm::usage"],
+    http_routes: vec![],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 /// A request without arguments.
 #[derive(Debug, Deserialize)]

@@ -19,14 +19,14 @@ use serde::de::DeserializeOwned;
 use crate::{CheckRequest, GuardError, Limits, SessionRequest, Sessions};
 
 /// The loop-guard worker's manifest; `workers/loop-guard/iii.worker.yaml` mirrors it.
-pub static MANIFEST: WorkerManifest = WorkerManifest {
+pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "loop-guard",
     description: "The loop guard: catches the same tool call repeated, A-B-A-B cycles and runaway turns; warns, then blocks with a message the model sees.",
-    functions: &["guard::check", "guard::reset", "guard::stats"],
-    http_routes: &[],
+    functions: vec!["guard::check", "guard::reset", "guard::stats"],
+    http_routes: vec![],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 /// Runs the loop-guard worker as its own process until SIGTERM or SIGINT
 /// (`agentos worker loop-guard`). Refuses to start, naming the variable, when a limit in the

@@ -37,10 +37,10 @@ const HTTP_FORGET: HttpRoute =
     HttpRoute { method: "DELETE", path: "/v1/memory/:id", function_id: "memory::http_forget" };
 
 /// The memory worker's manifest; `workers/memory/iii.worker.yaml` mirrors it.
-pub static MANIFEST: WorkerManifest = WorkerManifest {
+pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "memory",
     description: "Long-term memory: store with near-duplicate merging, hybrid recall (BM25 + embeddings + recency + importance), forget, consolidate and evict, per realm.",
-    functions: &[
+    functions: vec![
         "memory::store",
         "memory::recall",
         "memory::get",
@@ -54,10 +54,10 @@ pub static MANIFEST: WorkerManifest = WorkerManifest {
         "memory::http_get",
         "memory::http_forget",
     ],
-    http_routes: &[HTTP_STORE, HTTP_SEARCH, HTTP_GET, HTTP_FORGET],
+    http_routes: vec![HTTP_STORE, HTTP_SEARCH, HTTP_GET, HTTP_FORGET],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 /// Runs the memory worker as its own process until SIGTERM or SIGINT (`agentos worker memory`),
 /// with the `[memory]` section of the config file.

@@ -43,10 +43,10 @@ const HTTP_IMPORT: HttpRoute =
     HttpRoute { method: "POST", path: "/v1/realms/import", function_id: "realm::http_import" };
 
 /// The realm worker's manifest; `workers/realm/iii.worker.yaml` mirrors it.
-pub static MANIFEST: WorkerManifest = WorkerManifest {
+pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "realm",
     description: "Realms, the unit of tenancy: agents, sessions and memory are scoped to a realm; create, get, list, update, delete, export and import them.",
-    functions: &[
+    functions: vec![
         "realm::create",
         "realm::get",
         "realm::list",
@@ -62,10 +62,10 @@ pub static MANIFEST: WorkerManifest = WorkerManifest {
         "realm::http_export",
         "realm::http_import",
     ],
-    http_routes: &[HTTP_LIST, HTTP_CREATE, HTTP_GET, HTTP_UPDATE, HTTP_DELETE, HTTP_EXPORT, HTTP_IMPORT],
+    http_routes: vec![HTTP_LIST, HTTP_CREATE, HTTP_GET, HTTP_UPDATE, HTTP_DELETE, HTTP_EXPORT, HTTP_IMPORT],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 /// Runs the realm worker as its own process until SIGTERM or SIGINT (`agentos worker realm`).
 pub fn run() -> Result<(), WorkerError> {

@@ -19,14 +19,14 @@ const HTTP_CAPABILITIES: HttpRoute =
     HttpRoute { method: "GET", path: "/v1/security/capabilities", function_id: "security::http_capabilities" };
 
 /// The security-map worker's manifest; `workers/security-map/iii.worker.yaml` mirrors it.
-pub static MANIFEST: WorkerManifest = WorkerManifest {
+pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "security-map",
     description: "The capability map: engine identities, the namespaces each owns, and which functions and state scopes each may reach.",
-    functions: &["security::map_list", "security::map_check", "security::http_capabilities"],
-    http_routes: &[HTTP_CAPABILITIES],
+    functions: vec!["security::map_list", "security::map_check", "security::http_capabilities"],
+    http_routes: vec![HTTP_CAPABILITIES],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 /// Runs the worker until SIGTERM or SIGINT (`agentos worker security-map`).
 pub fn run() -> Result<(), WorkerError> {

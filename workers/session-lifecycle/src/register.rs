@@ -37,10 +37,10 @@ const HTTP_CLOSE: HttpRoute =
     HttpRoute { method: "POST", path: "/v1/sessions/:id/close", function_id: "session::http_close" };
 
 /// The session-lifecycle worker's manifest; `workers/session-lifecycle/iii.worker.yaml` mirrors it.
-pub static MANIFEST: WorkerManifest = WorkerManifest {
+pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "session-lifecycle",
     description: "Sessions, one conversation each, scoped to a realm: open (a turn starts), get, list, rename, set state and close them; changes are published on agentos.events.",
-    functions: &[
+    functions: vec![
         "session::open",
         "session::set_state",
         "session::fail_running",
@@ -53,10 +53,10 @@ pub static MANIFEST: WorkerManifest = WorkerManifest {
         "session::http_rename",
         "session::http_close",
     ],
-    http_routes: &[HTTP_LIST, HTTP_GET, HTTP_RENAME, HTTP_CLOSE],
+    http_routes: vec![HTTP_LIST, HTTP_GET, HTTP_RENAME, HTTP_CLOSE],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 /// How long a `publish` may take: the engine fans out in process and answers at once, so 2 s
 /// only trips when it is wedged, and a turn never waits longer than that for a live inbox.

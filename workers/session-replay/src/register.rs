@@ -42,10 +42,10 @@ const HTTP_TRACES: HttpRoute = HttpRoute { method: "GET", path: "/v1/traces", fu
 const HTTP_TRACE: HttpRoute = HttpRoute { method: "GET", path: "/v1/traces/:id", function_id: "replay::http_trace" };
 
 /// The session-replay worker's manifest; `workers/session-replay/iii.worker.yaml` mirrors it.
-pub static MANIFEST: WorkerManifest = WorkerManifest {
+pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "session-replay",
     description: "The step record of every session (model calls, tool calls, approvals, errors): record idempotently, replay in order, summarise, search, and join a session with its engine traces.",
-    functions: &[
+    functions: vec![
         "replay::record",
         "replay::get",
         "replay::summary",
@@ -59,10 +59,10 @@ pub static MANIFEST: WorkerManifest = WorkerManifest {
         "replay::http_traces",
         "replay::http_trace",
     ],
-    http_routes: &[HTTP_EVENTS, HTTP_SUMMARY, HTTP_SEARCH, HTTP_TRACES, HTTP_TRACE],
+    http_routes: vec![HTTP_EVENTS, HTTP_SUMMARY, HTTP_SEARCH, HTTP_TRACES, HTTP_TRACE],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 /// How long an `engine::traces::*` call may take: it flushes the span writer and reads the
 /// engine's database, which is milliseconds; 10 s only trips when the engine is wedged.

@@ -51,14 +51,14 @@ const EVENTS_BACKLOG: usize = 1024;
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// The streaming worker's manifest; `workers/streaming/iii.worker.yaml` mirrors it.
-pub static MANIFEST: WorkerManifest = WorkerManifest {
+pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "streaming",
     description: "Chat turns as JSON (/v1/chat) and as Server-Sent Events (/v1/chat/stream), and the OpenAI-compatible API (/v1/chat/completions, /v1/models) in front of agent::chat, and the live event stream (/v1/events).",
-    functions: &["sse::chat", "sse::chat_stream", "sse::completions", "sse::models", "sse::events", "sse::on_event"],
-    http_routes: &[HTTP_CHAT, HTTP_CHAT_STREAM, HTTP_COMPLETIONS, HTTP_MODELS, HTTP_EVENTS],
+    functions: vec!["sse::chat", "sse::chat_stream", "sse::completions", "sse::models", "sse::events", "sse::on_event"],
+    http_routes: vec![HTTP_CHAT, HTTP_CHAT_STREAM, HTTP_COMPLETIONS, HTTP_MODELS, HTTP_EVENTS],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 /// The longest a turn may run.
 const TURN_TIMEOUT: Duration = Duration::from_secs(3600);

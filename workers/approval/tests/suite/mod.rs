@@ -181,14 +181,14 @@ impl Inbox {
     }
 }
 
-static INBOX: WorkerManifest = WorkerManifest {
+static INBOX: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "inbox",
     description: "A test subscriber of agentos.events that records every event.",
-    functions: &["inbox::event"],
-    http_routes: &[],
+    functions: vec!["inbox::event"],
+    http_routes: vec![],
     depends_on: &[],
     restart: RestartPolicy::No,
-};
+});
 
 /// Subscribes an [`Inbox`] to `agentos.events` on `stack`.
 pub async fn inbox(stack: &TestStack) -> Inbox {

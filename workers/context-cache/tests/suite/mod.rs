@@ -13,14 +13,14 @@ use serde_json::{Value, json};
 const T: Duration = Duration::from_secs(20);
 
 /// A worker whose `probe::lookup` counts its calls, takes 200 ms, and fails for `{"fail": true}`.
-static PROBE: WorkerManifest = WorkerManifest {
+static PROBE: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "probe",
     description: "A test worker with a slow, counting lookup.",
-    functions: &["probe::lookup"],
-    http_routes: &[],
+    functions: vec!["probe::lookup"],
+    http_routes: vec![],
     depends_on: &[],
     restart: RestartPolicy::No,
-};
+});
 
 #[derive(serde::Deserialize)]
 struct Lookup {

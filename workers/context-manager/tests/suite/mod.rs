@@ -45,14 +45,14 @@ pub async fn start_router(stack: &TestStack, providers: Providers) -> III {
 }
 
 /// A stand-in for the memory worker (which does not exist yet): it registers `memory::recall`.
-pub static MEMORY: WorkerManifest = WorkerManifest {
+pub static MEMORY: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "memory",
     description: "A test stand-in answering memory::recall.",
-    functions: &["memory::recall"],
-    http_routes: &[],
+    functions: vec!["memory::recall"],
+    http_routes: vec![],
     depends_on: &[],
     restart: RestartPolicy::No,
-};
+});
 
 fn call(id: &str) -> ToolCall {
     ToolCall { id: id.into(), name: "code::read_file".into(), arguments: json!({"path": format!("src/{id}.rs")}) }

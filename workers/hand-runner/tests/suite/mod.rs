@@ -49,14 +49,14 @@ pub fn hand_text(name: &str, extra: &str) -> String {
 }
 
 /// A stand-in for agent-core: the test's own `agent::chat`.
-static AGENT: WorkerManifest = WorkerManifest {
+static AGENT: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "agent-core",
     description: "A test double of agent::chat that records what it is sent and answers at once.",
-    functions: &["agent::chat"],
-    http_routes: &[],
+    functions: vec!["agent::chat"],
+    http_routes: vec![],
     depends_on: &[],
     restart: RestartPolicy::No,
-};
+});
 
 /// What the test `agent::chat` received, in order.
 #[derive(Clone, Default)]

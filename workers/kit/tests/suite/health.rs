@@ -8,14 +8,14 @@ use agentos_kit::{RestartPolicy, WorkerManifest, call};
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
-static QUIET: WorkerManifest = WorkerManifest {
+static QUIET: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "kit-quiet",
     description: "Registers nothing but its health; a test worker.",
-    functions: &[],
-    http_routes: &[],
+    functions: vec![],
+    http_routes: vec![],
     depends_on: &[],
     restart: RestartPolicy::OnFailure,
-};
+});
 
 #[tokio::test]
 async fn health_answers_within_a_second_and_reports_the_worker_name() {

@@ -14,14 +14,14 @@ const THING: HttpRoute = HttpRoute { method: "GET", path: "/v1/things/:id", func
 const HEALTH: HttpRoute = HttpRoute { method: "GET", path: "/v1/health", function_id: "things::health_route" };
 const OPEN: HttpRoute = HttpRoute { method: "GET", path: "/open/ping", function_id: "things::ping" };
 
-static THINGS: WorkerManifest = WorkerManifest {
+static THINGS: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "kit-things",
     description: "Serves things over HTTP; a test worker for routes.",
-    functions: &["things::get", "things::health_route", "things::ping"],
-    http_routes: &[THING, HEALTH, OPEN],
+    functions: vec!["things::get", "things::health_route", "things::ping"],
+    http_routes: vec![THING, HEALTH, OPEN],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 fn register(iii: &III) {
     let key: Option<Arc<str>> = Some(Arc::from(KEY));

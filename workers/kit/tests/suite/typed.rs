@@ -9,14 +9,14 @@ use pretty_assertions::assert_eq;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-static GREETER: WorkerManifest = WorkerManifest {
+static GREETER: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "kit-greeter",
     description: "Greets people; a test worker for the typed adapter.",
-    functions: &["greeter::greet", "greeter::fail", "greeter::raw"],
-    http_routes: &[],
+    functions: vec!["greeter::greet", "greeter::fail", "greeter::raw"],
+    http_routes: vec![],
     depends_on: &[],
     restart: RestartPolicy::Always,
-};
+});
 
 const T: Duration = Duration::from_secs(5);
 

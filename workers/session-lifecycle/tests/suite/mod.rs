@@ -28,14 +28,14 @@ pub async fn start_sessions(stack: &TestStack) -> III {
 }
 
 /// A live inbox: a test function subscribed to `agentos.events`.
-static INBOX: WorkerManifest = WorkerManifest {
+static INBOX: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "inbox",
     description: "A test subscriber of agentos.events that keeps what it is sent.",
-    functions: &["inbox::receive"],
-    http_routes: &[],
+    functions: vec!["inbox::receive"],
+    http_routes: vec![],
     depends_on: &[],
     restart: RestartPolicy::No,
-};
+});
 
 /// What the inbox received, in order.
 #[derive(Clone, Default)]

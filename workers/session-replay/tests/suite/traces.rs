@@ -11,14 +11,14 @@ use serde_json::{Value, json};
 use super::{T, get, record, send, stack, step};
 
 /// A test worker whose `chain::outer` calls `chain::inner` through the engine.
-static CHAIN: WorkerManifest = WorkerManifest {
+static CHAIN: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
     name: "chain",
     description: "A two-step call chain, so the engine records a trace with a parent and a child span.",
-    functions: &["chain::outer", "chain::inner"],
-    http_routes: &[],
+    functions: vec!["chain::outer", "chain::inner"],
+    http_routes: vec![],
     depends_on: &[],
     restart: RestartPolicy::No,
-};
+});
 
 /// Starts [`CHAIN`], calls `chain::outer` once and answers the trace id the engine gave it
 /// (telemetry is off in the harness, so the id comes from `engine::traces::list`).
