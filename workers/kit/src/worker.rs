@@ -59,13 +59,16 @@ struct Binding<S> {
 }
 
 /// A worker's declaration: its manifest, and how each of its functions, routes and triggers is
-/// bound to its service. Build it with [`Worker::new`] and the chained methods.
-pub struct Worker<S> {
+/// bound to its service `S`. Route handlers fail with the worker's error type `E` (so `?`
+/// works on anything that converts into it); bus functions may fail with any [`ErrorCode`].
+/// Build it with [`Worker::new`] and the chained methods.
+pub struct Worker<S, E = WorkerError> {
     manifest: WorkerManifest,
     bindings: Vec<Binding<S>>,
+    error: std::marker::PhantomData<fn() -> E>,
 }
 
-impl<S: Clone + Send + Sync + 'static> Worker<S> {
+impl<S: Clone + Send + Sync + 'static, E: ErrorCode> Worker<S, E> {
     /// A worker named `name` (kebab-case) owning what `description` says, with nothing yet.
     pub fn new(name: &'static str, description: &'static str) -> Self {
         Self {
@@ -78,6 +81,7 @@ impl<S: Clone + Send + Sync + 'static> Worker<S> {
                 restart: RestartPolicy::Always,
             },
             bindings: Vec::new(),
+            error: std::marker::PhantomData,
         }
     }
 
@@ -96,13 +100,13 @@ impl<S: Clone + Send + Sync + 'static> Worker<S> {
     /// A bus function `id`: its input is decoded into `Req` (`INVALID_INPUT` naming the
     /// expected fields when it does not decode), `handler` runs on a clone of the service, and
     /// its `Resp` is the result.
-    pub fn function<Req, Resp, E, F, Fut>(mut self, id: &'static str, description: &'static str, handler: F) -> Self
+    pub fn function<Req, Resp, Fail, F, Fut>(mut self, id: &'static str, description: &'static str, handler: F) -> Self
     where
         Req: DeserializeOwned + Send + 'static,
         Resp: Serialize + 'static,
-        E: ErrorCode,
+        Fail: ErrorCode,
         F: Fn(S, Req) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Resp, E>> + Send + 'static,
+        Fut: Future<Output = Result<Resp, Fail>> + Send + 'static,
     {
         self.manifest.functions.push(id);
         let handler = Arc::new(handler);
@@ -140,9 +144,8 @@ impl<S: Clone + Send + Sync + 'static> Worker<S> {
     /// An HTTP route `method path` served by function `id`: the function and its `http`
     /// trigger in one declaration. The bearer key is checked before `handler` runs; its
     /// domain error becomes `{"error":{"code","message"}}` with the error's status.
-    pub fn route<E, F, Fut>(mut self, id: &'static str, method: &'static str, path: &'static str, handler: F) -> Self
+    pub fn route<F, Fut>(mut self, id: &'static str, method: &'static str, path: &'static str, handler: F) -> Self
     where
-        E: ErrorCode,
         F: Fn(S, HttpRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<HttpResponse, E>> + Send + 'static,
     {
@@ -172,7 +175,7 @@ impl<S: Clone + Send + Sync + 'static> Worker<S> {
     /// A function `id` that a trigger of `trigger_type` with `config` calls (a `subscribe`
     /// topic, a `state` scope, a `cron` schedule): the function and its trigger in one
     /// declaration. A trigger the engine refuses is logged; readiness still waits for `id`.
-    pub fn trigger<Req, E, F, Fut>(
+    pub fn trigger<Req, Fail, F, Fut>(
         self,
         trigger_type: &'static str,
         config: Value,
@@ -182,9 +185,9 @@ impl<S: Clone + Send + Sync + 'static> Worker<S> {
     ) -> Self
     where
         Req: DeserializeOwned + Send + 'static,
-        E: ErrorCode,
+        Fail: ErrorCode,
         F: Fn(S, Req) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        Fut: Future<Output = Result<(), Fail>> + Send + 'static,
     {
         let name = self.manifest.name;
         self.function(id, description, handler).on_register(move |r: &Registration<'_, S>| {
@@ -201,7 +204,7 @@ impl<S: Clone + Send + Sync + 'static> Worker<S> {
     }
 
     /// A function `id` called for every message published on `topic`.
-    pub fn subscribe<Req, E, F, Fut>(
+    pub fn subscribe<Req, Fail, F, Fut>(
         self,
         topic: &'static str,
         id: &'static str,
@@ -210,9 +213,9 @@ impl<S: Clone + Send + Sync + 'static> Worker<S> {
     ) -> Self
     where
         Req: DeserializeOwned + Send + 'static,
-        E: ErrorCode,
+        Fail: ErrorCode,
         F: Fn(S, Req) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        Fut: Future<Output = Result<(), Fail>> + Send + 'static,
     {
         self.trigger("subscribe", serde_json::json!({ "topic": topic }), id, description, handler)
     }

@@ -5,7 +5,7 @@
 //! [`RealmError`] becomes the kit's [`WorkerError`], so bus callers get the code back and HTTP
 //! clients get it as `{"error":{"code","message"}}` with the matching status.
 
-use agentos_kit::{WorkerError, codes};
+use agentos_kit::{ErrorCode, WorkerError, codes};
 
 use crate::{DEFAULT_REALM, ID_MAX, NAME_MAX};
 
@@ -62,13 +62,12 @@ pub enum RealmError {
         problem: String,
     },
     /// A failure the kit reported (a state call, request decoding), with its own code.
-    #[error(transparent)]
+    #[error("{}", .0.message)]
     Worker(#[from] WorkerError),
 }
 
-impl RealmError {
-    /// The stable SCREAMING_SNAKE code.
-    pub fn code(&self) -> &str {
+impl ErrorCode for RealmError {
+    fn code(&self) -> &str {
         match self {
             Self::InvalidId { .. } | Self::InvalidName { .. } | Self::InvalidDocument { .. } => codes::INVALID_INPUT,
             Self::Exists { .. } => codes::CONFLICT,
@@ -76,15 +75,6 @@ impl RealmError {
             Self::DefaultIsPermanent => codes::FORBIDDEN,
             Self::BadState { .. } => codes::BAD_STATE,
             Self::Worker(e) => e.code(),
-        }
-    }
-}
-
-impl From<RealmError> for WorkerError {
-    fn from(e: RealmError) -> Self {
-        match e {
-            RealmError::Worker(inner) => inner,
-            other => WorkerError::new(other.code(), other.to_string()),
         }
     }
 }
@@ -112,7 +102,7 @@ mod tests {
                 RealmError::Worker(inner) => inner.message.clone(),
                 other => other.to_string(),
             };
-            assert_eq!(WorkerError::from(err), WorkerError::new(code, message));
+            assert_eq!(err.to_worker_error(), WorkerError::new(code, message));
         }
     }
 }

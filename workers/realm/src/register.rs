@@ -9,13 +9,11 @@
 //!   HTTP request envelope, not the typed request; both call the same domain function.
 //! - Realm keeps nothing in memory: a restarted worker answers from the engine's state.
 
-use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use agentos_kit::http::{HttpRequest, HttpResponse, register_route};
+use agentos_kit::http::{HttpRequest, HttpResponse};
 use agentos_kit::state::{self, STATE_TIMEOUT};
-use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, call, clock, register_typed};
-use serde::de::DeserializeOwned;
+use agentos_kit::{III, Worker, WorkerError, WorkerManifest, call, clock};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -24,177 +22,83 @@ use crate::{
     UpdateRealm, create, delete, export, get, import, list, update,
 };
 
-/// `GET /v1/realms`: every realm.
-const HTTP_LIST: HttpRoute = HttpRoute { method: "GET", path: "/v1/realms", function_id: "realm::http_list" };
-/// `POST /v1/realms`: create one (body: [`CreateRealm`]); 201.
-const HTTP_CREATE: HttpRoute = HttpRoute { method: "POST", path: "/v1/realms", function_id: "realm::http_create" };
-/// `GET /v1/realms/:id`: one realm.
-const HTTP_GET: HttpRoute = HttpRoute { method: "GET", path: "/v1/realms/:id", function_id: "realm::http_get" };
-/// `PATCH /v1/realms/:id`: change it (body: [`RealmPatch`]).
-const HTTP_UPDATE: HttpRoute = HttpRoute { method: "PATCH", path: "/v1/realms/:id", function_id: "realm::http_update" };
-/// `DELETE /v1/realms/:id`: delete it and its scoped state.
-const HTTP_DELETE: HttpRoute =
-    HttpRoute { method: "DELETE", path: "/v1/realms/:id", function_id: "realm::http_delete" };
-/// `GET /v1/realms/:id/export`: the export document.
-const HTTP_EXPORT: HttpRoute =
-    HttpRoute { method: "GET", path: "/v1/realms/:id/export", function_id: "realm::http_export" };
-/// `POST /v1/realms/import`: restore an export (body: [`ImportRealm`]); 201 when new, 200 when replaced.
-const HTTP_IMPORT: HttpRoute =
-    HttpRoute { method: "POST", path: "/v1/realms/import", function_id: "realm::http_import" };
+/// The realm worker's manifest, derived from [`worker`]; `workers/realm/iii.worker.yaml`
+/// mirrors it.
+pub static MANIFEST: LazyLock<WorkerManifest> = LazyLock::new(|| worker().into_manifest());
 
-/// The realm worker's manifest; `workers/realm/iii.worker.yaml` mirrors it.
-pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
-    name: "realm",
-    description: "Realms, the unit of tenancy: agents, sessions and memory are scoped to a realm; create, get, list, update, delete, export and import them.",
-    functions: vec![
-        "realm::create",
-        "realm::get",
-        "realm::list",
-        "realm::update",
-        "realm::delete",
-        "realm::export",
-        "realm::import",
-        "realm::http_list",
-        "realm::http_create",
-        "realm::http_get",
-        "realm::http_update",
-        "realm::http_delete",
-        "realm::http_export",
-        "realm::http_import",
-    ],
-    http_routes: vec![HTTP_LIST, HTTP_CREATE, HTTP_GET, HTTP_UPDATE, HTTP_DELETE, HTTP_EXPORT, HTTP_IMPORT],
-    depends_on: &[],
-    restart: RestartPolicy::Always,
-});
-
-/// Runs the realm worker as its own process until SIGTERM or SIGINT (`agentos worker realm`).
-pub fn run() -> Result<(), WorkerError> {
-    agentos_kit::run_worker(&MANIFEST, |iii| register(iii, agentos_kit::http::api_key_from_env()))
-}
-
-/// Registers every `realm::*` function and `/v1/realms` route on `iii`. Routes check
-/// `Authorization: Bearer <api_key>`; with `None` they answer without a key (a warning is
-/// logged, since every `/v1` route should need one).
-pub fn register(iii: &III, api_key: Option<Arc<str>>) {
-    let store = StateStore::new(iii.clone());
-
-    bind(
-        iii,
-        &store,
-        "realm::create",
-        "Creates a realm: {id, name?, description?, settings?}.",
-        |s, req: CreateRealm| async move { create(&s, req).await },
-    );
-    bind(iii, &store, "realm::get", "One realm by {id}.", |s, req: RealmId| async move { get(&s, req).await });
-    bind(iii, &store, "realm::list", "Every realm, sorted by id: {realms}.", |s, req: ListRealms| async move {
+/// The realm worker: every `realm::*` function and `/v1/realms` route over a [`StateStore`].
+pub fn worker() -> Worker<StateStore, RealmError> {
+    Worker::new(
+        "realm",
+        "Realms, the unit of tenancy: agents, sessions and memory are scoped to a realm; create, get, list, update, delete, export and import them.",
+    )
+    .function("realm::create", "Creates a realm: {id, name?, description?, settings?}.", |s, req: CreateRealm| async move {
+        create(&s, req).await
+    })
+    .function("realm::get", "One realm by {id}.", |s, req: RealmId| async move { get(&s, req).await })
+    .function("realm::list", "Every realm, sorted by id: {realms}.", |s, req: ListRealms| async move {
         list(&s, req).await
-    });
-    bind(
-        iii,
-        &store,
+    })
+    .function(
         "realm::update",
         "Changes a realm: {id, name?, description?, settings? (merged, null removes)}.",
         |s, req: UpdateRealm| async move { update(&s, req).await },
-    );
-    bind(
-        iii,
-        &store,
-        "realm::delete",
-        "Deletes a realm by {id} and its realm:<id>:* state.",
-        |s, req: RealmId| async move { delete(&s, req).await },
-    );
-    bind(
-        iii,
-        &store,
-        "realm::export",
-        "A realm by {id} with its scoped state: {realm, scopes}.",
-        |s, req: RealmId| async move { export(&s, req).await },
-    );
-    bind(
-        iii,
-        &store,
-        "realm::import",
-        "Restores an export: {realm, scopes, id?, overwrite?}.",
-        |s, req: ImportRealm| async move { import(&s, req).await },
-    );
-
-    if api_key.is_none() {
-        tracing::warn!(
-            worker = MANIFEST.name,
-            "no API key (AGENTOS_API_KEY): the /v1/realms routes answer without one"
-        );
-    }
-    route(
-        iii,
-        &store,
-        HTTP_LIST,
-        &api_key,
-        |s, _req| async move { Ok(HttpResponse::ok(list(&s, ListRealms {}).await?)) },
-    );
-    route(iii, &store, HTTP_CREATE, &api_key, |s, req| async move {
+    )
+    .function("realm::delete", "Deletes a realm by {id} and its realm:<id>:* state.", |s, req: RealmId| async move {
+        delete(&s, req).await
+    })
+    .function("realm::export", "A realm by {id} with its scoped state: {realm, scopes}.", |s, req: RealmId| async move {
+        export(&s, req).await
+    })
+    .function("realm::import", "Restores an export: {realm, scopes, id?, overwrite?}.", |s, req: ImportRealm| async move {
+        import(&s, req).await
+    })
+    // GET /v1/realms: every realm.
+    .route("realm::http_list", "GET", "/v1/realms", |s, _req| async move {
+        Ok(HttpResponse::ok(list(&s, ListRealms {}).await?))
+    })
+    // POST /v1/realms: create one (body: CreateRealm); 201 with its location.
+    .route("realm::http_create", "POST", "/v1/realms", |s, req| async move {
         let realm = create(&s, req.body_as::<CreateRealm>()?).await?;
         Ok(HttpResponse::json(201, &realm).with_header("location", format!("/v1/realms/{}", realm.id)))
-    });
-    route(
-        iii,
-        &store,
-        HTTP_GET,
-        &api_key,
-        |s, req| async move { Ok(HttpResponse::ok(get(&s, path_id(&req)?).await?)) },
-    );
-    route(iii, &store, HTTP_UPDATE, &api_key, |s, req| async move {
+    })
+    .route("realm::http_get", "GET", "/v1/realms/:id", |s, req| async move {
+        Ok(HttpResponse::ok(get(&s, path_id(&req)?).await?))
+    })
+    // PATCH /v1/realms/:id: change it (body: RealmPatch).
+    .route("realm::http_update", "PATCH", "/v1/realms/:id", |s, req| async move {
         let patch = req.body_as::<RealmPatch>()?;
         Ok(HttpResponse::ok(update(&s, patch.for_realm(path_id(&req)?.id)).await?))
-    });
-    route(iii, &store, HTTP_DELETE, &api_key, |s, req| async move {
+    })
+    // DELETE /v1/realms/:id: delete it and its scoped state.
+    .route("realm::http_delete", "DELETE", "/v1/realms/:id", |s, req| async move {
         Ok(HttpResponse::ok(delete(&s, path_id(&req)?).await?))
-    });
-    route(iii, &store, HTTP_EXPORT, &api_key, |s, req| async move {
+    })
+    .route("realm::http_export", "GET", "/v1/realms/:id/export", |s, req| async move {
         Ok(HttpResponse::ok(export(&s, path_id(&req)?).await?))
-    });
-    route(iii, &store, HTTP_IMPORT, &api_key, |s, req| async move {
+    })
+    // POST /v1/realms/import: restore an export; 201 when new, 200 when it replaced one.
+    .route("realm::http_import", "POST", "/v1/realms/import", |s, req| async move {
         let imported = import(&s, req.body_as::<ImportRealm>()?).await?;
         let status = if imported.replaced { 200 } else { 201 };
         Ok(HttpResponse::json(status, imported))
-    });
+    })
+}
+
+/// Runs the realm worker as its own process until SIGTERM or SIGINT (`agentos worker realm`).
+pub fn run() -> Result<(), WorkerError> {
+    worker().run(|iii| Ok(StateStore::new(iii.clone())))
+}
+
+/// Registers every `realm::*` function and `/v1/realms` route on `iii`; routes check
+/// `Authorization: Bearer <api_key>` (with `None` they refuse every request).
+pub fn register(iii: &III, api_key: Option<Arc<str>>) {
+    worker().register(iii, StateStore::new(iii.clone()), api_key);
 }
 
 /// The `:id` of a `/v1/realms/:id...` route.
 fn path_id(req: &HttpRequest) -> Result<RealmId, WorkerError> {
     req.path_param("id").map(|id| RealmId { id: id.to_string() })
-}
-
-/// Registers bus function `id` as `f` over a clone of `store`.
-fn bind<Req, Resp, F, Fut>(iii: &III, store: &StateStore, id: &str, description: &str, f: F)
-where
-    Req: DeserializeOwned + Send + 'static,
-    Resp: Serialize + 'static,
-    F: Fn(StateStore, Req) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Resp, RealmError>> + Send + 'static,
-{
-    let store = store.clone();
-    register_typed(iii, id, description, move |req: Req| {
-        let done = f(store.clone(), req);
-        async move { done.await.map_err(WorkerError::from) }
-    });
-}
-
-/// Registers `route` as `f` over a clone of `store`, behind the bearer check.
-fn route<F, Fut>(iii: &III, store: &StateStore, route: HttpRoute, api_key: &Option<Arc<str>>, f: F)
-where
-    F: Fn(StateStore, HttpRequest) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<HttpResponse, RealmError>> + Send + 'static,
-{
-    let store = store.clone();
-    let handler = move |req: HttpRequest| {
-        let done = f(store.clone(), req);
-        async move { done.await.map_err(WorkerError::from) }
-    };
-    if let Err(e) = register_route(iii, MANIFEST.name, route, api_key.clone(), handler) {
-        // Only a trigger config that does not encode gets here; the harness and the supervisor's
-        // readiness check then report the route as missing.
-        tracing::error!(worker = MANIFEST.name, code = %e.code, message = %e.message, "could not register a route");
-    }
 }
 
 /// The answer of `state::list_groups`.

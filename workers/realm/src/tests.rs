@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
+use agentos_kit::ErrorCode;
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 

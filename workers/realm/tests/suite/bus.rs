@@ -1,7 +1,7 @@
 //! `realm::*` on the bus: typed calls from another worker, codes intact.
 
 use agentos_kit::harness::TestStack;
-use agentos_kit::{WorkerError, call};
+use agentos_kit::{ErrorCode, call};
 use agentos_worker_realm::{CreateRealm, ListRealms, Realm, RealmError, RealmId, RealmList, RealmPatch};
 use pretty_assertions::assert_eq;
 use serde_json::{Map, json};
@@ -49,15 +49,13 @@ async fn conflict_and_not_found_reach_a_typed_caller_with_their_codes() {
     let err = call::<_, Realm>(&client, "realm::create", &team(), T).await.unwrap_err();
     assert_eq!(
         err,
-        WorkerError::from(RealmError::Exists {
-            id: "team".into(),
-            fix: "pick another id, or change it with realm::update"
-        })
+        RealmError::Exists { id: "team".into(), fix: "pick another id, or change it with realm::update" }
+            .to_worker_error()
     );
     assert_eq!(err.code, "CONFLICT");
 
     let err = call::<_, Realm>(&client, "realm::get", &RealmId { id: "ghost".into() }, T).await.unwrap_err();
-    assert_eq!(err, WorkerError::from(RealmError::NotFound { id: "ghost".into() }));
+    assert_eq!(err, RealmError::NotFound { id: "ghost".into() }.to_worker_error());
     assert_eq!(err.code, "NOT_FOUND");
 
     let err = call::<_, Realm>(&client, "realm::delete", &RealmId { id: "default".into() }, T).await.unwrap_err();
