@@ -134,6 +134,9 @@ pub struct EngineConfig {
     /// Largest stream item (as stored JSON) `stream::set`/`stream::update` may write;
     /// `iii-stream.max_value_bytes` (our extension).
     pub stream_max_value_bytes: usize,
+    /// How long a call or an HTTP request waits for a function or route whose worker went away
+    /// to be registered again ([`crate::departed`]).
+    pub restart_wait: std::time::Duration,
 }
 
 /// One more worker-socket listener (a later `iii-worker-manager` entry).
@@ -327,6 +330,7 @@ impl Default for EngineConfig {
             retention_sweep_secs: 60,
             state_max_value_bytes: FOUR_MIB,
             stream_max_value_bytes: FOUR_MIB,
+            restart_wait: crate::departed::RESTART_WAIT,
         }
     }
 }
@@ -933,6 +937,7 @@ mod tests {
             retention_sweep_secs: 60,
             state_max_value_bytes: 4 * 1024 * 1024,
             stream_max_value_bytes: 4 * 1024 * 1024,
+            restart_wait: crate::departed::RESTART_WAIT,
         };
         assert_eq!(EngineConfig::default(), expected);
         assert_eq!(parse(""), (expected.clone(), vec![]));
@@ -1132,6 +1137,7 @@ mod tests {
             retention_sweep_secs: 5,
             state_max_value_bytes: 2048,
             stream_max_value_bytes: 512,
+            restart_wait: crate::departed::RESTART_WAIT,
             ..only(&["iii-state", "iii-stream"])
         };
         assert_eq!(parse(text), (expected, vec![]));

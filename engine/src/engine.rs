@@ -121,6 +121,8 @@ pub(crate) struct Inner {
     pub queues: crate::queue::Queues,
     pub streams: crate::stream::StreamHub,
     pub channels: crate::channels::ChannelTable,
+    /// What departed workers served, so callers wait for their restart.
+    pub departed: crate::departed::Departed,
     /// Set once shutdown has begun.
     pub shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -163,6 +165,7 @@ impl Engine {
                 queues: crate::queue::Queues::default(),
                 streams: crate::stream::StreamHub::default(),
                 channels: crate::channels::ChannelTable::default(),
+                departed: crate::departed::Departed::default(),
                 shutdown,
             }),
         };
@@ -189,6 +192,11 @@ impl Engine {
     pub async fn shutting_down(&self) {
         let mut rx = self.inner.shutdown.subscribe();
         let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.inner.shutdown.borrow()
     }
 
     /// Begins shutdown: listeners stop and background tasks end.
@@ -274,6 +282,7 @@ impl Engine {
         };
         functions.insert(id.clone(), entry);
         drop(functions);
+        self.inner.departed.function_registered(&id);
         if let Some(old) = previous_worker {
             tracing::info!(function_id = %id, %old, new = %worker, "function {id} taken over by a new connection of the same identity");
         }
@@ -372,7 +381,14 @@ impl Engine {
     /// Everything §1.8 asks when a worker goes away.
     pub fn remove_worker(&self, worker: WorkerId) {
         // 1. Functions it still owns.
-        write(&self.inner.functions).retain(|_, e| !matches!(e.target, Target::Worker(w) if w == worker));
+        let mut owned = Vec::new();
+        write(&self.inner.functions).retain(|id, e| {
+            let mine = matches!(e.target, Target::Worker(w) if w == worker);
+            if mine {
+                owned.push(id.clone());
+            }
+            !mine
+        });
         // 2. Calls it was serving or making.
         let stopped: Vec<Pending> = {
             let mut pending = lock(&self.inner.pending);
@@ -387,7 +403,13 @@ impl Engine {
             let _ = p.tx.send((Err(ErrorBody::new(codes::INVOCATION_STOPPED, "Invocation stopped")), None));
         }
         // 3. Triggers and trigger types it registered.
-        crate::triggers::remove_worker(self, worker);
+        let routes = crate::triggers::remove_worker(self, worker);
+        if !self.is_shutting_down() && (!owned.is_empty() || !routes.is_empty()) {
+            let label = self
+                .worker(worker)
+                .map_or_else(|| worker.to_string(), |c| crate::departed::worker_label(&c.metadata, worker));
+            self.inner.departed.worker_left(&label, owned, routes);
+        }
         // 4. Channels it created and nobody has started to use, then the connection itself.
         let channels = self.inner.channels.remove_unused_of(worker);
         if channels > 0 {
@@ -424,12 +446,12 @@ impl Engine {
     pub async fn call(&self, function_id: &str, data: Value, opts: CallOptions) -> (CallResult, String) {
         let span = SpanContext::child_of(opts.traceparent.as_deref());
         let start_ns = now_ns();
-        let target = self.lookup(function_id);
+        let target = self.resolve(function_id, opts.deadline).await;
         let mut worker_id = None;
         let mut remote_span_id = None;
         let result = match target {
-            None => Err(ErrorBody::new(codes::FUNCTION_NOT_FOUND, format!("Function {function_id} not found"))),
-            Some(Target::Builtin(f)) => {
+            Err(e) => Err(e),
+            Ok(Target::Builtin(f)) => {
                 let meta = CallMeta {
                     traceparent: Some(span.traceparent()),
                     baggage: opts.baggage.clone(),
@@ -443,7 +465,7 @@ impl Engine {
                     None => fut.await,
                 }
             }
-            Some(Target::Worker(callee)) => {
+            Ok(Target::Worker(callee)) => {
                 worker_id = Some(callee);
                 let (result, remote) = self.forward(callee, function_id, data, &span, &opts).await;
                 remote_span_id = remote.as_deref().and_then(crate::trace::parse_traceparent).map(|(_, s)| s);
@@ -474,6 +496,28 @@ impl Engine {
             attributes: Vec::new(),
         });
         (result, span.traceparent())
+    }
+
+    /// The target of `function_id`. When its worker went away recently, waits (within
+    /// [`crate::departed::RESTART_WAIT`] and `deadline`) for it to register again.
+    async fn resolve(&self, function_id: &str, deadline: Option<Duration>) -> Result<Target, ErrorBody> {
+        if let Some(target) = self.lookup(function_id) {
+            return Ok(target);
+        }
+        let not_found = || ErrorBody::new(codes::FUNCTION_NOT_FOUND, format!("Function {function_id} not found"));
+        let Some(worker) = self.inner.departed.function(function_id) else { return Err(not_found()) };
+        let wait = self.config().restart_wait;
+        let limit = deadline.map_or(wait, |d| d.min(wait));
+        match crate::departed::wait_for(self, limit, || self.lookup(function_id)).await {
+            Some(target) => Ok(target),
+            None => Err(ErrorBody::new(
+                codes::FUNCTION_NOT_FOUND,
+                format!(
+                    "Function {function_id} not found: its worker {worker} went away and did not register it again within {}s",
+                    limit.as_secs_f32()
+                ),
+            )),
+        }
     }
 
     async fn forward(

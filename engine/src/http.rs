@@ -57,6 +57,35 @@ enum RouteMatch {
     Found(Box<Matched>),
     WrongMethod(Vec<String>),
     NotFound,
+    /// Nothing matches, and the worker that served a matching route went away and did not
+    /// come back in time.
+    Departed {
+        worker: String,
+        pattern: String,
+    },
+}
+
+/// [`find_route`], and when nothing matches but a departed worker served a matching route,
+/// waits for it to come back ([`crate::departed`]); if it does not, names it.
+async fn find_route_or_wait(engine: &Engine, method: &str, path: &str) -> RouteMatch {
+    let found = find_route(engine, method, path);
+    if !matches!(found, RouteMatch::NotFound) {
+        return found;
+    }
+    let normalized = triggers::normalize_path(path);
+    let segments: Vec<&str> = if normalized.is_empty() { Vec::new() } else { normalized.split('/').collect() };
+    let Some((worker, pattern)) =
+        engine.inner.departed.route(method, |pattern| match_pattern(pattern, &segments).is_some())
+    else {
+        return found;
+    };
+    let back =
+        crate::departed::wait_for(engine, engine.config().restart_wait, || match find_route(engine, method, path) {
+            RouteMatch::NotFound => None,
+            other => Some(other),
+        })
+        .await;
+    back.unwrap_or(RouteMatch::Departed { worker, pattern })
 }
 
 /// Finds the route for (method, path). Static segments beat parameters, so `/users/me` wins
@@ -134,7 +163,7 @@ async fn dispatch(State(engine): State<Engine>, request: Request) -> Response {
     }
     let method = request.method().as_str().to_string();
     let uri = request.uri().clone();
-    let matched = match find_route(&engine, &method, uri.path()) {
+    let matched = match find_route_or_wait(&engine, &method, uri.path()).await {
         RouteMatch::Found(m) => *m,
         RouteMatch::WrongMethod(allowed) => {
             let mut response = error_response(
@@ -146,6 +175,16 @@ async fn dispatch(State(engine): State<Engine>, request: Request) -> Response {
                 response.headers_mut().insert(header::ALLOW, v);
             }
             return response;
+        }
+        RouteMatch::Departed { worker, pattern } => {
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "worker_unavailable",
+                format!(
+                    "{worker} serves {method} /{pattern} and is restarting; it did not come back within {}s, retry in a moment (agentos status shows it)",
+                    engine.config().restart_wait.as_secs_f32()
+                ),
+            );
         }
         RouteMatch::NotFound => {
             if method == "OPTIONS" {

@@ -9,6 +9,7 @@
 pub mod builtins;
 pub mod channels;
 pub mod config;
+pub mod departed;
 pub mod engine;
 pub mod http;
 pub mod queue;

@@ -265,6 +265,7 @@ async fn setup(engine: &Engine, entry: &TriggerEntry) {
             if let Some(old) = old.filter(|o| *o != entry.id) {
                 tracing::warn!(route = ?key, "http route re-registered by trigger {}; replaces trigger {old}", entry.id);
             }
+            engine.inner.departed.trigger_registered(Some(&key));
         }
         "cron" => start_cron(engine, entry),
         t if is_durable(t) => crate::queue::ensure_topic_consumer(engine, entry),
@@ -387,18 +388,20 @@ pub fn unregister_type(engine: &Engine, provider: WorkerId, id: &str) {
 }
 
 /// Clean-up for a departing worker: its triggers (if it still owns them), then its types.
-pub fn remove_worker(engine: &Engine, worker: WorkerId) {
+/// Returns the HTTP routes it served.
+pub fn remove_worker(engine: &Engine, worker: WorkerId) -> Vec<RouteKey> {
     let owned: Vec<TriggerEntry> = {
         let mut triggers = lock(&engine.inner.triggers.triggers);
         let ids: Vec<String> = triggers.values().filter(|t| t.owner == Some(worker)).map(|t| t.id.clone()).collect();
         ids.iter().filter_map(|id| triggers.remove(id)).collect()
     };
+    let routes = owned.iter().filter(|t| t.trigger_type == "http").map(|t| route_key(&t.config)).collect();
     lock(&engine.inner.triggers.types).retain(|_, t| t.provider != worker);
     for entry in &owned {
         teardown_local(engine, entry);
     }
     if owned.iter().all(|t| builtin(&t.trigger_type).is_some()) {
-        return;
+        return routes;
     }
     let engine = engine.clone();
     tokio::spawn(async move {
@@ -406,6 +409,7 @@ pub fn remove_worker(engine: &Engine, worker: WorkerId) {
             tell_provider(&engine, &entry).await;
         }
     });
+    routes
 }
 
 fn register_frame(entry: &TriggerEntry) -> Message {

@@ -3,22 +3,24 @@
 //! Rules (process-compose vocabulary):
 //! - Policy `always` restarts after any exit, `on_failure` only after a non-zero exit or a
 //!   signal, `no` never.
-//! - The delay doubles from [`FIRST_BACKOFF`] up to [`MAX_BACKOFF`]; a worker that stayed up for
-//!   [`STABLE_UPTIME`] starts again from the first delay.
-//! - More than `max_restarts` restarts within `window` marks the worker `failed`: it is shown so
-//!   and not looped forever. `agentos restart <worker>` clears that.
+//! - A worker that ran for [`QUICK_EXIT`] or longer and then died (killed, crashed once) starts
+//!   again at once: its callers are waiting for it, and nothing suggests it will die again.
+//! - A worker that died within [`QUICK_EXIT`] of its start is in a crash loop: the delay doubles
+//!   from [`FIRST_BACKOFF`] up to [`MAX_BACKOFF`], and more than `max_restarts` such restarts
+//!   within `window` mark it `failed`: it is shown so and not looped forever. `agentos restart
+//!   <worker>` clears that. A run of [`QUICK_EXIT`] or longer resets the backoff.
 
 use std::time::Duration;
 
 use agentos_kit::RestartPolicy;
 
-/// The first restart delay: short, so a worker killed by accident is back within 3 s.
+/// A run shorter than this ended the way a crash loop does: during or right after start-up.
+pub const QUICK_EXIT: Duration = Duration::from_secs(2);
+/// The first delay of a crash loop.
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest restart delay: long enough to stop a crash loop from burning CPU, short enough
 /// that a worker whose dependency came back recovers on its own.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// Uptime after which a worker counts as stable and its backoff resets.
-pub const STABLE_UPTIME: Duration = Duration::from_secs(30);
 
 /// Limits on restarts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +33,7 @@ pub struct RestartLimits {
 
 impl Default for RestartLimits {
     fn default() -> Self {
-        // Five quick crashes in a minute is a loop, not bad luck.
+        // Five crashes at start-up in a minute is a loop, not bad luck.
         Self { max_restarts: 5, window: Duration::from_secs(60) }
     }
 }
@@ -80,9 +82,9 @@ pub enum Decision {
 /// A worker's restart history (times are offsets from any fixed origin).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct History {
-    /// When each restart happened.
+    /// When each restart after a quick exit happened.
     pub restarts: Vec<Duration>,
-    /// The delay used for the last restart.
+    /// The delay used for the last restart after a quick exit; `None` after a long run.
     pub last_backoff: Option<Duration>,
 }
 
@@ -104,13 +106,14 @@ pub fn decide(
         return Decision::Stay;
     }
     history.restarts.retain(|t| now.saturating_sub(*t) < limits.window);
+    if uptime >= QUICK_EXIT {
+        history.last_backoff = None;
+        return Decision::RestartAfter(Duration::ZERO);
+    }
     if history.restarts.len() >= limits.max_restarts {
         return Decision::Fail;
     }
-    let delay = match history.last_backoff {
-        Some(last) if uptime < STABLE_UPTIME => (last * 2).min(MAX_BACKOFF),
-        _ => FIRST_BACKOFF,
-    };
+    let delay = history.last_backoff.map_or(FIRST_BACKOFF, |last| (last * 2).min(MAX_BACKOFF));
     history.restarts.push(now);
     history.last_backoff = Some(delay);
     Decision::RestartAfter(delay)
@@ -134,10 +137,23 @@ mod tests {
     }
 
     #[test]
-    fn a_stable_run_resets_the_backoff() {
+    fn a_worker_that_ran_and_died_starts_again_at_once_and_resets_the_backoff() {
         let mut h = History { restarts: vec![], last_backoff: Some(S(16)) };
-        let d = decide(RestartPolicy::Always, RestartLimits::default(), &mut h, Exit::Signal(9), STABLE_UPTIME, S(100));
+        let d = decide(RestartPolicy::Always, RestartLimits::default(), &mut h, Exit::Signal(9), QUICK_EXIT, S(100));
+        assert_eq!(d, Decision::RestartAfter(Duration::ZERO));
+        // Its next crash at start-up begins the backoff from the first delay.
+        let d = decide(RestartPolicy::Always, RestartLimits::default(), &mut h, Exit::Code(1), S(0), S(101));
         assert_eq!(d, Decision::RestartAfter(FIRST_BACKOFF));
+    }
+
+    #[test]
+    fn kills_of_a_running_worker_never_fail_it() {
+        let mut h = History::default();
+        let limits = RestartLimits { max_restarts: 2, window: S(60) };
+        for i in 0..10 {
+            let d = decide(RestartPolicy::Always, limits, &mut h, Exit::Signal(9), S(3), S(i * 3));
+            assert_eq!(d, Decision::RestartAfter(Duration::ZERO), "kill {i}");
+        }
     }
 
     #[test]

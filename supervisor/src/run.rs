@@ -721,6 +721,11 @@ impl Supervisor {
             slot.last_error = Some(exit.describe());
         }
         match decide(slot.manifest.restart, limits, &mut slot.history, exit, uptime, now) {
+            Decision::RestartAfter(delay) if delay.is_zero() => {
+                slot.restarts += 1;
+                tracing::warn!(worker = name, "{}; restarting it now", exit.describe());
+                self.launch(i);
+            }
             Decision::RestartAfter(delay) => {
                 slot.state = WorkerState::Backoff;
                 slot.restarts += 1;

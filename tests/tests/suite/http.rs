@@ -9,7 +9,11 @@ use serde_json::{Value, json};
 use super::harness::{TestEngine, register, wait_until, worker};
 
 async fn http_engine() -> TestEngine {
-    TestEngine::start_with(|c| c.http_default_timeout_ms = 800).await
+    TestEngine::start_with(|c| {
+        c.http_default_timeout_ms = 800;
+        c.restart_wait = Duration::from_millis(300);
+    })
+    .await
 }
 
 fn http_trigger(function_id: &str, path: &str, method: &str) -> RegisterTriggerInput {
@@ -117,9 +121,11 @@ async fn a_route_goes_away_with_its_worker() {
     let url = format!("{}/bye", engine.http_url);
     assert_eq!(reqwest::get(&url).await.unwrap().status().as_u16(), 200);
     w.shutdown_async().await;
+    // Gone with its worker: while the engine still remembers who served it, the answer says
+    // that worker is away (503) rather than that the route never existed (404).
     wait_until("route removed", || {
         let url = url.clone();
-        async move { reqwest::get(&url).await.map(|r| r.status().as_u16() == 404).unwrap_or(false) }
+        async move { reqwest::get(&url).await.map(|r| r.status().as_u16() == 503).unwrap_or(false) }
     })
     .await;
     engine.stop().await;

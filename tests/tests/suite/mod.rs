@@ -5,6 +5,7 @@ mod http_streaming;
 mod invoke;
 mod lifecycle;
 mod queue;
+mod restart;
 mod state;
 mod streams;
 mod triggers;
