@@ -11,7 +11,7 @@
 //! approval requests ([`orphans`], [`lifeline`]).
 //!
 //! Rules it keeps:
-//! - The loop is plain code over the [`Bus`] and [`Events`] traits; [`register`] supplies the
+//! - The loop is plain code over the [`Bus`] and [`Events`] traits; [`worker`] supplies the
 //!   real ones (iii calls and an iii channel), unit tests supply fakes.
 //! - No decision is taken in the glue; no provider, tool or hand is special-cased here.
 
@@ -32,7 +32,7 @@ pub mod turn;
 mod tests;
 
 pub use interrupt::Interrupts;
-pub use register::{IiiBus, MANIFEST, register, run};
+pub use register::{AgentCore, IiiBus, MANIFEST, run, worker};
 pub use settings::Settings;
 pub use turn::{
     Bus, ChatAnswer, ChatRequest, Events, NoEvents, ToolCallRecord, TurnUsage, chat, chat_interruptible,

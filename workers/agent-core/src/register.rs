@@ -7,13 +7,13 @@
 //! At start it settles the turns an earlier agent-core process left running
 //! ([`crate::orphans::settle`]) and opens the lifeline to the engine ([`crate::lifeline`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use agentos_kit::channel::{self, ChannelReader, EventSink};
 use agentos_kit::chat::{Completion, CompletionRequest};
-use agentos_kit::http::{HttpRequest, HttpResponse, register_route_or_log};
-use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, register_typed};
+use agentos_kit::http::{HttpRequest, HttpResponse};
+use agentos_kit::{III, Registration, Worker, WorkerError, WorkerManifest};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -24,51 +24,119 @@ use crate::orphans;
 use crate::turn::{self, Bus, ChatRequest, EnqueueAck, Events};
 use crate::{DEFAULT_REALM, Settings};
 
-/// `POST /v1/chat/interrupt`: stop a session's running turn.
-const HTTP_INTERRUPT: HttpRoute =
-    HttpRoute { method: "POST", path: "/v1/chat/interrupt", function_id: "agent::http_interrupt" };
-/// `GET /v1/agents`: the realm's agents (`?realm=`).
-const HTTP_LIST: HttpRoute = HttpRoute { method: "GET", path: "/v1/agents", function_id: "agent::http_list" };
-/// `POST /v1/agents`: create one; 201.
-const HTTP_CREATE: HttpRoute = HttpRoute { method: "POST", path: "/v1/agents", function_id: "agent::http_create" };
-/// `GET /v1/agents/:id`: one agent (`?realm=`).
-const HTTP_GET: HttpRoute = HttpRoute { method: "GET", path: "/v1/agents/:id", function_id: "agent::http_get" };
-/// `DELETE /v1/agents/:id`: delete one (`?realm=`).
-const HTTP_DELETE: HttpRoute =
-    HttpRoute { method: "DELETE", path: "/v1/agents/:id", function_id: "agent::http_delete" };
-
-/// The agent-core worker's manifest; `workers/agent-core/iii.worker.yaml` mirrors it.
-pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
-    name: "agent-core",
-    description: "The agent loop: chat turns through the bus (context, streamed LLM call, loop guard, allow-list, tool calls) and agent records.",
-    functions: vec![
-        "agent::chat",
-        "agent::interrupt",
-        "agent::running",
-        "agent::create",
-        "agent::get",
-        "agent::list",
-        "agent::delete",
-        "agent::http_interrupt",
-        "agent::http_list",
-        "agent::http_create",
-        "agent::http_get",
-        "agent::http_delete",
-    ],
-    http_routes: vec![HTTP_INTERRUPT, HTTP_LIST, HTTP_CREATE, HTTP_GET, HTTP_DELETE],
-    depends_on: &[],
-    restart: RestartPolicy::Always,
-});
+/// The agent-core worker's manifest, derived from [`worker`]; `workers/agent-core/iii.worker.yaml`
+/// mirrors it.
+pub static MANIFEST: LazyLock<WorkerManifest> = LazyLock::new(|| worker().into_manifest());
 
 /// How long the token forwarder may take to drain after the LLM answered: the router closes
 /// the channel before it answers, so this only matters when it never opened it.
 const DRAIN: Duration = Duration::from_secs(2);
 
+/// What every handler shares: the bus, the `[agent]` settings, the running turns (so an
+/// interrupt reaches them) and the engine link (so a turn is abandoned when the engine goes).
+#[derive(Clone)]
+pub struct AgentCore {
+    bus: IiiBus,
+    settings: Arc<Settings>,
+    interrupts: Interrupts,
+    link: Link,
+}
+
+impl AgentCore {
+    /// The service over `iii` with `settings` (call inside a tokio runtime): opens the lifeline
+    /// to the engine.
+    pub fn start(iii: &III, settings: Settings) -> Self {
+        let bus = IiiBus::new(iii.clone());
+        let link = lifeline::start(iii, bus.clone());
+        Self { bus, settings: Arc::new(settings), interrupts: Interrupts::default(), link }
+    }
+}
+
+/// The agent-core worker: every `agent::*` function and the `/v1/chat/interrupt` and
+/// `/v1/agents` routes over [`AgentCore`]; at registration, before any turn of this process can
+/// open a session, it settles the turns an earlier process left running.
+pub fn worker() -> Worker<AgentCore, WorkerError> {
+    Worker::new(
+        "agent-core",
+        "The agent loop: chat turns through the bus (context, streamed LLM call, loop guard, allow-list, tool calls) and agent records.",
+    )
+    .on_register(|r: &Registration<'_, AgentCore>| settle_orphans(r.service.bus.clone()))
+    .function(
+        "agent::chat",
+        "One chat turn: {message, session_id?, hand?, agent?, realm?, model?, history?, events? (channel writer)} -> {session_id, reply, tool_calls, usage, model, steps, finish}.",
+        |c: AgentCore, req: ChatRequest| async move { chat(&c.bus, &c.settings, &c.interrupts, &c.link, req).await },
+    )
+    .function(
+        "agent::interrupt",
+        "Stops the running turn of a session at its next safe point: {session_id, via?: tui|cli|http} -> {interrupted} (false when no turn of it runs here).",
+        |c: AgentCore, req: InterruptRequest| async move { c.interrupts.handle(&req) },
+    )
+    .function(
+        "agent::running",
+        "Whether a turn of a session runs in this worker: {session_id} -> {running}.",
+        |c: AgentCore, req: RunningRequest| {
+            let running = c.interrupts.is_running(&req.session_id);
+            async move { Ok::<_, WorkerError>(RunningAnswer { running }) }
+        },
+    )
+    .function(
+        "agent::create",
+        "Creates an agent: {name, id?, hand?, model?, realm?, description?} -> Agent.",
+        |c: AgentCore, req: CreateAgent| async move { agents::create(&c.bus, req, agentos_kit::clock::now_ms()).await },
+    )
+    .function("agent::get", "One agent: {id, realm?} -> Agent.", |c: AgentCore, req: AgentRef| async move {
+        agents::get(&c.bus, &realm_or_default(req.realm), &req.id).await
+    })
+    .function("agent::list", "A realm's agents: {realm?} -> {agents}.", |c: AgentCore, req: ListAgents| async move {
+        agents::list(&c.bus, &realm_or_default(req.realm)).await
+    })
+    .function("agent::delete", "Deletes an agent: {id, realm?} -> {deleted}.", |c: AgentCore, req: AgentRef| async move {
+        agents::delete(&c.bus, &realm_or_default(req.realm), &req.id).await
+    })
+    // POST /v1/chat/interrupt: stop a session's running turn.
+    .route("agent::http_interrupt", "POST", "/v1/chat/interrupt", |c, req| async move {
+        Ok(HttpResponse::ok(c.interrupts.handle(&req.body_as::<InterruptRequest>()?)?))
+    })
+    // GET /v1/agents?realm=: the realm's agents.
+    .route("agent::http_list", "GET", "/v1/agents", |c, req| async move {
+        Ok(HttpResponse::ok(agents::list(&c.bus, &query_realm(&req)).await?))
+    })
+    // POST /v1/agents: create one; 201 with its location.
+    .route("agent::http_create", "POST", "/v1/agents", |c, req| async move {
+        let agent = agents::create(&c.bus, req.body_as()?, agentos_kit::clock::now_ms()).await?;
+        let location = format!("/v1/agents/{}?realm={}", agent.id, agent.realm);
+        Ok(HttpResponse::json(201, &agent).with_header("location", location))
+    })
+    // GET /v1/agents/:id?realm=: one agent.
+    .route("agent::http_get", "GET", "/v1/agents/:id", |c, req| async move {
+        Ok(HttpResponse::ok(agents::get(&c.bus, &query_realm(&req), req.path_param("id")?).await?))
+    })
+    // DELETE /v1/agents/:id?realm=: delete one.
+    .route("agent::http_delete", "DELETE", "/v1/agents/:id", |c, req| async move {
+        Ok(HttpResponse::ok(agents::delete(&c.bus, &query_realm(&req), req.path_param("id")?).await?))
+    })
+}
+
 /// Runs the agent-core worker as its own process until SIGTERM or SIGINT
 /// (`agentos worker agent-core`), with the `[agent]` section of the config file.
 pub fn run() -> Result<(), WorkerError> {
     let settings: Settings = agentos_kit::config::section("agent")?;
-    agentos_kit::run_worker(&MANIFEST, |iii| register(iii, settings, agentos_kit::http::api_key_from_env()))
+    worker().run(|iii| Ok(AgentCore::start(iii, settings)))
+}
+
+/// Fails, in the background, the sessions an earlier agent-core process left running: every
+/// one whose turn started before now (so before any turn of this process).
+fn settle_orphans(bus: IiiBus) {
+    let started_ms = agentos_kit::clock::now_ms();
+    tokio::spawn(async move {
+        match orphans::settle(&bus, started_ms, orphans::AGENT_CORE_RESTARTED, orphans::AGENT_CORE_GONE).await {
+            Ok(s) if s.sessions.is_empty() => tracing::debug!("no turn was left running"),
+            Ok(s) => {
+                tracing::warn!(sessions = ?s.sessions, expired = s.expired, "failed the turns an earlier agent-core left running")
+            }
+            Err(e) => tracing::warn!("could not settle the turns an earlier agent-core left running: {e}"),
+        }
+    });
 }
 
 /// The bus over a live iii connection.
@@ -169,118 +237,6 @@ pub async fn chat(
     let result = turn::chat_supervised(bus, &mut events, settings, req, trace_id, interrupts, lost).await;
     events.close().await;
     result
-}
-
-/// Registers every `agent::*` function and the `/v1/chat/interrupt` and `/v1/agents` routes on
-/// `iii` (call inside a tokio runtime); settles the turns an earlier process left running and
-/// opens the lifeline to the engine.
-pub fn register(iii: &III, settings: Settings, api_key: Option<Arc<str>>) {
-    // Before any turn of this process can open a session.
-    let started_ms = agentos_kit::clock::now_ms();
-    let bus = IiiBus::new(iii.clone());
-    let settings = Arc::new(settings);
-    let interrupts = Interrupts::default();
-    let link = lifeline::start(iii, bus.clone());
-    let b = bus.clone();
-    tokio::spawn(async move {
-        match orphans::settle(&b, started_ms, orphans::AGENT_CORE_RESTARTED, orphans::AGENT_CORE_GONE).await {
-            Ok(s) if s.sessions.is_empty() => tracing::debug!("no turn was left running"),
-            Ok(s) => {
-                tracing::warn!(sessions = ?s.sessions, expired = s.expired, "failed the turns an earlier agent-core left running")
-            }
-            Err(e) => tracing::warn!("could not settle the turns an earlier agent-core left running: {e}"),
-        }
-    });
-
-    let (b, s, i, l) = (bus.clone(), settings, interrupts.clone(), link);
-    register_typed(
-        iii,
-        "agent::chat",
-        "One chat turn: {message, session_id?, hand?, agent?, realm?, model?, history?, events? (channel writer)} -> {session_id, reply, tool_calls, usage, model, steps, finish}.",
-        move |req: ChatRequest| {
-            let (b, s, i, l) = (b.clone(), s.clone(), i.clone(), l.clone());
-            async move { chat(&b, &s, &i, &l, req).await }
-        },
-    );
-    let i = interrupts.clone();
-    register_typed(
-        iii,
-        "agent::interrupt",
-        "Stops the running turn of a session at its next safe point: {session_id, via?: tui|cli|http} -> {interrupted} (false when no turn of it runs here).",
-        move |req: InterruptRequest| {
-            let i = i.clone();
-            async move { i.handle(&req) }
-        },
-    );
-    let i = interrupts.clone();
-    register_typed(
-        iii,
-        "agent::running",
-        "Whether a turn of a session runs in this worker: {session_id} -> {running}.",
-        move |req: RunningRequest| {
-            let running = i.is_running(&req.session_id);
-            async move { Ok::<_, WorkerError>(RunningAnswer { running }) }
-        },
-    );
-    let b = bus.clone();
-    register_typed(
-        iii,
-        "agent::create",
-        "Creates an agent: {name, id?, hand?, model?, realm?, description?} -> Agent.",
-        move |req: CreateAgent| {
-            let b = b.clone();
-            async move { agents::create(&b, req, agentos_kit::clock::now_ms()).await }
-        },
-    );
-    let b = bus.clone();
-    register_typed(iii, "agent::get", "One agent: {id, realm?} -> Agent.", move |req: AgentRef| {
-        let b = b.clone();
-        async move { agents::get(&b, &realm_or_default(req.realm), &req.id).await }
-    });
-    let b = bus.clone();
-    register_typed(iii, "agent::list", "A realm's agents: {realm?} -> {agents}.", move |req: ListAgents| {
-        let b = b.clone();
-        async move { agents::list(&b, &realm_or_default(req.realm)).await }
-    });
-    let b = bus.clone();
-    register_typed(iii, "agent::delete", "Deletes an agent: {id, realm?} -> {deleted}.", move |req: AgentRef| {
-        let b = b.clone();
-        async move { agents::delete(&b, &realm_or_default(req.realm), &req.id).await }
-    });
-
-    if api_key.is_none() {
-        tracing::warn!(
-            worker = MANIFEST.name,
-            "no API key (AGENTOS_API_KEY): /v1/chat/interrupt and /v1/agents answer without one"
-        );
-    }
-    register_route_or_log(iii, MANIFEST.name, HTTP_INTERRUPT, &api_key, move |req| {
-        let i = interrupts.clone();
-        async move { Ok(HttpResponse::ok(i.handle(&req.body_as::<InterruptRequest>()?)?)) }
-    });
-    let b = bus.clone();
-    register_route_or_log(iii, MANIFEST.name, HTTP_LIST, &api_key, move |req| {
-        let b = b.clone();
-        async move { Ok(HttpResponse::ok(agents::list(&b, &query_realm(&req)).await?)) }
-    });
-    let b = bus.clone();
-    register_route_or_log(iii, MANIFEST.name, HTTP_CREATE, &api_key, move |req| {
-        let b = b.clone();
-        async move {
-            let agent = agents::create(&b, req.body_as()?, agentos_kit::clock::now_ms()).await?;
-            let location = format!("/v1/agents/{}?realm={}", agent.id, agent.realm);
-            Ok(HttpResponse::json(201, &agent).with_header("location", location))
-        }
-    });
-    let b = bus.clone();
-    register_route_or_log(iii, MANIFEST.name, HTTP_GET, &api_key, move |req| {
-        let b = b.clone();
-        async move { Ok(HttpResponse::ok(agents::get(&b, &query_realm(&req), req.path_param("id")?).await?)) }
-    });
-    register_route_or_log(iii, MANIFEST.name, HTTP_DELETE, &api_key, move |req| {
-        let b = bus.clone();
-        async move { Ok(HttpResponse::ok(agents::delete(&b, &query_realm(&req), req.path_param("id")?).await?)) }
-    });
 }
 
 fn realm_or_default(realm: Option<String>) -> String {

@@ -13,4 +13,4 @@ pub mod map;
 mod register;
 pub mod tokens;
 
-pub use register::{MANIFEST, TOKENS_FILE_ENV, capabilities, register, run};
+pub use register::{MANIFEST, TOKENS_FILE_ENV, Tokens, capabilities, run, worker};

@@ -1,11 +1,11 @@
 //! The worker's glue: `security::map_list`, `security::map_check` and
 //! `GET /v1/security/capabilities` over the capability map and the token file.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
 
-use agentos_kit::http::{HttpResponse, register_route_or_log};
-use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, register_typed};
+use agentos_kit::http::HttpResponse;
+use agentos_kit::{Worker, WorkerError, WorkerManifest};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -15,23 +15,44 @@ use crate::tokens::TokenFile;
 /// The environment variable naming the engine token file (set by `agentos up`).
 pub const TOKENS_FILE_ENV: &str = "AGENTOS_ENGINE_TOKENS";
 
-const HTTP_CAPABILITIES: HttpRoute =
-    HttpRoute { method: "GET", path: "/v1/security/capabilities", function_id: "security::http_capabilities" };
+/// The security-map worker's manifest, derived from [`worker`];
+/// `workers/security-map/iii.worker.yaml` mirrors it.
+pub static MANIFEST: LazyLock<WorkerManifest> = LazyLock::new(|| worker().into_manifest());
 
-/// The security-map worker's manifest; `workers/security-map/iii.worker.yaml` mirrors it.
-pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
-    name: "security-map",
-    description: "The capability map: engine identities, the namespaces each owns, and which functions and state scopes each may reach.",
-    functions: vec!["security::map_list", "security::map_check", "security::http_capabilities"],
-    http_routes: vec![HTTP_CAPABILITIES],
-    depends_on: &[],
-    restart: RestartPolicy::Always,
-});
+/// The token file the map reads, when there is one; every call gets a clone of the handle.
+pub type Tokens = Option<Arc<Path>>;
+
+/// The security-map worker: `security::map_list`, `security::map_check` and
+/// `GET /v1/security/capabilities` over the token file.
+pub fn worker() -> Worker<Tokens, WorkerError> {
+    Worker::new(
+        "security-map",
+        "The capability map: engine identities, the namespaces each owns, and which functions and state scopes each may reach.",
+    )
+    .function(
+        "security::map_list",
+        "The capability map: {} -> {guarded_calls, guarded_scopes, forbidden_engine_functions, identities}.",
+        |t: Tokens, _: Value| async move { capabilities(t.as_deref()) },
+    )
+    .function(
+        "security::map_check",
+        "Whether an identity may make a call: {identity: {identity, kind, namespaces, calls}, function_id, payload?} -> {allowed, reason?}.",
+        |_, req: CheckRequest| async move {
+            Ok::<_, WorkerError>(match map::check_call(&req.identity, &req.function_id, &req.payload) {
+                Ok(()) => json!({"allowed": true}),
+                Err(reason) => json!({"allowed": false, "reason": reason}),
+            })
+        },
+    )
+    .route("security::http_capabilities", "GET", "/v1/security/capabilities", |t, _req| async move {
+        Ok(HttpResponse::ok(capabilities(t.as_deref())?))
+    })
+}
 
 /// Runs the worker until SIGTERM or SIGINT (`agentos worker security-map`).
 pub fn run() -> Result<(), WorkerError> {
-    let tokens = std::env::var_os(TOKENS_FILE_ENV).map(PathBuf::from);
-    agentos_kit::run_worker(&MANIFEST, |iii| register(iii, agentos_kit::http::api_key_from_env(), tokens))
+    let tokens = std::env::var_os(TOKENS_FILE_ENV).map(|p| Arc::from(PathBuf::from(p)));
+    worker().run(|_| Ok(tokens))
 }
 
 /// One identity as the map shows it (never its token digest).
@@ -44,7 +65,7 @@ pub struct IdentityRow {
 }
 
 /// The whole map: the guards, the engine built-ins nobody may call, and every identity.
-pub fn capabilities(tokens: Option<&std::path::Path>) -> Result<Value, WorkerError> {
+pub fn capabilities(tokens: Option<&Path>) -> Result<Value, WorkerError> {
     let identities: Vec<IdentityRow> = match tokens {
         Some(path) => TokenFile::load(path)
             .map_err(|e| WorkerError::internal(e.to_string()))?
@@ -70,35 +91,4 @@ struct CheckRequest {
     function_id: String,
     #[serde(default)]
     payload: Value,
-}
-
-/// Registers the worker's functions and route on `iii`.
-pub fn register(iii: &III, api_key: Option<Arc<str>>, tokens: Option<PathBuf>) {
-    let tokens = Arc::new(tokens);
-    let t = Arc::clone(&tokens);
-    register_typed(
-        iii,
-        "security::map_list",
-        "The capability map: {} -> {guarded_calls, guarded_scopes, forbidden_engine_functions, identities}.",
-        move |_: Value| {
-            let t = Arc::clone(&t);
-            async move { capabilities(t.as_deref()) }
-        },
-    );
-    register_typed(
-        iii,
-        "security::map_check",
-        "Whether an identity may make a call: {identity: {identity, kind, namespaces, calls}, function_id, payload?} -> {allowed, reason?}.",
-        |req: CheckRequest| async move {
-            Ok::<_, WorkerError>(match map::check_call(&req.identity, &req.function_id, &req.payload) {
-                Ok(()) => json!({"allowed": true}),
-                Err(reason) => json!({"allowed": false, "reason": reason}),
-            })
-        },
-    );
-    let t = Arc::clone(&tokens);
-    register_route_or_log(iii, MANIFEST.name, HTTP_CAPABILITIES, &api_key, move |_req| {
-        let t = Arc::clone(&t);
-        async move { Ok(HttpResponse::ok(capabilities(t.as_deref())?)) }
-    });
 }

@@ -5,7 +5,7 @@
 //! becomes the kit's [`WorkerError`], so bus callers get the code back and HTTP clients get it
 //! as `{"error":{"code","message"}}` with the matching status.
 
-use agentos_kit::{WorkerError, codes};
+use agentos_kit::{ErrorCode, WorkerError, codes};
 
 use crate::{ID_MAX, LABEL_MAX, LIST_MAX, NAME_MAX};
 
@@ -84,13 +84,12 @@ pub enum SessionError {
         realm: String,
     },
     /// A failure the kit reported (a state call, request decoding), with its own code.
-    #[error(transparent)]
+    #[error("{}", .0.message)]
     Worker(#[from] WorkerError),
 }
 
-impl SessionError {
-    /// The stable SCREAMING_SNAKE code.
-    pub fn code(&self) -> &str {
+impl ErrorCode for SessionError {
+    fn code(&self) -> &str {
         match self {
             Self::InvalidId { .. }
             | Self::InvalidRealm { .. }
@@ -102,15 +101,6 @@ impl SessionError {
             Self::NotFound { .. } => codes::NOT_FOUND,
             Self::NameTaken { .. } | Self::IdInOtherRealm { .. } => codes::CONFLICT,
             Self::Worker(e) => e.code(),
-        }
-    }
-}
-
-impl From<SessionError> for WorkerError {
-    fn from(e: SessionError) -> Self {
-        match e {
-            SessionError::Worker(inner) => inner,
-            other => WorkerError::new(other.code(), other.to_string()),
         }
     }
 }
@@ -141,7 +131,7 @@ mod tests {
                 SessionError::Worker(inner) => inner.message.clone(),
                 other => other.to_string(),
             };
-            assert_eq!(WorkerError::from(err), WorkerError::new(code, message));
+            assert_eq!(err.to_worker_error(), WorkerError::new(code, message));
         }
     }
 

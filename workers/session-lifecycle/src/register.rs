@@ -10,12 +10,12 @@
 //! - The worker keeps nothing in memory but the write lock: a restarted worker answers from
 //!   the engine's state.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use agentos_kit::http::{HttpRequest, HttpResponse, register_route_over};
+use agentos_kit::http::{HttpRequest, HttpResponse};
 use agentos_kit::state::{self, STATE_TIMEOUT};
-use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, call, clock, register_over};
+use agentos_kit::{III, Worker, WorkerError, WorkerManifest, call, clock};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -25,159 +25,92 @@ use crate::{
     realm_of_scope, scope,
 };
 
-/// `GET /v1/sessions?realm=&state=&limit=`: sessions, newest first.
-const HTTP_LIST: HttpRoute = HttpRoute { method: "GET", path: "/v1/sessions", function_id: "session::http_list" };
-/// `GET /v1/sessions/:id?realm=`: one session by id or name.
-const HTTP_GET: HttpRoute = HttpRoute { method: "GET", path: "/v1/sessions/:id", function_id: "session::http_get" };
-/// `PATCH /v1/sessions/:id` `{name}`: rename it.
-const HTTP_RENAME: HttpRoute =
-    HttpRoute { method: "PATCH", path: "/v1/sessions/:id", function_id: "session::http_rename" };
-/// `POST /v1/sessions/:id/close`: it is done.
-const HTTP_CLOSE: HttpRoute =
-    HttpRoute { method: "POST", path: "/v1/sessions/:id/close", function_id: "session::http_close" };
-
-/// The session-lifecycle worker's manifest; `workers/session-lifecycle/iii.worker.yaml` mirrors it.
-pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
-    name: "session-lifecycle",
-    description: "Sessions, one conversation each, scoped to a realm: open (a turn starts), get, list, rename, set state and close them; changes are published on agentos.events.",
-    functions: vec![
-        "session::open",
-        "session::set_state",
-        "session::fail_running",
-        "session::get",
-        "session::list",
-        "session::rename",
-        "session::close",
-        "session::http_list",
-        "session::http_get",
-        "session::http_rename",
-        "session::http_close",
-    ],
-    http_routes: vec![HTTP_LIST, HTTP_GET, HTTP_RENAME, HTTP_CLOSE],
-    depends_on: &[],
-    restart: RestartPolicy::Always,
-});
+/// The session-lifecycle worker's manifest, derived from [`worker`];
+/// `workers/session-lifecycle/iii.worker.yaml` mirrors it.
+pub static MANIFEST: LazyLock<WorkerManifest> = LazyLock::new(|| worker().into_manifest());
 
 /// How long a `publish` may take: the engine fans out in process and answers at once, so 2 s
 /// only trips when it is wedged, and a turn never waits longer than that for a live inbox.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Runs the session-lifecycle worker as its own process until SIGTERM or SIGINT
-/// (`agentos worker session-lifecycle`).
-pub fn run() -> Result<(), WorkerError> {
-    agentos_kit::run_worker(&MANIFEST, |iii| {
-        register(iii, agentos_kit::http::api_key_from_env());
+/// The worker's service: the session domain over the engine's state.
+type Service = Arc<Sessions<StateStore>>;
+
+/// The session-lifecycle worker: every `session::*` function and `/v1/sessions` route over
+/// [`Sessions`].
+pub fn worker() -> Worker<Service, SessionError> {
+    Worker::new(
+        "session-lifecycle",
+        "Sessions, one conversation each, scoped to a realm: open (a turn starts), get, list, rename, set state and close them; changes are published on agentos.events.",
+    )
+    .function(
+        "session::open",
+        "A turn starts: resumes a session by {id} or {name} in {realm?} (default), else creates it; sets active, counts the turn: {id?, name?, realm?, hand, agent?, model?} -> Session.",
+        |s: Service, req: OpenSession| async move { s.open(req).await },
+    )
+    .function(
+        "session::set_state",
+        "Sets a session's state (active, waiting_approval, done, failed) and, with error, its last_error: {id, state, error?: {code, message}, realm?} -> Session.",
+        |s: Service, req: SetState| async move { s.set_state(req).await },
+    )
+    .function(
+        "session::fail_running",
+        "Marks failed every session left active or waiting_approval before before_ms (its turn is gone): {before_ms, error: {code, message}} -> {sessions}.",
+        |s: Service, req: FailRunning| async move { s.fail_running(req).await },
+    )
+    .function(
+        "session::get",
+        "One session: {id} (any realm, or realm?) or {name, realm?} -> Session.",
+        |s: Service, req: GetSession| async move { s.get(req).await },
+    )
+    .function(
+        "session::list",
+        "Sessions by latest activity: {realm?, state?, limit?} -> {sessions, total}.",
+        |s: Service, req: ListSessions| async move { s.list(req).await },
+    )
+    .function(
+        "session::rename",
+        "Names a session (names are unique per realm): {id, name, realm?} -> Session.",
+        |s: Service, req: RenameSession| async move { s.rename(req).await },
+    )
+    .function(
+        "session::close",
+        "Marks a session done (open resumes it): {id, realm?} -> Session.",
+        |s: Service, req: CloseSession| async move { s.close(req).await },
+    )
+    // GET /v1/sessions?realm=&state=&limit=: sessions, newest first.
+    .route("session::http_list", "GET", "/v1/sessions", |s, req| async move {
+        Ok(HttpResponse::ok(s.list(list_query(&req)?).await?))
+    })
+    // GET /v1/sessions/:id?realm=: one session by id or name.
+    .route("session::http_get", "GET", "/v1/sessions/:id", |s, req| async move {
+        Ok(HttpResponse::ok(target(&s, &req).await?))
+    })
+    // PATCH /v1/sessions/:id {name}: rename it.
+    .route("session::http_rename", "PATCH", "/v1/sessions/:id", |s, req| async move {
+        let patch = req.body_as::<RenameBody>()?;
+        let session = target(&s, &req).await?;
+        Ok(HttpResponse::ok(
+            s.rename(RenameSession { id: session.id, name: patch.name, realm: Some(session.realm) }).await?,
+        ))
+    })
+    // POST /v1/sessions/:id/close: it is done.
+    .route("session::http_close", "POST", "/v1/sessions/:id/close", |s, req| async move {
+        let session = target(&s, &req).await?;
+        Ok(HttpResponse::ok(s.close(CloseSession { id: session.id, realm: Some(session.realm) }).await?))
     })
 }
 
-/// Registers every `session::*` function and `/v1/sessions` route on `iii`. Routes check
-/// `Authorization: Bearer <api_key>`; with `None` they answer without a key (a warning is
-/// logged). Returns the domain, which tests may inspect.
-pub fn register(iii: &III, api_key: Option<Arc<str>>) -> Arc<Sessions<StateStore>> {
-    let sessions = Arc::new(Sessions::new(StateStore::new(iii.clone())));
+/// Runs the session-lifecycle worker as its own process until SIGTERM or SIGINT
+/// (`agentos worker session-lifecycle`).
+pub fn run() -> Result<(), WorkerError> {
+    worker().run(|iii| Ok(Arc::new(Sessions::new(StateStore::new(iii.clone())))))
+}
 
-    register_over(
-        iii,
-        &sessions,
-        "session::open",
-        "A turn starts: resumes a session by {id} or {name} in {realm?} (default), else creates it; sets active, counts the turn: {id?, name?, realm?, hand, agent?, model?} -> Session.",
-        |s, req: OpenSession| async move { s.open(req).await },
-    );
-    register_over(
-        iii,
-        &sessions,
-        "session::set_state",
-        "Sets a session's state (active, waiting_approval, done, failed) and, with error, its last_error: {id, state, error?: {code, message}, realm?} -> Session.",
-        |s, req: SetState| async move { s.set_state(req).await },
-    );
-    register_over(
-        iii,
-        &sessions,
-        "session::fail_running",
-        "Marks failed every session left active or waiting_approval before before_ms (its turn is gone): {before_ms, error: {code, message}} -> {sessions}.",
-        |s, req: FailRunning| async move { s.fail_running(req).await },
-    );
-    register_over(
-        iii,
-        &sessions,
-        "session::get",
-        "One session: {id} (any realm, or realm?) or {name, realm?} -> Session.",
-        |s, req: GetSession| async move { s.get(req).await },
-    );
-    register_over(
-        iii,
-        &sessions,
-        "session::list",
-        "Sessions by latest activity: {realm?, state?, limit?} -> {sessions, total}.",
-        |s, req: ListSessions| async move { s.list(req).await },
-    );
-    register_over(
-        iii,
-        &sessions,
-        "session::rename",
-        "Names a session (names are unique per realm): {id, name, realm?} -> Session.",
-        |s, req: RenameSession| async move { s.rename(req).await },
-    );
-    register_over(
-        iii,
-        &sessions,
-        "session::close",
-        "Marks a session done (open resumes it): {id, realm?} -> Session.",
-        |s, req: CloseSession| async move { s.close(req).await },
-    );
-
-    if api_key.is_none() {
-        tracing::warn!(
-            worker = MANIFEST.name,
-            "no API key (AGENTOS_API_KEY): the /v1/sessions routes answer without one"
-        );
-    }
-    register_route_over::<_, SessionError, _, _>(
-        iii,
-        MANIFEST.name,
-        &sessions,
-        HTTP_LIST,
-        &api_key,
-        agentos_kit::http::status_for,
-        |s, req| async move { Ok(HttpResponse::ok(s.list(list_query(&req)?).await?)) },
-    );
-    register_route_over::<_, SessionError, _, _>(
-        iii,
-        MANIFEST.name,
-        &sessions,
-        HTTP_GET,
-        &api_key,
-        agentos_kit::http::status_for,
-        |s, req| async move { Ok(HttpResponse::ok(target(&s, &req).await?)) },
-    );
-    register_route_over::<_, SessionError, _, _>(
-        iii,
-        MANIFEST.name,
-        &sessions,
-        HTTP_RENAME,
-        &api_key,
-        agentos_kit::http::status_for,
-        |s, req| async move {
-            let patch = req.body_as::<RenameBody>()?;
-            let session = target(&s, &req).await?;
-            Ok(HttpResponse::ok(
-                s.rename(RenameSession { id: session.id, name: patch.name, realm: Some(session.realm) }).await?,
-            ))
-        },
-    );
-    register_route_over::<_, SessionError, _, _>(
-        iii,
-        MANIFEST.name,
-        &sessions,
-        HTTP_CLOSE,
-        &api_key,
-        agentos_kit::http::status_for,
-        |s, req| async move {
-            let session = target(&s, &req).await?;
-            Ok(HttpResponse::ok(s.close(CloseSession { id: session.id, realm: Some(session.realm) }).await?))
-        },
-    );
-    sessions
+/// Registers every `session::*` function and `/v1/sessions` route on `iii`; routes check
+/// `Authorization: Bearer <api_key>` (with `None` they refuse every request).
+pub fn register(iii: &III, api_key: Option<Arc<str>>) {
+    worker().register(iii, Arc::new(Sessions::new(StateStore::new(iii.clone()))), api_key);
 }
 
 /// The body of `PATCH /v1/sessions/:id`.
@@ -287,7 +220,7 @@ impl SessionStore for StateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agentos_kit::ManifestFile;
+    use agentos_kit::ErrorCode;
     use pretty_assertions::assert_eq;
 
     #[test]
@@ -297,12 +230,6 @@ mod tests {
             assert!(MANIFEST.functions.contains(&id.as_str()), "{id} is missing");
         }
         assert_eq!(MANIFEST.validate(), Ok(()));
-    }
-
-    #[test]
-    fn iii_worker_yaml_agrees_with_the_manifest() {
-        let file: ManifestFile = serde_saphyr::from_str(include_str!("../iii.worker.yaml")).unwrap();
-        assert_eq!(MANIFEST.agrees_with(&file), Ok(()));
     }
 
     #[test]
@@ -316,7 +243,7 @@ mod tests {
             ListSessions { realm: Some("team".into()), state: Some(SessionState::WaitingApproval), limit: Some(5) }
         );
         req.query_params.insert("limit".into(), "many".into());
-        let err = WorkerError::from(list_query(&req).unwrap_err());
+        let err = list_query(&req).unwrap_err().to_worker_error();
         assert_eq!(err.code, "INVALID_INPUT");
         assert!(err.message.contains("?limit=20"), "{}", err.message);
         req.query_params.insert("state".into(), "paused".into());

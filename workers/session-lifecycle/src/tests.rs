@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use agentos_kit::ErrorCode;
 use pretty_assertions::assert_eq;
 
 use super::*;

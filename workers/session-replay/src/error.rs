@@ -5,7 +5,7 @@
 //! the kit's [`WorkerError`], so bus callers get the code back and HTTP clients get it as
 //! `{"error":{"code","message"}}` with the matching status.
 
-use agentos_kit::{WorkerError, codes};
+use agentos_kit::{ErrorCode, WorkerError, codes};
 
 use crate::{QUERY_MAX, TAG_MAX};
 
@@ -73,13 +73,12 @@ pub enum ReplayError {
         trace_id: String,
     },
     /// A failure the kit reported (a state or engine call, request decoding), with its own code.
-    #[error(transparent)]
+    #[error("{}", .0.message)]
     Worker(#[from] WorkerError),
 }
 
-impl ReplayError {
-    /// The stable SCREAMING_SNAKE code.
-    pub fn code(&self) -> &str {
+impl ErrorCode for ReplayError {
+    fn code(&self) -> &str {
         match self {
             Self::InvalidSessionId { .. }
             | Self::InvalidKind { .. }
@@ -90,15 +89,6 @@ impl ReplayError {
             | Self::NotANumber { .. } => codes::INVALID_INPUT,
             Self::TraceNotFound { .. } => codes::NOT_FOUND,
             Self::Worker(e) => e.code(),
-        }
-    }
-}
-
-impl From<ReplayError> for WorkerError {
-    fn from(e: ReplayError) -> Self {
-        match e {
-            ReplayError::Worker(inner) => inner,
-            other => WorkerError::new(other.code(), other.to_string()),
         }
     }
 }
@@ -127,7 +117,7 @@ mod tests {
                 ReplayError::Worker(inner) => inner.message.clone(),
                 other => other.to_string(),
             };
-            assert_eq!(WorkerError::from(err), WorkerError::new(code, message));
+            assert_eq!(err.to_worker_error(), WorkerError::new(code, message));
         }
     }
 }

@@ -11,12 +11,12 @@
 //!   restarted worker answers from the
 //!   engine's state.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use agentos_kit::http::{HttpRequest, HttpResponse, register_route_over};
+use agentos_kit::http::{HttpRequest, HttpResponse};
 use agentos_kit::state::{self, STATE_TIMEOUT};
-use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, call, register_over};
+use agentos_kit::{III, Worker, WorkerError, WorkerManifest, call};
 use agentos_worker_session_lifecycle::percent_decode;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -27,42 +27,9 @@ use crate::{
     SearchEvents, SessionRef, TraceRef, scope,
 };
 
-/// `GET /v1/sessions/:id/events?from_seq=&limit=`: the session's steps by seq.
-const HTTP_EVENTS: HttpRoute =
-    HttpRoute { method: "GET", path: "/v1/sessions/:id/events", function_id: "replay::http_events" };
-/// `GET /v1/sessions/:id/summary`: the session's totals.
-const HTTP_SUMMARY: HttpRoute =
-    HttpRoute { method: "GET", path: "/v1/sessions/:id/summary", function_id: "replay::http_summary" };
-/// `GET /v1/replay/search?q=&session_id=&kind=&limit=`: matching steps across sessions.
-const HTTP_SEARCH: HttpRoute =
-    HttpRoute { method: "GET", path: "/v1/replay/search", function_id: "replay::http_search" };
-/// `GET /v1/traces?session_id=&limit=`: a session's traces, or recent ones.
-const HTTP_TRACES: HttpRoute = HttpRoute { method: "GET", path: "/v1/traces", function_id: "replay::http_traces" };
-/// `GET /v1/traces/:id`: one trace's span tree.
-const HTTP_TRACE: HttpRoute = HttpRoute { method: "GET", path: "/v1/traces/:id", function_id: "replay::http_trace" };
-
-/// The session-replay worker's manifest; `workers/session-replay/iii.worker.yaml` mirrors it.
-pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
-    name: "session-replay",
-    description: "The step record of every session (model calls, tool calls, approvals, errors): record idempotently, replay in order, summarise, search, and join a session with its engine traces.",
-    functions: vec![
-        "replay::record",
-        "replay::get",
-        "replay::summary",
-        "replay::search",
-        "replay::delete",
-        "replay::traces",
-        "replay::trace",
-        "replay::http_events",
-        "replay::http_summary",
-        "replay::http_search",
-        "replay::http_traces",
-        "replay::http_trace",
-    ],
-    http_routes: vec![HTTP_EVENTS, HTTP_SUMMARY, HTTP_SEARCH, HTTP_TRACES, HTTP_TRACE],
-    depends_on: &[],
-    restart: RestartPolicy::Always,
-});
+/// The session-replay worker's manifest, derived from [`worker`];
+/// `workers/session-replay/iii.worker.yaml` mirrors it.
+pub static MANIFEST: LazyLock<WorkerManifest> = LazyLock::new(|| worker().into_manifest());
 
 /// How long an `engine::traces::*` call may take: it flushes the span writer and reads the
 /// engine's database, which is milliseconds; 10 s only trips when the engine is wedged.
@@ -72,14 +39,98 @@ const TRACES_TIMEOUT: Duration = Duration::from_secs(10);
 /// are roots too, and a trace rarely has more than a handful.
 const ROOTS_PER_TRACE: usize = 100;
 
+/// The worker's service: the replay domain over the engine's state and traces.
+type Service = Arc<Replay<StateStore>>;
+
+/// The session-replay worker: every `replay::*` function and the replay and trace routes over
+/// [`Replay`].
+pub fn worker() -> Worker<Service, ReplayError> {
+    Worker::new(
+        "session-replay",
+        "The step record of every session (model calls, tool calls, approvals, errors): record idempotently, replay in order, summarise, search, and join a session with its engine traces.",
+    )
+    .function(
+        "replay::record",
+        "Records one step of a session, once per (session_id, seq): {session_id, seq, kind, at_ms, duration_ms?, turn_id?, trace_id?, data} -> {recorded}.",
+        |r: Service, req: RecordEvent| async move { r.record(req).await },
+    )
+    .function(
+        "replay::get",
+        "A session's steps by seq: {session_id, from_seq?, limit?} -> {session_id, events}.",
+        |r: Service, req: GetEvents| async move { r.get(req).await },
+    )
+    .function(
+        "replay::summary",
+        "A session's totals: {session_id} -> {events, turns, started_ms, ended_ms, duration_ms, llm_calls, tool_calls, input_tokens, output_tokens, cost_usd?, errors, approvals, trace_ids}.",
+        |r: Service, req: SessionRef| async move { r.summary(req).await },
+    )
+    .function(
+        "replay::search",
+        "Steps whose JSON contains a text, any case, newest first: {query, session_id?, kind?, limit?} -> {query, events, total}.",
+        |r: Service, req: SearchEvents| async move { r.search(req).await },
+    )
+    .function(
+        "replay::delete",
+        "Deletes every recorded step of a session: {session_id} -> {session_id, deleted}.",
+        |r: Service, req: SessionRef| async move { r.delete(req).await },
+    )
+    .function(
+        "replay::traces",
+        "A session's traces with their root spans, or recent traces: {session_id?, limit?, turns?} -> {traces: [{trace_id, root, started_ms, duration_ms, turn_id?}]}.",
+        |r: Service, req: ListTraces| async move { r.traces(req).await },
+    )
+    .function(
+        "replay::trace",
+        "One trace's span tree: {trace_id} -> {trace_id, roots}.",
+        |r: Service, req: TraceRef| async move { r.trace(req).await },
+    )
+    // GET /v1/sessions/:id/events?from_seq=&limit=: the session's steps by seq.
+    .route("replay::http_events", "GET", "/v1/sessions/:id/events", |r, req| async move {
+        let get = GetEvents {
+            session_id: session_id(&req)?,
+            from_seq: number(&req, "from_seq")?,
+            limit: number(&req, "limit")?.map(usize_of),
+        };
+        Ok(HttpResponse::ok(r.get(get).await?))
+    })
+    // GET /v1/sessions/:id/summary: the session's totals.
+    .route("replay::http_summary", "GET", "/v1/sessions/:id/summary", |r, req| async move {
+        Ok(HttpResponse::ok(r.summary(SessionRef { session_id: session_id(&req)? }).await?))
+    })
+    // GET /v1/replay/search?q=&session_id=&kind=&limit=: matching steps across sessions.
+    .route("replay::http_search", "GET", "/v1/replay/search", |r, req| async move {
+        let search = SearchEvents {
+            query: req.query("q").unwrap_or_default().to_string(),
+            session_id: req.query("session_id").map(str::to_string),
+            kind: req.query("kind").map(str::to_string),
+            limit: number(&req, "limit")?.map(usize_of),
+        };
+        Ok(HttpResponse::ok(r.search(search).await?))
+    })
+    // GET /v1/traces?session_id=&limit=: a session's traces, or recent ones.
+    .route("replay::http_traces", "GET", "/v1/traces", |r, req| async move {
+        let list = ListTraces {
+            session_id: req.query("session_id").map(str::to_string),
+            limit: number(&req, "limit")?.map(usize_of),
+            turns: matches!(req.query("turns"), Some("1" | "true")),
+        };
+        Ok(HttpResponse::ok(r.traces(list).await?))
+    })
+    // GET /v1/traces/:id: one trace's span tree.
+    .route("replay::http_trace", "GET", "/v1/traces/:id", |r, req| async move {
+        let trace_id = percent_decode(req.path_param("id")?);
+        Ok(HttpResponse::ok(r.trace(TraceRef { trace_id }).await?))
+    })
+}
+
 /// Runs the session-replay worker as its own process until SIGTERM or SIGINT
-/// (`agentos worker session-replay`).
+/// (`agentos worker session-replay`); once everything is registered, the retention sweep
+/// starts as `[replay]` says.
 pub fn run() -> Result<(), WorkerError> {
     let settings: ReplaySettings = agentos_kit::config::section("replay")?;
-    agentos_kit::run_worker(&MANIFEST, |iii| {
-        let replay = register(iii, agentos_kit::http::api_key_from_env());
-        start_retention(replay, settings);
-    })
+    worker()
+        .on_register(move |r| start_retention(Arc::clone(r.service), settings))
+        .run(|iii| Ok(Arc::new(Replay::new(StateStore::new(iii.clone())))))
 }
 
 /// Sweeps expired sessions every `sweep_secs` (the first sweep a minute after start, so a
@@ -109,139 +160,10 @@ pub fn start_retention<S: ReplayStore + 'static>(replay: Arc<Replay<S>>, setting
     });
 }
 
-/// Registers every `replay::*` function and route on `iii`. Routes check
-/// `Authorization: Bearer <api_key>`; with `None` they answer without a key (a warning is
-/// logged). Returns the domain, which tests may inspect.
-pub fn register(iii: &III, api_key: Option<Arc<str>>) -> Arc<Replay<StateStore>> {
-    let replay = Arc::new(Replay::new(StateStore::new(iii.clone())));
-
-    register_over(
-        iii,
-        &replay,
-        "replay::record",
-        "Records one step of a session, once per (session_id, seq): {session_id, seq, kind, at_ms, duration_ms?, turn_id?, trace_id?, data} -> {recorded}.",
-        |r, req: RecordEvent| async move { r.record(req).await },
-    );
-    register_over(
-        iii,
-        &replay,
-        "replay::get",
-        "A session's steps by seq: {session_id, from_seq?, limit?} -> {session_id, events}.",
-        |r, req: GetEvents| async move { r.get(req).await },
-    );
-    register_over(
-        iii,
-        &replay,
-        "replay::summary",
-        "A session's totals: {session_id} -> {events, turns, started_ms, ended_ms, duration_ms, llm_calls, tool_calls, input_tokens, output_tokens, cost_usd?, errors, approvals, trace_ids}.",
-        |r, req: SessionRef| async move { r.summary(req).await },
-    );
-    register_over(
-        iii,
-        &replay,
-        "replay::search",
-        "Steps whose JSON contains a text, any case, newest first: {query, session_id?, kind?, limit?} -> {query, events, total}.",
-        |r, req: SearchEvents| async move { r.search(req).await },
-    );
-    register_over(
-        iii,
-        &replay,
-        "replay::delete",
-        "Deletes every recorded step of a session: {session_id} -> {session_id, deleted}.",
-        |r, req: SessionRef| async move { r.delete(req).await },
-    );
-    register_over(
-        iii,
-        &replay,
-        "replay::traces",
-        "A session's traces with their root spans, or recent traces: {session_id?, limit?, turns?} -> {traces: [{trace_id, root, started_ms, duration_ms, turn_id?}]}.",
-        |r, req: ListTraces| async move { r.traces(req).await },
-    );
-    register_over(
-        iii,
-        &replay,
-        "replay::trace",
-        "One trace's span tree: {trace_id} -> {trace_id, roots}.",
-        |r, req: TraceRef| async move { r.trace(req).await },
-    );
-
-    if api_key.is_none() {
-        tracing::warn!(
-            worker = MANIFEST.name,
-            "no API key (AGENTOS_API_KEY): the replay and trace routes answer without one"
-        );
-    }
-    register_route_over::<_, ReplayError, _, _>(
-        iii,
-        MANIFEST.name,
-        &replay,
-        HTTP_EVENTS,
-        &api_key,
-        agentos_kit::http::status_for,
-        |r, req| async move {
-            let get = GetEvents {
-                session_id: session_id(&req)?,
-                from_seq: number(&req, "from_seq")?,
-                limit: number(&req, "limit")?.map(usize_of),
-            };
-            Ok(HttpResponse::ok(r.get(get).await?))
-        },
-    );
-    register_route_over::<_, ReplayError, _, _>(
-        iii,
-        MANIFEST.name,
-        &replay,
-        HTTP_SUMMARY,
-        &api_key,
-        agentos_kit::http::status_for,
-        |r, req| async move { Ok(HttpResponse::ok(r.summary(SessionRef { session_id: session_id(&req)? }).await?)) },
-    );
-    register_route_over::<_, ReplayError, _, _>(
-        iii,
-        MANIFEST.name,
-        &replay,
-        HTTP_SEARCH,
-        &api_key,
-        agentos_kit::http::status_for,
-        |r, req| async move {
-            let search = SearchEvents {
-                query: req.query("q").unwrap_or_default().to_string(),
-                session_id: req.query("session_id").map(str::to_string),
-                kind: req.query("kind").map(str::to_string),
-                limit: number(&req, "limit")?.map(usize_of),
-            };
-            Ok(HttpResponse::ok(r.search(search).await?))
-        },
-    );
-    register_route_over::<_, ReplayError, _, _>(
-        iii,
-        MANIFEST.name,
-        &replay,
-        HTTP_TRACES,
-        &api_key,
-        agentos_kit::http::status_for,
-        |r, req| async move {
-            let list = ListTraces {
-                session_id: req.query("session_id").map(str::to_string),
-                limit: number(&req, "limit")?.map(usize_of),
-                turns: matches!(req.query("turns"), Some("1" | "true")),
-            };
-            Ok(HttpResponse::ok(r.traces(list).await?))
-        },
-    );
-    register_route_over::<_, ReplayError, _, _>(
-        iii,
-        MANIFEST.name,
-        &replay,
-        HTTP_TRACE,
-        &api_key,
-        agentos_kit::http::status_for,
-        |r, req| async move {
-            let trace_id = percent_decode(req.path_param("id")?);
-            Ok(HttpResponse::ok(r.trace(TraceRef { trace_id }).await?))
-        },
-    );
-    replay
+/// Registers every `replay::*` function and route on `iii`; routes check
+/// `Authorization: Bearer <api_key>` (with `None` they refuse every request).
+pub fn register(iii: &III, api_key: Option<Arc<str>>) {
+    worker().register(iii, Arc::new(Replay::new(StateStore::new(iii.clone()))), api_key);
 }
 
 /// The percent-decoded `:id` of a `/v1/sessions/:id/…` route.
@@ -358,7 +280,6 @@ impl ReplayStore for StateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agentos_kit::ManifestFile;
     use pretty_assertions::assert_eq;
 
     #[test]
@@ -374,12 +295,6 @@ mod tests {
             assert!(MANIFEST.functions.contains(&id), "{id} is missing");
         }
         assert_eq!(MANIFEST.validate(), Ok(()));
-    }
-
-    #[test]
-    fn iii_worker_yaml_agrees_with_the_manifest() {
-        let file: ManifestFile = serde_saphyr::from_str(include_str!("../iii.worker.yaml")).unwrap();
-        assert_eq!(MANIFEST.agrees_with(&file), Ok(()));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use agentos_kit::ErrorCode;
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 

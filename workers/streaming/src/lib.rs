@@ -67,7 +67,7 @@ pub fn event_error(data: &Value) -> WorkerError {
     )
 }
 
-pub use register::{MANIFEST, register, run};
+pub use register::{MANIFEST, Streaming, run, worker};
 
 /// One Server-Sent Event: `event: <name>` and the JSON data on one `data:` line.
 pub fn sse_event(name: &str, data: &Value) -> String {

@@ -13,32 +13,19 @@
 //!   never blocked on a full channel) and the turn is recorded as usual.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use agentos_kit::channel::{self, ChannelReader, ChannelWriter, Event};
-use agentos_kit::http::{HttpRequest, HttpResponse, register_route_or_log};
-use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, codes};
+use agentos_kit::http::{HttpRequest, HttpResponse};
+use agentos_kit::{III, Worker, WorkerError, WorkerManifest, codes};
 use serde_json::{Map, Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::{
     CompletionsRequest, chat_input, chat_status, chunk, completion_answer, event_error, finish_reason, is_terminal,
     models_answer, sse_data, sse_event, turn_error, usage_chunk,
 };
-
-/// `POST /v1/chat`: one turn, answered as JSON when it is complete.
-const HTTP_CHAT: HttpRoute = HttpRoute { method: "POST", path: "/v1/chat", function_id: "sse::chat" };
-/// `POST /v1/chat/stream`: one turn as Server-Sent Events.
-const HTTP_CHAT_STREAM: HttpRoute =
-    HttpRoute { method: "POST", path: "/v1/chat/stream", function_id: "sse::chat_stream" };
-/// `POST /v1/chat/completions`: OpenAI-compatible chat completions.
-const HTTP_COMPLETIONS: HttpRoute =
-    HttpRoute { method: "POST", path: "/v1/chat/completions", function_id: "sse::completions" };
-/// `GET /v1/models`: the hands, as OpenAI models.
-const HTTP_MODELS: HttpRoute = HttpRoute { method: "GET", path: "/v1/models", function_id: "sse::models" };
-/// `GET /v1/events`: every approval and session event, live.
-const HTTP_EVENTS: HttpRoute = HttpRoute { method: "GET", path: "/v1/events", function_id: "sse::events" };
 
 /// The pub/sub topic approval and session workers publish their events on.
 pub const EVENTS_TOPIC: &str = "agentos.events";
@@ -50,15 +37,9 @@ const EVENTS_BACKLOG: usize = 1024;
 /// notices a client that left.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
-/// The streaming worker's manifest; `workers/streaming/iii.worker.yaml` mirrors it.
-pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
-    name: "streaming",
-    description: "Chat turns as JSON (/v1/chat) and as Server-Sent Events (/v1/chat/stream), and the OpenAI-compatible API (/v1/chat/completions, /v1/models) in front of agent::chat, and the live event stream (/v1/events).",
-    functions: vec!["sse::chat", "sse::chat_stream", "sse::completions", "sse::models", "sse::events", "sse::on_event"],
-    http_routes: vec![HTTP_CHAT, HTTP_CHAT_STREAM, HTTP_COMPLETIONS, HTTP_MODELS, HTTP_EVENTS],
-    depends_on: &[],
-    restart: RestartPolicy::Always,
-});
+/// The streaming worker's manifest, derived from [`worker`]; `workers/streaming/iii.worker.yaml`
+/// mirrors it.
+pub static MANIFEST: LazyLock<WorkerManifest> = LazyLock::new(|| worker().into_manifest());
 
 /// The longest a turn may run.
 const TURN_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -69,56 +50,62 @@ const DRAIN: Duration = Duration::from_secs(2);
 /// The keys a `/v1/chat/stream` body may have.
 const CHAT_KEYS: &[&str] = &["message", "session_id", "hand", "agent", "realm", "model"];
 
+/// What the handlers share: the connection (turns call `agent::chat`, streams open response
+/// channels) and the in-process fan-out of `agentos.events` to every open `/v1/events` stream.
+#[derive(Clone)]
+pub struct Streaming {
+    iii: III,
+    events: broadcast::Sender<Event>,
+}
+
+impl Streaming {
+    /// The service over `iii`, with no `/v1/events` client yet.
+    pub fn new(iii: III) -> Self {
+        let (events, _) = broadcast::channel::<Event>(EVENTS_BACKLOG);
+        Self { iii, events }
+    }
+}
+
+/// The streaming worker: the chat, OpenAI-compatible and live-event routes, and the
+/// subscriber of [`EVENTS_TOPIC`] behind `/v1/events`.
+pub fn worker() -> Worker<Streaming, WorkerError> {
+    Worker::new(
+        "streaming",
+        "Chat turns as JSON (/v1/chat) and as Server-Sent Events (/v1/chat/stream), and the OpenAI-compatible API (/v1/chat/completions, /v1/models) in front of agent::chat, and the live event stream (/v1/events).",
+    )
+    // POST /v1/chat: one turn, answered as JSON when it is complete.
+    .route("sse::chat", "POST", "/v1/chat", |s: Streaming, req| chat(s.iii, req))
+    // POST /v1/chat/stream: one turn as Server-Sent Events.
+    .route("sse::chat_stream", "POST", "/v1/chat/stream", |s: Streaming, req| chat_stream(s.iii, req))
+    // POST /v1/chat/completions: OpenAI-compatible chat completions.
+    .route("sse::completions", "POST", "/v1/chat/completions", |s: Streaming, req| completions(s.iii, req))
+    // GET /v1/models: the hands, as OpenAI models.
+    .route("sse::models", "GET", "/v1/models", |s: Streaming, _req| async move {
+        let hands: Value = agentos_kit::call(&s.iii, "hand::list", &json!({}), Duration::from_secs(10)).await?;
+        Ok(HttpResponse::ok(models_answer(&hands)))
+    })
+    // GET /v1/events: every approval and session event, live.
+    .route("sse::events", "GET", "/v1/events", |s: Streaming, req| {
+        let events = s.events.subscribe();
+        live_events(s.iii, req, events)
+    })
+    // Live events: one subscription to the topic, fanned out in process to every open stream.
+    .subscribe(
+        EVENTS_TOPIC,
+        "sse::on_event",
+        "Receives agentos.events publications ({event, data}) and relays them to /v1/events clients.",
+        |s: Streaming, event: Event| {
+            // No receiver means no client is listening: nothing to do.
+            let _ = s.events.send(event);
+            std::future::ready(Ok::<_, WorkerError>(()))
+        },
+    )
+}
+
 /// Runs the streaming worker as its own process until SIGTERM or SIGINT
 /// (`agentos worker streaming`).
 pub fn run() -> Result<(), WorkerError> {
-    agentos_kit::run_worker(&MANIFEST, |iii| register(iii, agentos_kit::http::api_key_from_env()))
-}
-
-/// Registers the routes on `iii`.
-pub fn register(iii: &III, api_key: Option<Arc<str>>) {
-    if api_key.is_none() {
-        tracing::warn!(worker = MANIFEST.name, "no API key (AGENTOS_API_KEY): the chat routes answer without one");
-    }
-    let i = iii.clone();
-    register_route_or_log(iii, MANIFEST.name, HTTP_CHAT, &api_key, move |req| chat(i.clone(), req));
-    let i = iii.clone();
-    register_route_or_log(iii, MANIFEST.name, HTTP_CHAT_STREAM, &api_key, move |req| chat_stream(i.clone(), req));
-    let i = iii.clone();
-    register_route_or_log(iii, MANIFEST.name, HTTP_COMPLETIONS, &api_key, move |req| completions(i.clone(), req));
-    // Live events: one subscription to the topic, fanned out in process to every open stream.
-    let (events, _) = tokio::sync::broadcast::channel::<Event>(EVENTS_BACKLOG);
-    let sender = events.clone();
-    agentos_kit::register_typed(
-        iii,
-        "sse::on_event",
-        "Receives agentos.events publications ({event, data}) and relays them to /v1/events clients.",
-        move |event: Event| {
-            // No receiver means no client is listening: nothing to do.
-            let _ = sender.send(event);
-            std::future::ready(Ok::<_, WorkerError>(()))
-        },
-    );
-    if let Err(e) = iii.register_trigger(iii_sdk::RegisterTriggerInput {
-        trigger_type: "subscribe".to_string(),
-        function_id: "sse::on_event".to_string(),
-        config: json!({"topic": EVENTS_TOPIC}),
-        metadata: None,
-    }) {
-        tracing::error!("cannot subscribe to {EVENTS_TOPIC}: {e}");
-    }
-    let i = iii.clone();
-    register_route_or_log(iii, MANIFEST.name, HTTP_EVENTS, &api_key, move |req| {
-        live_events(i.clone(), req, events.subscribe())
-    });
-    let i = iii.clone();
-    register_route_or_log(iii, MANIFEST.name, HTTP_MODELS, &api_key, move |_req| {
-        let i = i.clone();
-        async move {
-            let hands: Value = agentos_kit::call(&i, "hand::list", &json!({}), Duration::from_secs(10)).await?;
-            Ok(HttpResponse::ok(models_answer(&hands)))
-        }
-    });
+    worker().run(|iii| Ok(Streaming::new(iii.clone())))
 }
 
 /// Checks a `/v1/chat/stream` body and returns the `agent::chat` input.
