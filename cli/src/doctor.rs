@@ -163,7 +163,7 @@ fn hand_problems(hands: &Value, workers: &Value, manifests: &[&WorkerManifest], 
         };
         for function in h["allowed_functions"].as_array().into_iter().flatten().filter_map(Value::as_str) {
             let namespace = function.split("::").next().unwrap_or_default();
-            if ENGINE_NAMESPACES.contains(&namespace) || agentos_supervisor::api::FUNCTIONS.contains(&function) {
+            if ENGINE_NAMESPACES.contains(&namespace) || agentos_supervisor::api::functions().contains(&function) {
                 continue;
             }
             let Some(owner) = manifests.iter().find(|m| m.all_function_ids().iter().any(|f| f == function)) else {

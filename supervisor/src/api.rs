@@ -5,11 +5,11 @@
 //! themselves. The log route reads the worker's log file (the one `agentos logs` reads), its end
 //! only, off the async threads.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use agentos_kit::http::{HttpRequest, HttpResponse, register_route};
-use agentos_kit::{HttpRoute, III, WorkerError, codes, register_typed};
+use agentos_kit::http::HttpResponse;
+use agentos_kit::{III, Worker, WorkerError, WorkerManifest, codes};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
@@ -20,23 +20,56 @@ use crate::run::{Command, WorkerStatus};
 /// How long a restart request waits for the driver.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The supervisor's routes.
-pub const ROUTES: &[HttpRoute] = &[
-    HttpRoute { method: "GET", path: "/v1/health", function_id: "supervisor::http_health" },
-    HttpRoute { method: "GET", path: "/v1/workers", function_id: "supervisor::http_workers" },
-    HttpRoute { method: "POST", path: "/v1/workers/:name/restart", function_id: "supervisor::http_restart" },
-    HttpRoute { method: "GET", path: "/v1/workers/:name/logs", function_id: "supervisor::http_logs" },
-];
+/// What the supervisor serves, derived from [`declaration`] (for `doctor` and the duplicate
+/// check). It is not a worker of the catalogue: `agentos up` registers it itself.
+pub static MANIFEST: LazyLock<WorkerManifest> = LazyLock::new(|| declaration().into_manifest());
 
-/// The functions the supervisor registers (for `doctor` and the duplicate check).
-pub const FUNCTIONS: &[&str] = &[
-    "supervisor::status",
-    "supervisor::restart",
-    "supervisor::http_health",
-    "supervisor::http_workers",
-    "supervisor::http_restart",
-    "supervisor::http_logs",
-];
+/// The functions the supervisor registers.
+pub fn functions() -> &'static [&'static str] {
+    &MANIFEST.functions
+}
+
+/// What the supervisor's handlers share: the driver's published snapshot, its command queue,
+/// and where the worker logs are.
+#[derive(Clone)]
+pub(crate) struct Api {
+    snapshot: Snapshot,
+    commands: mpsc::UnboundedSender<Command>,
+    home: Home,
+}
+
+/// Every supervisor function and route.
+fn declaration() -> Worker<Api> {
+    Worker::new("supervisor", "agentos up: every worker's state, restarts and logs.")
+        .function("supervisor::status", "Every worker's state", |api: Api, _: Value| async move {
+            Ok::<_, WorkerError>(json!({ "workers": rows(&api.snapshot) }))
+        })
+        .function("supervisor::restart", "Restart one worker", |api: Api, req: RestartRequest| async move {
+            restart(&api.commands, req.name).await
+        })
+        .route("supervisor::http_health", "GET", "/v1/health", |api, _req| async move {
+            let rows = rows(&api.snapshot);
+            let ready = rows.iter().filter(|r| r.state == crate::run::WorkerState::Ready).count();
+            Ok(HttpResponse::ok(json!({ "status": "ok", "workers": rows.len(), "ready": ready })))
+        })
+        .route("supervisor::http_workers", "GET", "/v1/workers", |api, _req| async move {
+            Ok(HttpResponse::ok(json!({ "workers": rows(&api.snapshot) })))
+        })
+        .route("supervisor::http_restart", "POST", "/v1/workers/:name/restart", |api, req| async move {
+            let name = req.path_param("name").unwrap_or_default().to_string();
+            Ok(HttpResponse::json(202, restart(&api.commands, name).await?))
+        })
+        .route("supervisor::http_logs", "GET", "/v1/workers/:name/logs", |api, req| async move {
+            let rows = rows(&api.snapshot);
+            let name = req.path_param("name")?.to_string();
+            let lines = req.query("lines").map(str::to_string);
+            // File reads block: they run on tokio's blocking pool, never on the bus threads.
+            let answer = tokio::task::spawn_blocking(move || worker_logs(&rows, &api.home, &name, lines.as_deref()))
+                .await
+                .map_err(|e| WorkerError::internal(format!("reading the log failed: {e}")))??;
+            Ok(HttpResponse::ok(answer))
+        })
+}
 
 /// Lines `GET /v1/workers/:name/logs` answers without `lines`: a screenful or two.
 pub const LOG_LINES_DEFAULT: usize = 200;
@@ -105,59 +138,7 @@ pub(crate) fn register(
     api_key: &str,
     home: Home,
 ) {
-    let key: Option<Arc<str>> = Some(Arc::from(api_key));
-    let s = snapshot.clone();
-    register_typed(iii, "supervisor::status", "Every worker's state", move |_: Value| {
-        let rows = rows(&s);
-        async move { Ok(json!({ "workers": rows })) }
-    });
-    let c = commands.clone();
-    register_typed(iii, "supervisor::restart", "Restart one worker", move |req: RestartRequest| {
-        let c = c.clone();
-        async move { restart(&c, req.name).await }
-    });
-    let s = snapshot.clone();
-    let routes = [
-        register_route(iii, "supervisor", ROUTES[0], key.clone(), move |_: HttpRequest| {
-            let rows = rows(&s);
-            async move {
-                let ready = rows.iter().filter(|r| r.state == crate::run::WorkerState::Ready).count();
-                Ok(HttpResponse::ok(json!({ "status": "ok", "workers": rows.len(), "ready": ready })))
-            }
-        }),
-        register_route(iii, "supervisor", ROUTES[1], key.clone(), {
-            let snapshot = snapshot.clone();
-            move |_: HttpRequest| {
-                let rows = rows(&snapshot);
-                async move { Ok(HttpResponse::ok(json!({ "workers": rows }))) }
-            }
-        }),
-        register_route(iii, "supervisor", ROUTES[3], key.clone(), move |req: HttpRequest| {
-            let rows = rows(&snapshot);
-            let home = home.clone();
-            async move {
-                let name = req.path_param("name")?.to_string();
-                let lines = req.query("lines").map(str::to_string);
-                // File reads block: they run on tokio's blocking pool, never on the bus threads.
-                let answer = tokio::task::spawn_blocking(move || worker_logs(&rows, &home, &name, lines.as_deref()))
-                    .await
-                    .map_err(|e| WorkerError::internal(format!("reading the log failed: {e}")))??;
-                Ok(HttpResponse::ok(answer))
-            }
-        }),
-        register_route(iii, "supervisor", ROUTES[2], key, move |req: HttpRequest| {
-            let c = commands.clone();
-            async move {
-                let name = req.path_param("name").unwrap_or_default().to_string();
-                Ok(HttpResponse::json(202, restart(&c, name).await?))
-            }
-        }),
-    ];
-    for r in routes {
-        if let Err(e) = r {
-            tracing::error!("cannot register a supervisor route: {e}");
-        }
-    }
+    declaration().register(iii, Api { snapshot, commands, home }, Some(Arc::from(api_key)));
 }
 
 #[cfg(test)]
