@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use policy::{Classification, Context, MatchedRule, classify};
-pub use register::{Classifier, MANIFEST, register, run};
+pub use register::{Classifier, MANIFEST, register, run, worker};
 pub use remembered::{AlwaysRule, By, GRANTS_SCOPE, RULES_SCOPE, SessionGrant, Via, always_rule_id, canonical};
 pub use rules::{ArgCondition, Rule, Tier, When};
 pub use settings::ApprovalSettings;

@@ -12,11 +12,11 @@
 //!   is resolved once at start, so a safe command's arguments are checked against it on disk.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use agentos_kit::http::{HttpResponse, register_route};
-use agentos_kit::{HttpRoute, III, RestartPolicy, WorkerError, WorkerManifest, call, register_typed, state};
+use agentos_kit::http::HttpResponse;
+use agentos_kit::{III, Worker, WorkerError, WorkerManifest, call, state};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -26,24 +26,33 @@ use crate::remembered::{AlwaysRule, GRANTS_SCOPE, RULES_SCOPE, SessionGrant, alw
 use crate::rules::Rule;
 use crate::settings::ApprovalSettings;
 
-/// `POST /v1/policy/explain`: the classify answer for a call, for `agentos policy explain`.
-const HTTP_EXPLAIN: HttpRoute =
-    HttpRoute { method: "POST", path: "/v1/policy/explain", function_id: "approval::http_explain" };
-
 /// How long classify waits for `hand::get`: the hand-runner answers from memory in
 /// milliseconds; 2 s only trips when it is not running or wedged, and every tool call of a turn
 /// waits on this, so the bound is short.
 pub const HAND_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The approval-tiers worker's manifest; `workers/approval-tiers/iii.worker.yaml` mirrors it.
-pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
-    name: "approval-tiers",
-    description: "Classifies each tool call as auto, ask or deny from the builtin, config, hand and remembered rules, and explains the decision.",
-    functions: vec!["approval::classify", "approval::http_explain"],
-    http_routes: vec![HTTP_EXPLAIN],
-    depends_on: &[],
-    restart: RestartPolicy::Always,
-});
+/// The approval-tiers worker's manifest, derived from [`worker`];
+/// `workers/approval-tiers/iii.worker.yaml` mirrors it.
+pub static MANIFEST: LazyLock<WorkerManifest> = LazyLock::new(|| worker().into_manifest());
+
+/// The approval-tiers worker: `approval::classify` and `POST /v1/policy/explain` over a
+/// [`Classifier`].
+pub fn worker() -> Worker<Arc<Classifier>> {
+    Worker::new(
+        "approval-tiers",
+        "Classifies each tool call as auto, ask or deny from the builtin, config, hand and remembered rules, and explains the decision.",
+    )
+    .function(
+        "approval::classify",
+        "The tier of a tool call: {function_id, arguments, hand?, session_id?, agent?, realm?} -> {tier: auto|ask|deny, rule: {id, source, function, when?}, reason}.",
+        |c: Arc<Classifier>, req: ClassifyRequest| async move { c.classify(req).await },
+    )
+    // POST /v1/policy/explain: the classify answer for a call, for `agentos policy explain`.
+    .route("approval::http_explain", "POST", "/v1/policy/explain", |c, req| async move {
+        let body: ClassifyRequest = req.body_as()?;
+        Ok(HttpResponse::ok(c.classify(body).await?))
+    })
+}
 
 /// Runs the approval-tiers worker as its own process until SIGTERM or SIGINT (`agentos worker
 /// approval-tiers`). Refuses to start, naming the file, when `[approval]` is invalid.
@@ -56,48 +65,14 @@ pub fn run() -> Result<(), WorkerError> {
         default = settings.default_tier().as_str(),
         "approval policy"
     );
-    agentos_kit::run_worker(&MANIFEST, |iii| {
-        register(iii, agentos_kit::http::api_key_from_env(), settings);
-    })
+    worker().run(|iii| Ok(Classifier::new(iii, settings)))
 }
 
 /// Registers `approval::classify` and `POST /v1/policy/explain` on `iii`, deciding with
-/// `settings`. The route checks `Authorization: Bearer <api_key>`; with `None` it answers
-/// without a key (a warning is logged).
-pub fn register(iii: &III, api_key: Option<Arc<str>>, settings: ApprovalSettings) -> Arc<Classifier> {
-    let workspace = agentos_kit::workspace::workspace_dir().and_then(std::fs::canonicalize);
-    if let Err(e) = &workspace {
-        tracing::warn!(worker = MANIFEST.name, error = %e, "no workspace: command arguments are judged as written, symlinks unchecked");
-    }
-    let classifier = Arc::new(Classifier { iii: iii.clone(), settings, workspace: workspace.ok() });
-    let c = Arc::clone(&classifier);
-    register_typed(
-        iii,
-        "approval::classify",
-        "The tier of a tool call: {function_id, arguments, hand?, session_id?, agent?, realm?} -> {tier: auto|ask|deny, rule: {id, source, function, when?}, reason}.",
-        move |req: ClassifyRequest| {
-            let c = Arc::clone(&c);
-            async move { c.classify(req).await }
-        },
-    );
-    if api_key.is_none() {
-        tracing::warn!(
-            worker = MANIFEST.name,
-            "no API key (AGENTOS_API_KEY): POST /v1/policy/explain refuses every request"
-        );
-    }
-    let c = Arc::clone(&classifier);
-    let registered = register_route(iii, MANIFEST.name, HTTP_EXPLAIN, api_key, move |req| {
-        let c = Arc::clone(&c);
-        async move {
-            let body: ClassifyRequest = req.body_as()?;
-            Ok(HttpResponse::ok(c.classify(body).await?))
-        }
-    });
-    if let Err(e) = registered {
-        tracing::error!(worker = MANIFEST.name, code = %e.code, message = %e.message, "could not register a route");
-    }
-    classifier
+/// `settings`. The route checks `Authorization: Bearer <api_key>`; with `None` it refuses every
+/// request (a warning is logged).
+pub fn register(iii: &III, api_key: Option<Arc<str>>, settings: ApprovalSettings) {
+    worker().register(iii, Classifier::new(iii, settings), api_key);
 }
 
 /// Classifies calls: reads what the decision needs over the bus, then decides.
@@ -117,6 +92,16 @@ struct HandRules {
 }
 
 impl Classifier {
+    /// A classifier deciding with `settings` over `iii`, for the workspace found now
+    /// (`AGENTOS_WORKSPACE`, else the current directory).
+    pub fn new(iii: &III, settings: ApprovalSettings) -> Arc<Self> {
+        let workspace = agentos_kit::workspace::workspace_dir().and_then(std::fs::canonicalize);
+        if let Err(e) = &workspace {
+            tracing::warn!(worker = MANIFEST.name, error = %e, "no workspace: command arguments are judged as written, symlinks unchecked");
+        }
+        Arc::new(Self { iii: iii.clone(), settings, workspace: workspace.ok() })
+    }
+
     /// `approval::classify`.
     pub async fn classify(&self, req: ClassifyRequest) -> Result<Classification, WorkerError> {
         if req.function_id.trim().is_empty() {
@@ -167,19 +152,5 @@ impl Classifier {
                 Vec::new()
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use agentos_kit::ManifestFile;
-    use pretty_assertions::assert_eq;
-
-    #[test]
-    fn the_manifest_is_valid_and_iii_worker_yaml_agrees_with_it() {
-        assert_eq!(MANIFEST.validate(), Ok(()));
-        let file: ManifestFile = serde_saphyr::from_str(include_str!("../iii.worker.yaml")).unwrap();
-        assert_eq!(MANIFEST.agrees_with(&file), Ok(()));
     }
 }

@@ -5,7 +5,7 @@
 //! callers get the code back and HTTP clients get it as `{"error":{"code","message"}}` with the
 //! status of [`http_status`] (`CONFLICT` is 409, `TOO_MANY_PENDING` 429).
 
-use agentos_kit::{WorkerError, codes};
+use agentos_kit::{ErrorCode, WorkerError, codes};
 
 use crate::Decision;
 
@@ -67,7 +67,7 @@ pub enum ApprovalError {
     #[error("{0}")]
     InvalidInput(String),
     /// A failure the kit reported (a state or bus call), with its own code.
-    #[error(transparent)]
+    #[error("{}", .0.message)]
     Worker(#[from] WorkerError),
 }
 
@@ -76,9 +76,8 @@ fn known_list(known: &[String]) -> String {
     if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
 }
 
-impl ApprovalError {
-    /// The stable SCREAMING_SNAKE code.
-    pub fn code(&self) -> &str {
+impl ErrorCode for ApprovalError {
+    fn code(&self) -> &str {
         match self {
             Self::NotFound { .. } | Self::RuleNotFound { .. } => codes::NOT_FOUND,
             Self::AlreadyDecided { .. } => codes::CONFLICT,
@@ -88,14 +87,10 @@ impl ApprovalError {
             Self::Worker(e) => e.code(),
         }
     }
-}
 
-impl From<ApprovalError> for WorkerError {
-    fn from(e: ApprovalError) -> Self {
-        match e {
-            ApprovalError::Worker(inner) => inner,
-            other => WorkerError::new(other.code(), other.to_string()),
-        }
+    /// A route answers with [`http_status`]: `TOO_MANY_PENDING` is a 429, `TURN_GONE` a 409.
+    fn status(&self) -> u16 {
+        http_status(self.code())
     }
 }
 
@@ -140,12 +135,12 @@ mod tests {
             (ApprovalError::Worker(WorkerError::new("TIMEOUT", "slow")), "TIMEOUT", 504),
         ];
         for (err, code, status) in table {
-            assert_eq!((err.code(), http_status(err.code())), (code, status), "{err}");
+            assert_eq!((err.code(), http_status(err.code()), err.status()), (code, status, status), "{err}");
             let message = match &err {
                 ApprovalError::Worker(inner) => inner.message.clone(),
                 other => other.to_string(),
             };
-            assert_eq!(WorkerError::from(err), WorkerError::new(code, message));
+            assert_eq!(err.to_worker_error(), WorkerError::new(code, message));
         }
     }
 

@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use error::{ApprovalError, TOO_MANY_PENDING, TURN_GONE, http_status};
-pub use register::{MANIFEST, register, run};
+pub use register::{MANIFEST, register, run, worker};
 pub use service::{Approvals, Config};
 
 /// The state scope of approval requests, keyed by request id.

@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use agentos_kit::{III, WorkerError, call, clock, codes, state};
+use agentos_kit::{ErrorCode, III, WorkerError, call, clock, codes, state};
 use agentos_worker_approval_tiers::{AlwaysRule, ApprovalSettings, By, GRANTS_SCOPE, RULES_SCOPE, SessionGrant, Via};
 use serde::Deserialize;
 use serde_json::{Value, json};

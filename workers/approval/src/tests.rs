@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use agentos_kit::ErrorCode;
 use agentos_worker_approval_tiers::{AlwaysRule, By, MatchedRule, SessionGrant, Tier, Via, always_rule_id};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};

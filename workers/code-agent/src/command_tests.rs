@@ -3,6 +3,7 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use agentos_kit::ErrorCode;
 use pretty_assertions::assert_eq;
 
 use crate::tests::Fixture;

@@ -2,9 +2,10 @@
 //!
 //! Rule: every variant has a stable code ([`CodeError::code`]) and a message written for the
 //! model that called the tool: it names the path or input at fault and says what to do instead.
-//! Leaving the crate, a [`CodeError`] becomes the kit's [`WorkerError`] with the same code.
+//! Leaving the crate, a [`CodeError`] becomes the kit's [`agentos_kit::WorkerError`] with the
+//! same code.
 
-use agentos_kit::{WorkerError, codes};
+use agentos_kit::{ErrorCode, codes};
 
 /// The code for a path that leaves the workspace (`..`, an absolute path elsewhere, a symlink
 /// pointing out).
@@ -68,9 +69,8 @@ pub enum CodeError {
     SandboxUnavailable(String),
 }
 
-impl CodeError {
-    /// The stable SCREAMING_SNAKE code.
-    pub fn code(&self) -> &'static str {
+impl ErrorCode for CodeError {
+    fn code(&self) -> &str {
         match self {
             Self::OutsideWorkspace { .. } => OUTSIDE_WORKSPACE,
             Self::NotFound { .. } => codes::NOT_FOUND,
@@ -82,22 +82,19 @@ impl CodeError {
             Self::SandboxUnavailable(_) => SANDBOX_UNAVAILABLE,
         }
     }
+}
 
+impl CodeError {
     /// An [`CodeError::Io`] for `what` (which names the path).
     pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
         Self::Io { what: what.into(), source }
     }
 }
 
-impl From<CodeError> for WorkerError {
-    fn from(e: CodeError) -> Self {
-        WorkerError::new(e.code(), e.to_string())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agentos_kit::WorkerError;
     use pretty_assertions::assert_eq;
 
     #[test]
@@ -117,7 +114,7 @@ mod tests {
         ];
         for (err, code) in table {
             let message = err.to_string();
-            assert_eq!(WorkerError::from(err), WorkerError::new(code, message));
+            assert_eq!(err.to_worker_error(), WorkerError::new(code, message));
         }
     }
 }

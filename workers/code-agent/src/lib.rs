@@ -35,7 +35,7 @@ pub use files::{
     read_file, search, write_file,
 };
 pub use patch::{ApplyPatch, PatchAction, PatchResult, PatchedFile, apply_patch};
-pub use register::{MANIFEST, register, run};
+pub use register::{MANIFEST, Tools, register, run, worker};
 pub use sandbox::{Sandbox, SandboxInfo, SandboxReport, SandboxSettings};
 pub use workspace::{WORKSPACE_ENV, Workspace};
 

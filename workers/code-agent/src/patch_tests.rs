@@ -1,5 +1,6 @@
 //! Unit tests of `code::apply_patch` on a temporary workspace.
 
+use agentos_kit::ErrorCode;
 use pretty_assertions::assert_eq;
 
 use crate::tests::Fixture;

@@ -7,6 +7,7 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use agentos_kit::ErrorCode;
 use pretty_assertions::assert_eq;
 
 use crate::command_tests::{running, sandbox};

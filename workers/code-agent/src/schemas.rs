@@ -1,66 +1,87 @@
-//! The JSON schemas of the `code::*` inputs, published as each function's `request_format`, so
-//! an agent can offer the functions to a model as tools with exact parameters.
+//! The JSON schemas of the `code::*` inputs, published as each function's `request_format`
+//! ([`crate::register::worker`] declares each with its function), so an agent can offer the
+//! functions to a model as tools with exact parameters.
 //!
 //! A unit test checks that every schema names exactly the fields its request struct decodes.
 
 use serde_json::{Value, json};
 
-/// The input schema of `function_id`, or `None` for a function this worker does not serve.
-pub fn request_format(function_id: &str) -> Option<Value> {
-    let schema = match function_id {
-        "code::read_file" => object(
-            json!({
-                "path": {"type": "string", "description": "File path relative to the workspace root"},
-                "offset_line": {"type": "integer", "minimum": 1, "description": "First line to read (1-based)"},
-                "max_lines": {"type": "integer", "minimum": 1, "description": "Most lines to return"}
-            }),
-            &["path"],
-        ),
-        "code::list" => object(
-            json!({
-                "path": {"type": "string", "description": "Directory relative to the workspace root (default: the root)"},
-                "recursive": {"type": "boolean", "description": "Walk subdirectories too"},
-                "max_entries": {"type": "integer", "minimum": 1, "description": "Most entries to return"}
-            }),
-            &[],
-        ),
-        "code::search" => object(
-            json!({
-                "pattern": {"type": "string", "description": "Regular expression (Rust regex syntax) matched per line"},
-                "path": {"type": "string", "description": "File or directory to search (default: the whole workspace)"},
-                "glob": {"type": "string", "description": "Only files whose name matches, e.g. *.rs"},
-                "max_matches": {"type": "integer", "minimum": 1, "description": "Most matches to return"}
-            }),
-            &["pattern"],
-        ),
-        "code::write_file" => object(
-            json!({
-                "path": {"type": "string", "description": "File path relative to the workspace root"},
-                "content": {"type": "string", "description": "The whole new content of the file"},
-                "create_dirs": {"type": "boolean", "description": "Create missing parent directories"}
-            }),
-            &["path", "content"],
-        ),
-        "code::apply_patch" => object(
-            json!({
-                "patch": {"type": "string", "description": "A unified diff (--- a/path, +++ b/path, @@ hunks); applies whole or not at all"}
-            }),
-            &["patch"],
-        ),
-        "code::run_command" => object(
-            json!({
-                "program": {"type": "string", "description": "The program to run (no shell; use sh -c for pipes)"},
-                "args": {"type": "array", "items": {"type": "string"}, "description": "Its arguments"},
-                "cwd": {"type": "string", "description": "Working directory relative to the workspace root"},
-                "timeout_ms": {"type": "integer", "minimum": 1, "description": "Kill it after this many milliseconds"},
-                "max_output_bytes": {"type": "integer", "minimum": 1, "description": "Cap on stdout and stderr each"}
-            }),
-            &["program"],
-        ),
-        "code::sandbox_info" => object(json!({}), &[]),
-        _ => return None,
-    };
-    Some(schema)
+/// The input of `code::read_file`: {path, offset_line?, max_lines?}.
+pub fn read_file() -> Value {
+    object(
+        json!({
+            "path": {"type": "string", "description": "File path relative to the workspace root"},
+            "offset_line": {"type": "integer", "minimum": 1, "description": "First line to read (1-based)"},
+            "max_lines": {"type": "integer", "minimum": 1, "description": "Most lines to return"}
+        }),
+        &["path"],
+    )
+}
+
+/// The input of `code::list`: {path?, recursive?, max_entries?}.
+pub fn list() -> Value {
+    object(
+        json!({
+            "path": {"type": "string", "description": "Directory relative to the workspace root (default: the root)"},
+            "recursive": {"type": "boolean", "description": "Walk subdirectories too"},
+            "max_entries": {"type": "integer", "minimum": 1, "description": "Most entries to return"}
+        }),
+        &[],
+    )
+}
+
+/// The input of `code::search`: {pattern, path?, glob?, max_matches?}.
+pub fn search() -> Value {
+    object(
+        json!({
+            "pattern": {"type": "string", "description": "Regular expression (Rust regex syntax) matched per line"},
+            "path": {"type": "string", "description": "File or directory to search (default: the whole workspace)"},
+            "glob": {"type": "string", "description": "Only files whose name matches, e.g. *.rs"},
+            "max_matches": {"type": "integer", "minimum": 1, "description": "Most matches to return"}
+        }),
+        &["pattern"],
+    )
+}
+
+/// The input of `code::write_file`: {path, content, create_dirs?}.
+pub fn write_file() -> Value {
+    object(
+        json!({
+            "path": {"type": "string", "description": "File path relative to the workspace root"},
+            "content": {"type": "string", "description": "The whole new content of the file"},
+            "create_dirs": {"type": "boolean", "description": "Create missing parent directories"}
+        }),
+        &["path", "content"],
+    )
+}
+
+/// The input of `code::apply_patch`: {patch}.
+pub fn apply_patch() -> Value {
+    object(
+        json!({
+            "patch": {"type": "string", "description": "A unified diff (--- a/path, +++ b/path, @@ hunks); applies whole or not at all"}
+        }),
+        &["patch"],
+    )
+}
+
+/// The input of `code::run_command`: {program, args?, cwd?, timeout_ms?, max_output_bytes?}.
+pub fn run_command() -> Value {
+    object(
+        json!({
+            "program": {"type": "string", "description": "The program to run (no shell; use sh -c for pipes)"},
+            "args": {"type": "array", "items": {"type": "string"}, "description": "Its arguments"},
+            "cwd": {"type": "string", "description": "Working directory relative to the workspace root"},
+            "timeout_ms": {"type": "integer", "minimum": 1, "description": "Kill it after this many milliseconds"},
+            "max_output_bytes": {"type": "integer", "minimum": 1, "description": "Cap on stdout and stderr each"}
+        }),
+        &["program"],
+    )
+}
+
+/// The input of `code::sandbox_info`: {}.
+pub fn sandbox_info() -> Value {
+    object(json!({}), &[])
 }
 
 fn object(properties: Value, required: &[&str]) -> Value {
@@ -69,13 +90,14 @@ fn object(properties: Value, required: &[&str]) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::register::worker;
     use crate::{ApplyPatch, List, ReadFile, RunCommand, Search, WriteFile};
     use agentos_kit::typed::field_names;
 
     fn properties(id: &str) -> Vec<String> {
+        let worker = worker();
         let mut names: Vec<String> =
-            request_format(id).unwrap()["properties"].as_object().unwrap().keys().cloned().collect();
+            worker.request_format_of(id).unwrap()["properties"].as_object().unwrap().keys().cloned().collect();
         names.sort();
         names
     }
@@ -94,13 +116,14 @@ mod tests {
         assert_eq!(properties("code::write_file"), sorted(field_names::<WriteFile>()));
         assert_eq!(properties("code::apply_patch"), sorted(field_names::<ApplyPatch>()));
         assert_eq!(properties("code::run_command"), sorted(field_names::<RunCommand>()));
-        assert_eq!(request_format("code::nope"), None);
+        assert_eq!(worker().request_format_of("code::nope"), None);
     }
 
     #[test]
     fn every_function_of_the_manifest_has_a_schema() {
-        for id in &crate::MANIFEST.functions {
-            assert!(request_format(id).is_some(), "{id}");
+        let worker = worker();
+        for id in &worker.manifest().functions {
+            assert!(worker.request_format_of(id).is_some(), "{id}");
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::os::unix::fs::symlink;
 
+use agentos_kit::ErrorCode;
 use pretty_assertions::assert_eq;
 
 use super::*;

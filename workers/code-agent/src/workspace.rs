@@ -157,6 +157,7 @@ impl Workspace {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agentos_kit::ErrorCode;
     use pretty_assertions::assert_eq;
     use std::os::unix::fs::symlink;
 
@@ -170,8 +171,8 @@ mod tests {
         (inside, outside, ws)
     }
 
-    fn code(result: Result<PathBuf, CodeError>) -> &'static str {
-        result.unwrap_err().code()
+    fn code(result: Result<PathBuf, CodeError>) -> String {
+        result.unwrap_err().code().to_string()
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! callers get the code back and HTTP clients get it as `{"error":{"code","message"}}` with the
 //! status of [`http_status`].
 
-use agentos_kit::{WorkerError, codes};
+use agentos_kit::{ErrorCode, WorkerError, codes};
 
 /// The code for "`agent::chat` is not registered": the agent-core worker is not running
 /// (HTTP 503, like any service that is not up).
@@ -49,7 +49,7 @@ pub enum HandError {
         why: String,
     },
     /// A failure the kit reported (a state or bus call, request decoding), with its own code.
-    #[error(transparent)]
+    #[error("{}", .0.message)]
     Worker(#[from] WorkerError),
 }
 
@@ -58,9 +58,8 @@ fn known_list(known: &[String]) -> String {
     if known.is_empty() { "(none loaded)".to_string() } else { known.join(", ") }
 }
 
-impl HandError {
-    /// The stable SCREAMING_SNAKE code.
-    pub fn code(&self) -> &str {
+impl ErrorCode for HandError {
+    fn code(&self) -> &str {
         match self {
             Self::NotFound { .. } | Self::UnknownJob { .. } => codes::NOT_FOUND,
             Self::NoMessage { .. } => codes::INVALID_INPUT,
@@ -68,14 +67,10 @@ impl HandError {
             Self::Worker(e) => e.code(),
         }
     }
-}
 
-impl From<HandError> for WorkerError {
-    fn from(e: HandError) -> Self {
-        match e {
-            HandError::Worker(inner) => inner,
-            other => WorkerError::new(other.code(), other.to_string()),
-        }
+    /// A route answers with [`http_status`]: a missing agent-core is a 503.
+    fn status(&self) -> u16 {
+        http_status(self.code())
     }
 }
 
@@ -102,12 +97,12 @@ mod tests {
             (HandError::Worker(WorkerError::new("TIMEOUT", "slow")), "TIMEOUT", 504),
         ];
         for (err, code, status) in table {
-            assert_eq!((err.code(), http_status(err.code())), (code, status), "{err}");
+            assert_eq!((err.code(), http_status(err.code()), err.status()), (code, status, status), "{err}");
             let message = match &err {
                 HandError::Worker(inner) => inner.message.clone(),
                 other => other.to_string(),
             };
-            assert_eq!(WorkerError::from(err), WorkerError::new(code, message));
+            assert_eq!(err.to_worker_error(), WorkerError::new(code, message));
         }
     }
 

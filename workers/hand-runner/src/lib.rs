@@ -30,13 +30,14 @@ pub mod runner;
 
 use std::collections::BTreeMap;
 
+use agentos_kit::ErrorCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use catalogue::{BUILTIN_HANDS, BUILTIN_SOURCE, BuiltinHand, Catalogue, HandsSettings, LoadError, hands_dir};
 pub use error::{AGENT_NOT_RUNNING, HandError, http_status};
 pub use hand::{Hand, Schedule, Tier, parse_cron, parse_hand};
-pub use register::{MANIFEST, register, run};
+pub use register::{MANIFEST, register, run, worker};
 pub use runner::Runner;
 
 /// The state scope of the last run of each hand, keyed by hand name.

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use agentos_kit::state;
-use agentos_kit::{III, Trigger, WorkerError, call, clock};
+use agentos_kit::{ErrorCode, III, Trigger, WorkerError, call, clock};
 use iii_sdk::RegisterTriggerInput;
 use serde_json::Value;
 

@@ -125,6 +125,28 @@ impl<S: Clone + Send + Sync + 'static, E: ErrorCode> Worker<S, E> {
         self
     }
 
+    /// A bus function `id` whose `handler` blocks (file work, a CPU-heavy step): like
+    /// [`Worker::function`], but `handler` runs on tokio's blocking pool, never on the
+    /// executor or the SDK's connection thread. A handler that panics answers `INTERNAL`.
+    pub fn blocking_function<Req, Resp, Fail, F>(self, id: &'static str, description: &'static str, handler: F) -> Self
+    where
+        Req: DeserializeOwned + Send + 'static,
+        Resp: Serialize + Send + 'static,
+        Fail: ErrorCode,
+        F: Fn(S, Req) -> Result<Resp, Fail> + Send + Sync + 'static,
+    {
+        let handler = Arc::new(handler);
+        self.function(id, description, move |service: S, req: Req| {
+            let handler = Arc::clone(&handler);
+            async move {
+                match tokio::task::spawn_blocking(move || handler(service, req)).await {
+                    Ok(result) => result.map_err(|e| e.to_worker_error()),
+                    Err(e) => Err(WorkerError::internal(format!("{id}: the blocking task failed: {e}"))),
+                }
+            }
+        })
+    }
+
     /// Anything else to do at registration with the connection and the service (a background
     /// task, a dynamic trigger): declared here so that `register` stays the one way in.
     pub fn on_register(mut self, f: impl Fn(&Registration<'_, S>) + Send + Sync + 'static) -> Self {
@@ -223,6 +245,17 @@ impl<S: Clone + Send + Sync + 'static, E: ErrorCode> Worker<S, E> {
     /// What the worker declares: the supervisor waits for it, `iii.worker.yaml` mirrors it.
     pub fn manifest(&self) -> &WorkerManifest {
         &self.manifest
+    }
+
+    /// The `request_format` schema declared for function `id` ([`Worker::request_format`]);
+    /// `None` when `id` is not a declared bus function or has no schema. What a worker's test
+    /// reads to check that every tool offers its parameters.
+    pub fn request_format_of(&self, id: &str) -> Option<&Value> {
+        self.bindings
+            .iter()
+            .filter_map(|b| b.message.as_ref())
+            .find(|m| m.id == id)
+            .and_then(|m| m.request_format.as_ref())
     }
 
     /// The declaration's manifest, the handlers dropped.

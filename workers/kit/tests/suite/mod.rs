@@ -4,3 +4,4 @@ mod health;
 mod http;
 mod state;
 mod typed;
+mod worker;
