@@ -8,7 +8,7 @@
 //! is lost that a new call cannot fetch again. Durable data belongs in `state::*`.
 //!
 //! The crate is split in two: [`cache`] (the bounded TTL + LRU map, pure) and this module (the
-//! verbs over a [`Fetcher`], with single flight). [`register()`] binds them to the engine.
+//! verbs over a [`Fetcher`], with single flight). [`worker()`] declares them to the engine.
 //!
 //! Rules it keeps:
 //! - A failed fetch is never cached: every caller waiting on it gets the error, and the next
@@ -33,7 +33,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 pub use cache::{Cache, Counters, Limits};
-pub use register::{MANIFEST, register, run};
+pub use register::{BusCache, MANIFEST, register, run, worker};
 
 /// The time to live of an entry when the request gives none: one minute.
 pub const DEFAULT_TTL_MS: u64 = 60_000;

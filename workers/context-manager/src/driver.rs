@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use agentos_kit::chat::{ChatMessage, Completion};
-use agentos_kit::{III, call};
+use agentos_kit::{ErrorCode, III, call};
 
 use crate::prompt::{Cut, Plan};
 use crate::recall::{Memory, RECALL_K, RecallAnswer, RecallRequest};

@@ -1,11 +1,11 @@
 //! The context-manager's typed errors.
 //!
-//! Rule: every variant has a stable code ([`ContextError::code`]) and a message that says how
+//! Rule: every variant has a stable code (its [`ErrorCode::code`]) and a message that says how
 //! to fix the problem. Leaving the crate, a [`ContextError`] becomes the kit's [`WorkerError`],
 //! so bus callers get the code back; errors of the functions context-manager calls (an
 //! `llm::complete` failure during `context::compact`) keep their own code.
 
-use agentos_kit::{WorkerError, codes};
+use agentos_kit::{ErrorCode, WorkerError, codes};
 
 /// The code of [`ContextError::TooLarge`].
 pub const CONTEXT_TOO_LARGE: &str = "CONTEXT_TOO_LARGE";
@@ -39,26 +39,16 @@ pub enum ContextError {
         model: String,
     },
     /// A failure the kit reported (a call to another function), with its own code.
-    #[error(transparent)]
+    #[error("{}", .0.message)]
     Worker(#[from] WorkerError),
 }
 
-impl ContextError {
-    /// The stable SCREAMING_SNAKE code.
-    pub fn code(&self) -> &str {
+impl ErrorCode for ContextError {
+    fn code(&self) -> &str {
         match self {
             Self::TooLarge { .. } => CONTEXT_TOO_LARGE,
             Self::EmptySummary { .. } => codes::BAD_RESPONSE,
             Self::Worker(e) => e.code(),
-        }
-    }
-}
-
-impl From<ContextError> for WorkerError {
-    fn from(e: ContextError) -> Self {
-        match e {
-            ContextError::Worker(inner) => inner,
-            other => WorkerError::new(other.code(), other.to_string()),
         }
     }
 }
@@ -78,14 +68,14 @@ mod tests {
             budget: "budget_tokens 1000 minus 0 reserved for the answer".into(),
         };
         assert_eq!(
-            WorkerError::from(too_large),
+            too_large.to_worker_error(),
             WorkerError::new(
                 "CONTEXT_TOO_LARGE",
                 "the prompt cannot fit: the system prompt with its directives (900 tokens), the new message (300 tokens) and the tool schemas (50 tokens) need 1250 tokens, but the budget is 1000 tokens (budget_tokens 1000 minus 0 reserved for the answer); shorten the system prompt, the directives or the message, send fewer tools, lower reserve_tokens, or use a model with a larger context window"
             )
         );
-        assert_eq!(WorkerError::from(ContextError::EmptySummary { model: "m".into() }).code, "BAD_RESPONSE");
+        assert_eq!(ContextError::EmptySummary { model: "m".into() }.to_worker_error().code, "BAD_RESPONSE");
         let inner = WorkerError::new("NO_PROVIDER", "set OPENAI_API_KEY");
-        assert_eq!(WorkerError::from(ContextError::Worker(inner.clone())), inner);
+        assert_eq!(ContextError::Worker(inner.clone()).to_worker_error(), inner);
     }
 }

@@ -13,7 +13,7 @@
 //! - [`summary`]: the transcript, the summary request and note, the compact cut;
 //! - [`recall`]: the `memory::recall` request and the lenient reading of its answer;
 //! - [`driver`]: the async steps that call `memory::recall` and `llm::complete`;
-//! - [`register()`]: the bindings.
+//! - [`worker()`]: the declaration of the functions.
 //!
 //! Rules it keeps:
 //! - Every decision is a plain function tested directly; the driver only calls them and the
@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 pub use driver::{Context, Settings};
 pub use error::{CONTEXT_TOO_LARGE, ContextError};
 pub use recall::Memory;
-pub use register::{MANIFEST, register, run};
+pub use register::{MANIFEST, register, run, worker};
 pub use window::BudgetAnswer;
 
 /// The `context::estimate` request: any mix of text, messages and tool schemas.

@@ -1,5 +1,6 @@
 //! Table tests of prompt assembly and history trimming ([`crate::prompt`]).
 
+use agentos_kit::ErrorCode;
 use agentos_kit::chat::{ChatMessage, Role, ToolCall, ToolSpec};
 use pretty_assertions::assert_eq;
 use serde_json::json;

@@ -1,13 +1,13 @@
 //! The embedding worker's typed errors.
 //!
-//! Rule: every variant has a stable code ([`EmbeddingError::code`]) and a message that says how
+//! Rule: every variant has a stable code (its [`ErrorCode::code`]) and a message that says how
 //! to fix the problem. Leaving the crate, an [`EmbeddingError`] becomes the kit's
-//! [`WorkerError`], so bus callers get the code back. The installer's errors are
+//! [`agentos_kit::WorkerError`], so bus callers get the code back. The installer's errors are
 //! [`crate::install::InstallError`].
 
 use std::path::PathBuf;
 
-use agentos_kit::{WorkerError, codes};
+use agentos_kit::{ErrorCode, codes};
 
 /// The code of [`EmbeddingError::ModelMissing`].
 pub const MODEL_MISSING: &str = "MODEL_MISSING";
@@ -60,9 +60,8 @@ pub enum EmbeddingError {
     Task(#[source] tokio::task::JoinError),
 }
 
-impl EmbeddingError {
-    /// The stable SCREAMING_SNAKE code.
-    pub fn code(&self) -> &'static str {
+impl ErrorCode for EmbeddingError {
+    fn code(&self) -> &str {
         match self {
             Self::ModelMissing { .. } => MODEL_MISSING,
             Self::ModelInvalid { .. } => MODEL_INVALID,
@@ -72,15 +71,10 @@ impl EmbeddingError {
     }
 }
 
-impl From<EmbeddingError> for WorkerError {
-    fn from(e: EmbeddingError) -> Self {
-        WorkerError::new(e.code(), e.to_string())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agentos_kit::WorkerError;
     use pretty_assertions::assert_eq;
 
     #[test]
@@ -90,7 +84,7 @@ mod tests {
             missing: vec!["model.safetensors".into(), "tokenizer.json".into()],
         };
         assert_eq!(
-            WorkerError::from(e),
+            e.to_worker_error(),
             WorkerError::new(
                 "MODEL_MISSING",
                 "the embedding model is not installed: /data/models/all-minilm-l6-v2 lacks model.safetensors, tokenizer.json; fix: run `agentos models install` (or set AGENTOS_EMBEDDING_MODEL_DIR to a folder holding config.json, model.safetensors and tokenizer.json)"

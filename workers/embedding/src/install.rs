@@ -253,9 +253,11 @@ impl InstallError {
     }
 }
 
-impl From<InstallError> for agentos_kit::WorkerError {
-    fn from(e: InstallError) -> Self {
-        agentos_kit::WorkerError::new(e.code(), e.to_string())
+/// An install failure leaves a worker as `CODE: message` like any other worker error; the
+/// inherent [`InstallError::code`] stays for callers that do not import the trait.
+impl agentos_kit::ErrorCode for InstallError {
+    fn code(&self) -> &str {
+        InstallError::code(self)
     }
 }
 

@@ -30,12 +30,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use agentos_kit::ErrorCode;
 use agentos_kit::health::HealthStatus;
 use serde::{Deserialize, Serialize};
 
 pub use error::{EmbeddingError, MODEL_INVALID, MODEL_MISSING};
 pub use model::{DIMS, MODEL_NAME, Model};
-pub use register::{MANIFEST, register, run};
+pub use register::{MANIFEST, register, run, worker};
 
 /// Most texts one `embedding::embed` call takes.
 pub const MAX_TEXTS: usize = 256;

@@ -217,6 +217,7 @@ pub fn model_dir_from(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agentos_kit::ErrorCode;
     use pretty_assertions::assert_eq;
 
     fn rows(t: &Tensor) -> Vec<Vec<f32>> {

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use agentos_kit::{WorkerError, codes};
+use agentos_kit::{ErrorCode, codes};
 
 /// The variables that configure a provider, as named in `NO_PROVIDER` messages.
 pub const PROVIDER_VARIABLES: &str = "ANTHROPIC_API_KEY (Anthropic), OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (any OpenAI-compatible server such as Ollama, vLLM or LM Studio), or declare a provider under [llm.providers] in agentos.toml; AGENTOS_MODEL picks the default model (`provider/model` or a bare model id)";
@@ -77,9 +77,8 @@ pub enum LlmError {
     Client(#[source] reqwest::Error),
 }
 
-impl LlmError {
-    /// The stable code.
-    pub fn code(&self) -> &'static str {
+impl ErrorCode for LlmError {
+    fn code(&self) -> &str {
         match self {
             Self::NoProvider(_) => "NO_PROVIDER",
             Self::Provider { .. } | Self::Unreachable { .. } | Self::CoolingDown(_) | Self::Client(_) => {
@@ -91,7 +90,9 @@ impl LlmError {
             Self::InvalidRequest(_) => codes::INVALID_INPUT,
         }
     }
+}
 
+impl LlmError {
     /// Whether the same request may succeed when sent again: 429, 5xx, timeouts and
     /// connection failures.
     pub fn is_retryable(&self) -> bool {
@@ -117,12 +118,6 @@ impl LlmError {
     }
 }
 
-impl From<LlmError> for WorkerError {
-    fn from(e: LlmError) -> Self {
-        WorkerError::new(e.code(), e.to_string())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,7 +125,7 @@ mod tests {
 
     #[test]
     fn no_provider_names_every_variable_to_set() {
-        let err = WorkerError::from(LlmError::nothing_configured());
+        let err = LlmError::nothing_configured().to_worker_error();
         assert_eq!(err.code, "NO_PROVIDER");
         for var in ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "AGENTOS_MODEL"] {
             assert!(err.message.contains(var), "{var} missing from {}", err.message);

@@ -35,12 +35,13 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use agentos_kit::ErrorCode;
 use serde::Serialize;
 
 pub use error::LlmError;
 pub use policy::{Thresholds, Tier};
 pub use prices::{Price, PriceBook};
-pub use register::{MANIFEST, register, run};
+pub use register::{MANIFEST, RouterService, register, run, worker};
 pub use router::{Providers, RetryPolicy, UsageTotals};
 pub use settings::{LlmSettings, Resolved};
 pub use types::{ChatMessage, Completion, CompletionRequest, Role, ToolCall, ToolSpec, Usage};

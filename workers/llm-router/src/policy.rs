@@ -155,6 +155,7 @@ pub fn route(req: &CompletionRequest, thresholds: &Thresholds) -> Result<Route, 
 mod tests {
     use super::*;
     use crate::types::{ChatMessage, ToolSpec};
+    use agentos_kit::ErrorCode;
     use pretty_assertions::assert_eq;
 
     fn request(messages: Vec<ChatMessage>, tools: usize) -> CompletionRequest {

@@ -1,5 +1,5 @@
-//! The thin glue between the router and the engine: the manifest and the bindings of
-//! `llm::complete`, `llm::models` and `llm::usage` to one shared [`Router`].
+//! The thin glue between the router and the engine: the declaration of `llm::complete`,
+//! `llm::models` and `llm::usage` over one shared [`Router`].
 //!
 //! Rules it keeps:
 //! - No decisions here: each handler calls one [`Router`] method (or [`crate::stream::answer`],
@@ -12,24 +12,58 @@
 //!   [`agentos_kit::engine_url`] in production).
 //! - `llm::usage` counts in memory since the worker started, and says so (`kept_in`).
 
+use std::future::ready;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use agentos_kit::{III, RestartPolicy, WorkerError, WorkerManifest, register_typed};
+use agentos_kit::{ErrorCode, III, Worker, WorkerError, WorkerManifest};
 use serde::Deserialize;
 
 use crate::settings::LlmSettings;
-use crate::{CompletionRequest, Router};
+use crate::{CompletionRequest, LlmError, Router};
 
-/// The llm-router worker's manifest; `workers/llm-router/iii.worker.yaml` mirrors it.
-pub static MANIFEST: std::sync::LazyLock<WorkerManifest> = std::sync::LazyLock::new(|| WorkerManifest {
-    name: "llm-router",
-    description: "The LLM router: Anthropic Messages, OpenAI Chat Completions and OpenAI-compatible servers, with streaming (also into an iii channel), tool calls, tier routing, retries, fallback, cooldown, and token and cost accounting.",
-    functions: vec!["llm::complete", "llm::models", "llm::usage"],
-    http_routes: vec![],
-    depends_on: &[],
-    restart: RestartPolicy::Always,
-});
+/// The llm-router worker's manifest, derived from [`worker`];
+/// `workers/llm-router/iii.worker.yaml` mirrors it.
+pub static MANIFEST: LazyLock<WorkerManifest> = LazyLock::new(|| worker().into_manifest());
+
+/// What the llm-router's handlers share: the router, and the engine its streams open channels on.
+#[derive(Clone)]
+pub struct RouterService {
+    /// The one router every call goes through.
+    router: Arc<Router>,
+    /// The engine this worker is connected to, where `stream` channels are opened.
+    engine: Arc<str>,
+}
+
+impl RouterService {
+    /// `router`, streaming into channels on the engine `iii` is connected to.
+    pub fn new(iii: &III, router: Arc<Router>) -> Self {
+        Self { router, engine: Arc::from(iii.address()) }
+    }
+}
+
+/// The llm-router worker: `llm::complete`, `llm::models` and `llm::usage` over one [`RouterService`].
+pub fn worker() -> Worker<RouterService, LlmError> {
+    Worker::<RouterService, LlmError>::new(
+        "llm-router",
+        "The LLM router: Anthropic Messages, OpenAI Chat Completions and OpenAI-compatible servers, with streaming (also into an iii channel), tool calls, tier routing, retries, fallback, cooldown, and token and cost accounting.",
+    )
+    .function(
+        "llm::complete",
+        "One chat completion: {model?, tier?, messages, tools?, max_tokens?, temperature?, stream?} -> {model, provider, content, tool_calls, finish_reason, usage, latency_ms, cost_usd?, tier?, route_reason}. model (provider/model or a bare id) wins; else tier (fast|standard|deep); else the policy picks a tier from the prompt size, tools and history. stream is a channel writer ref {channel_id, access_key, direction: write}: each text delta is written to it as {event: token, data: {text}} and the channel is closed before the answer returns.",
+        |s, req: CompletionRequest| async move { crate::stream::answer(&s.router, &req, &s.engine).await },
+    )
+    .function(
+        "llm::models",
+        "The configured models: {} -> {models: [{id, provider, wire, base_url, default, tiers, price: {input_per_mtok, output_per_mtok} | null}], unavailable?: [{provider, needs}]}.",
+        |s, _: NoArgs| ready(Ok::<_, WorkerError>(s.router.models())),
+    )
+    .function(
+        "llm::usage",
+        "Tokens and cost since the worker started (in memory): {} -> {kept_in, by_model: {provider/model: {calls, input_tokens, output_tokens, cost_usd?, unpriced_calls?}}, total}. cost_usd sums the calls whose price is known; unpriced_calls counts the others.",
+        |s, _: NoArgs| ready(Ok::<_, WorkerError>(s.router.usage())),
+    )
+}
 
 /// A request without arguments.
 #[derive(Debug, Deserialize)]
@@ -74,42 +108,19 @@ pub fn configured_router_from(
             "providers configured"
         );
     }
-    Router::configured(resolved).map_err(WorkerError::from)
+    Router::configured(resolved).map_err(|e| e.to_worker_error())
 }
 
 /// Runs the llm-router worker as its own process until SIGTERM or SIGINT
 /// (`agentos worker llm-router`), configured by the environment and `agentos.toml`.
 pub fn run() -> Result<(), WorkerError> {
-    let router = configured_router()?;
-    agentos_kit::run_worker(&MANIFEST, |iii| register(iii, Arc::new(router)))
+    let router = Arc::new(configured_router()?);
+    worker().run(|iii| Ok(RouterService::new(iii, router)))
 }
 
 /// Registers `llm::complete`, `llm::models` and `llm::usage` on `iii`, all served by `router`.
 pub fn register(iii: &III, router: Arc<Router>) {
-    let r = Arc::clone(&router);
-    let engine = iii.address().to_string();
-    register_typed(
-        iii,
-        "llm::complete",
-        "One chat completion: {model?, tier?, messages, tools?, max_tokens?, temperature?, stream?} -> {model, provider, content, tool_calls, finish_reason, usage, latency_ms, cost_usd?, tier?, route_reason}. model (provider/model or a bare id) wins; else tier (fast|standard|deep); else the policy picks a tier from the prompt size, tools and history. stream is a channel writer ref {channel_id, access_key, direction: write}: each text delta is written to it as {event: token, data: {text}} and the channel is closed before the answer returns.",
-        move |req: CompletionRequest| {
-            let (r, engine) = (Arc::clone(&r), engine.clone());
-            async move { crate::stream::answer(&r, &req, &engine).await.map_err(WorkerError::from) }
-        },
-    );
-    let r = Arc::clone(&router);
-    register_typed(
-        iii,
-        "llm::models",
-        "The configured models: {} -> {models: [{id, provider, wire, base_url, default, tiers, price: {input_per_mtok, output_per_mtok} | null}], unavailable?: [{provider, needs}]}.",
-        move |_: NoArgs| std::future::ready(Ok::<_, WorkerError>(r.models())),
-    );
-    register_typed(
-        iii,
-        "llm::usage",
-        "Tokens and cost since the worker started (in memory): {} -> {kept_in, by_model: {provider/model: {calls, input_tokens, output_tokens, cost_usd?, unpriced_calls?}}, total}. cost_usd sums the calls whose price is known; unpriced_calls counts the others.",
-        move |_: NoArgs| std::future::ready(Ok::<_, WorkerError>(router.usage())),
-    );
+    worker().register(iii, RouterService::new(iii, router), None);
 }
 
 #[cfg(test)]
@@ -153,13 +164,5 @@ mod tests {
             "no provider is a warning, not an error"
         );
         assert_eq!(configured_router_from(None, &|_| None).map(|_| ()).map_err(|e| e.message), Ok(()));
-    }
-
-    #[test]
-    fn iii_worker_yaml_agrees_with_the_manifest() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("iii.worker.yaml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let file: agentos_kit::ManifestFile = serde_saphyr::from_str(&text).unwrap();
-        assert_eq!(MANIFEST.agrees_with(&file), Ok(()));
     }
 }

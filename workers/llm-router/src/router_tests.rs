@@ -1,6 +1,7 @@
 //! Table tests of the router's pure decisions.
 
 use super::*;
+use agentos_kit::ErrorCode;
 use pretty_assertions::assert_eq;
 
 /// Providers from a fixed list of variables.

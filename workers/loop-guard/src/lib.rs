@@ -4,7 +4,7 @@
 //! [`Verdict`]: `allow`, `warn` (make the call, and show the model the reason) or `block` (do
 //! not make it; the reason goes back to the model instead of a tool result). This crate root is
 //! the pure decision: a [`Guard`] holds one session's calls of the current turn and
-//! [`Guard::check`] decides; [`Sessions`] keeps one guard per session; [`register()`] binds
+//! [`Guard::check`] decides; [`Sessions`] keeps one guard per session; [`worker()`] declares
 //! `guard::check`, `guard::reset` and `guard::stats` to the engine.
 //!
 //! Rules it keeps (thresholds in [`Limits`], defaults after the names):
@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use limits::{Limits, LimitsError};
-pub use register::{MANIFEST, register, run};
+pub use register::{GuardService, MANIFEST, register, run, worker};
 pub use sessions::{CheckRequest, GuardError, ResetAnswer, SessionRequest, Sessions, Stats};
 
 /// One tool call the model wants to make.

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use agentos_kit::{WorkerError, codes};
+use agentos_kit::{ErrorCode, codes};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -96,18 +96,11 @@ pub enum GuardError {
     },
 }
 
-impl GuardError {
-    /// The stable code.
-    pub fn code(&self) -> &'static str {
+impl ErrorCode for GuardError {
+    fn code(&self) -> &str {
         match self {
             Self::EmptyField { .. } => codes::INVALID_INPUT,
         }
-    }
-}
-
-impl From<GuardError> for WorkerError {
-    fn from(e: GuardError) -> Self {
-        WorkerError::new(e.code(), e.to_string())
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use agentos_kit::WorkerError;
+use agentos_kit::{ErrorCode, WorkerError};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
@@ -253,7 +253,7 @@ fn empty_ids_are_invalid_input_naming_the_field() {
     let now = Instant::now();
     let mut sessions = Sessions::default();
     let err = sessions.check(check(" ", None, "code::ls"), &d, now).unwrap_err();
-    assert_eq!(WorkerError::from(err), WorkerError::invalid_input("session_id is empty: pass the chat session id"));
+    assert_eq!(err.to_worker_error(), WorkerError::invalid_input("session_id is empty: pass the chat session id"));
     let err = sessions.check(check("s", None, ""), &d, now).unwrap_err();
     assert_eq!(err.code(), "INVALID_INPUT");
     assert!(sessions.is_empty(), "a refused check creates no session");

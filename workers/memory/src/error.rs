@@ -1,11 +1,11 @@
 //! The memory worker's typed errors.
 //!
-//! Rule: every variant has a stable code ([`MemoryError::code`]) and a message that says how to
+//! Rule: every variant has a stable code (its [`ErrorCode::code`]) and a message that says how to
 //! fix the problem. Leaving the crate, a [`MemoryError`] becomes the kit's [`WorkerError`], so
 //! bus callers and HTTP clients get the code back; failures of the functions memory calls
 //! (`state::*`) keep their own code.
 
-use agentos_kit::{WorkerError, codes};
+use agentos_kit::{ErrorCode, WorkerError, codes};
 
 /// Why a memory operation failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -48,28 +48,18 @@ pub enum MemoryError {
     )]
     Index(String),
     /// A failure the kit reported (a `state::*` call), with its own code.
-    #[error(transparent)]
+    #[error("{}", .0.message)]
     Worker(#[from] WorkerError),
 }
 
-impl MemoryError {
-    /// The stable SCREAMING_SNAKE code.
-    pub fn code(&self) -> &str {
+impl ErrorCode for MemoryError {
+    fn code(&self) -> &str {
         match self {
             Self::Invalid(_) => codes::INVALID_INPUT,
             Self::NotFound { .. } | Self::NoRealm(_) => codes::NOT_FOUND,
             Self::BadState { .. } => codes::BAD_STATE,
             Self::Index(_) => codes::INTERNAL,
             Self::Worker(e) => e.code(),
-        }
-    }
-}
-
-impl From<MemoryError> for WorkerError {
-    fn from(e: MemoryError) -> Self {
-        match e {
-            MemoryError::Worker(inner) => inner,
-            other => WorkerError::new(other.code(), other.to_string()),
         }
     }
 }
@@ -81,14 +71,14 @@ mod tests {
 
     #[test]
     fn each_error_leaves_with_its_stable_code_and_a_fix() {
-        let e = WorkerError::from(MemoryError::NotFound { id: "mem-1".into(), realm: "default".into() });
+        let e = MemoryError::NotFound { id: "mem-1".into(), realm: "default".into() }.to_worker_error();
         assert_eq!(e.code, "NOT_FOUND");
         assert!(e.message.contains("agentos memory search"), "{}", e.message);
-        let e = WorkerError::from(MemoryError::NoRealm("team".into()));
+        let e = MemoryError::NoRealm("team".into()).to_worker_error();
         assert_eq!(e.code, "NOT_FOUND");
         assert!(e.message.contains("agentos realm create team"), "{}", e.message);
-        assert_eq!(WorkerError::from(MemoryError::Invalid("text is empty".into())).code, "INVALID_INPUT");
+        assert_eq!(MemoryError::Invalid("text is empty".into()).to_worker_error().code, "INVALID_INPUT");
         let inner = WorkerError::new("TIMEOUT", "state::set did not answer");
-        assert_eq!(WorkerError::from(MemoryError::Worker(inner.clone())), inner);
+        assert_eq!(MemoryError::Worker(inner.clone()).to_worker_error(), inner);
     }
 }

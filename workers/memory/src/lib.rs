@@ -16,7 +16,7 @@
 //! - [`policy`]: duplicates, consolidation clusters and the eviction order (pure);
 //! - [`service`]: the verbs over a [`service::Backend`] (state and embeddings), with the
 //!   per-realm locking, lazy loading and re-embedding;
-//! - [`register()`]: the engine glue and the `/v1/memory` routes.
+//! - [`worker()`]: the engine glue and the `/v1/memory` routes.
 //!
 //! Rules it keeps:
 //! - The engine's state is the truth; the indexes are a cache rebuilt from it. Memories live in
@@ -47,7 +47,7 @@ pub mod vector;
 use serde::{Deserialize, Serialize};
 
 pub use error::MemoryError;
-pub use register::{MANIFEST, register, run};
+pub use register::{MANIFEST, register, run, worker};
 pub use service::{Backend, Embeddings, Memories};
 pub use settings::Settings;
 

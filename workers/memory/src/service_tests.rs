@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::AtomicU64;
 
+use agentos_kit::ErrorCode;
 use pretty_assertions::assert_eq;
 use serde_json::json;
 

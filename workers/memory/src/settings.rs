@@ -9,6 +9,7 @@
 //! reembed_interval_secs = 60     # how often memories stored without a vector are retried
 //! ```
 
+use agentos_kit::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use crate::error::MemoryError;
@@ -49,7 +50,7 @@ impl Settings {
     /// The `[memory]` section of the config file (defaults without one), checked.
     pub fn load() -> Result<Self, agentos_kit::WorkerError> {
         let settings: Self = agentos_kit::config::section("memory")?;
-        settings.check().map_err(agentos_kit::WorkerError::from)?;
+        settings.check().map_err(|e| e.to_worker_error())?;
         Ok(settings)
     }
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use agentos_kit::ErrorCode;
 use agentos_test_support::{Reply, ScriptedLlm};
 use agentos_worker_llm_router::{RetryPolicy, UsageTotals};
 use pretty_assertions::assert_eq;

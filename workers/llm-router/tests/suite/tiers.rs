@@ -1,5 +1,6 @@
 //! Tier routing from `[llm.tiers]`: the policy's tier picks the configured chain.
 
+use agentos_kit::ErrorCode;
 use agentos_test_support::{Reply, ScriptedLlm};
 use agentos_worker_llm_router::{ChatMessage, CompletionRequest, Router};
 use pretty_assertions::assert_eq;
