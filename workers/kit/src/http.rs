@@ -302,56 +302,6 @@ where
     Ok(RegisteredRoute { function, trigger })
 }
 
-/// [`register_route`] for a worker's startup: a registration failure is logged rather than
-/// returned (the supervisor's readiness check then reports the missing route by name).
-pub fn register_route_or_log<F, Fut>(
-    iii: &III,
-    manifest_name: &str,
-    route: HttpRoute,
-    auth: &Option<Arc<str>>,
-    handler: F,
-) where
-    F: Fn(HttpRequest) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<HttpResponse, WorkerError>> + Send + 'static,
-{
-    if let Err(e) = register_route(iii, manifest_name, route, auth.clone(), handler) {
-        tracing::error!(worker = manifest_name, "{e}");
-    }
-}
-
-/// [`register_route_or_log`] over a worker's shared service: each request gets its own handle
-/// on `service`; a domain error `E` becomes `{"error":{"code","message"}}` with `status` of its
-/// code ([`status_for`], or a worker's own table that adds its codes to it).
-pub fn register_route_over<S, E, F, Fut>(
-    iii: &III,
-    manifest_name: &str,
-    service: &Arc<S>,
-    route: HttpRoute,
-    auth: &Option<Arc<str>>,
-    status: fn(&str) -> u16,
-    f: F,
-) where
-    S: Send + Sync + 'static,
-    E: Into<WorkerError>,
-    F: Fn(Arc<S>, HttpRequest) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<HttpResponse, E>> + Send + 'static,
-{
-    let service = Arc::clone(service);
-    register_route_or_log(iii, manifest_name, route, auth, move |req: HttpRequest| {
-        let done = f(Arc::clone(&service), req);
-        async move {
-            Ok(done.await.unwrap_or_else(|e| {
-                let e: WorkerError = e.into();
-                let code = status(&e.code);
-                if code >= 500 {
-                    tracing::warn!(code = %e.code, message = %e.message, "http handler failed");
-                }
-                HttpResponse::error(code, &e.code, e.message)
-            }))
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,10 +2,10 @@
 //!
 //! Every agentos worker connects to the engine the same way, names itself the same way, answers
 //! health the same way and turns its typed errors into iii errors the same way; that plumbing
-//! lives here once. A worker is a library crate with domain functions on typed requests plus a
-//! thin `register(&III)` that binds ids to them through [`typed::register_typed`] and
-//! [`http::register_route`]; its `run()` is [`run::run_worker`] with a `'static`
-//! [`WorkerManifest`].
+//! lives here once. A worker is a library crate with domain functions on typed requests plus
+//! one [`Worker`] declaration that binds each function id and route to them, once; its
+//! manifest is derived from that declaration and its `run()` is [`Worker::run`]
+//! (docs/workers.md walks through adding one).
 //!
 //! Rules the kit keeps for every worker:
 //! - Workers stay plain `iii-sdk` programs, so they also run unmodified on the real iii engine.
@@ -44,7 +44,7 @@ pub use connect::{
 pub use error::{ErrorCode, WorkerError, codes};
 pub use manifest::{HttpRoute, ManifestFile, RestartPolicy, WorkerManifest};
 pub use run::{run_worker, run_worker_with_health};
-pub use typed::{call, register_over, register_typed, register_typed_with};
+pub use typed::{call, register_typed, register_typed_with};
 pub use worker::{Registration, Worker};
 
 /// The SDK types a worker needs next to the kit, so worker crates can name them without

@@ -38,33 +38,6 @@ where
     register_typed_with(iii, message, f)
 }
 
-/// [`register_typed`] over a worker's shared service: each call gets its own handle on
-/// `service`, and the domain error `E` leaves as a [`WorkerError`] with its code.
-///
-/// # Panics
-/// As [`register_typed`].
-pub fn register_over<S, E, Req, Resp, F, Fut>(
-    iii: &III,
-    service: &std::sync::Arc<S>,
-    id: &str,
-    description: &str,
-    f: F,
-) -> FunctionRef
-where
-    S: Send + Sync + 'static,
-    E: Into<WorkerError>,
-    Req: DeserializeOwned + Send + 'static,
-    Resp: Serialize + 'static,
-    F: Fn(std::sync::Arc<S>, Req) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Resp, E>> + Send + 'static,
-{
-    let service = std::sync::Arc::clone(service);
-    register_typed(iii, id, description, move |req: Req| {
-        let done = f(std::sync::Arc::clone(&service), req);
-        async move { done.await.map_err(Into::into) }
-    })
-}
-
 /// Like [`register_typed`], with the whole registration message: a `request_format` JSON schema
 /// there is what agents offer a model as the tool's parameters.
 ///
