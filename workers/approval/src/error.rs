@@ -108,6 +108,7 @@ pub fn http_status(code: &str) -> u16 {
 mod tests {
     use super::*;
     use crate::{Scope, Verdict};
+    use agentos_kit::error::assert_leaves_as;
     use agentos_worker_approval_tiers::{By, Via};
     use pretty_assertions::assert_eq;
 
@@ -135,12 +136,8 @@ mod tests {
             (ApprovalError::Worker(WorkerError::new("TIMEOUT", "slow")), "TIMEOUT", 504),
         ];
         for (err, code, status) in table {
-            assert_eq!((err.code(), http_status(err.code()), err.status()), (code, status, status), "{err}");
-            let message = match &err {
-                ApprovalError::Worker(inner) => inner.message.clone(),
-                other => other.to_string(),
-            };
-            assert_eq!(err.to_worker_error(), WorkerError::new(code, message));
+            assert_leaves_as(&err, code);
+            assert_eq!((http_status(err.code()), err.status()), (status, status), "{err}");
         }
     }
 

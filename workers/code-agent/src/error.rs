@@ -94,8 +94,7 @@ impl CodeError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agentos_kit::WorkerError;
-    use pretty_assertions::assert_eq;
+    use agentos_kit::error::assert_leaves_as;
 
     #[test]
     fn every_error_leaves_the_crate_with_its_code_and_message() {
@@ -113,8 +112,7 @@ mod tests {
             (CodeError::SandboxUnavailable("no bwrap".into()), "SANDBOX_UNAVAILABLE"),
         ];
         for (err, code) in table {
-            let message = err.to_string();
-            assert_eq!(err.to_worker_error(), WorkerError::new(code, message));
+            assert_leaves_as(&err, code);
         }
     }
 }

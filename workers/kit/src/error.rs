@@ -123,6 +123,16 @@ impl ErrorCode for WorkerError {
     }
 }
 
+/// What every error enum's test checks for each variant: `err` has `code`, and leaves the
+/// worker as that code with its own message (a wrapped [`WorkerError`] with the inner message).
+///
+/// # Panics
+/// When either does not hold, naming the error.
+pub fn assert_leaves_as(err: &impl ErrorCode, code: &str) {
+    assert_eq!(err.code(), code, "the code of {err}");
+    assert_eq!(err.to_worker_error(), WorkerError::new(code, err.to_string()), "how {err} leaves the worker");
+}
+
 /// Whether `s` looks like a stable code: SCREAMING_SNAKE, starting with a letter.
 fn is_code(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_uppercase())

@@ -22,6 +22,26 @@ use crate::typed::call;
 /// the 30 s an HTTP request may take.
 pub const STATE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A handle on the engine's state through one connection. A worker implements its own store
+/// trait (`RealmStore`, `SessionStore`, …) on it, so its domain can be tested over a fake while
+/// the handle itself is written once.
+#[derive(Clone)]
+pub struct StateStore {
+    iii: III,
+}
+
+impl StateStore {
+    /// A store that talks to the engine through `iii`.
+    pub fn new(iii: III) -> Self {
+        Self { iii }
+    }
+
+    /// The connection it talks through.
+    pub fn iii(&self) -> &III {
+        &self.iii
+    }
+}
+
 /// The value at `scope`/`key`, or `None` when there is none.
 pub async fn get<T: DeserializeOwned>(iii: &III, scope: &str, key: &str) -> Result<Option<T>, WorkerError> {
     let value: Value = call(iii, "state::get", &json!({"scope": scope, "key": key}), STATE_TIMEOUT).await?;

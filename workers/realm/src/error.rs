@@ -82,7 +82,7 @@ impl ErrorCode for RealmError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pretty_assertions::assert_eq;
+    use agentos_kit::error::assert_leaves_as;
 
     #[test]
     fn every_error_leaves_the_crate_with_its_code_and_message() {
@@ -97,12 +97,7 @@ mod tests {
             (RealmError::Worker(WorkerError::new("TIMEOUT", "slow")), "TIMEOUT"),
         ];
         for (err, code) in table {
-            assert_eq!(err.code(), code, "{err}");
-            let message = match &err {
-                RealmError::Worker(inner) => inner.message.clone(),
-                other => other.to_string(),
-            };
-            assert_eq!(err.to_worker_error(), WorkerError::new(code, message));
+            assert_leaves_as(&err, code);
         }
     }
 }

@@ -112,57 +112,47 @@ struct Groups {
 #[derive(Debug, Serialize)]
 struct NoArgs {}
 
+pub use agentos_kit::state::StateStore;
+
 /// [`RealmStore`] over the engine's `state::*`: records in [`REALMS_SCOPE`], scoped values in
 /// their own scopes, the wall clock from the kit.
-#[derive(Clone)]
-pub struct StateStore {
-    iii: III,
-}
-
-impl StateStore {
-    /// A store that talks to the engine through `iii`.
-    pub fn new(iii: III) -> Self {
-        Self { iii }
-    }
-}
-
 impl RealmStore for StateStore {
     fn now_ms(&self) -> u64 {
         clock::now_ms()
     }
 
     async fn get_realm(&self, id: &str) -> Result<Option<Realm>, WorkerError> {
-        state::get(&self.iii, REALMS_SCOPE, id).await
+        state::get(self.iii(), REALMS_SCOPE, id).await
     }
 
     async fn put_realm(&self, realm: &Realm) -> Result<(), WorkerError> {
-        state::set(&self.iii, REALMS_SCOPE, &realm.id, realm).await
+        state::set(self.iii(), REALMS_SCOPE, &realm.id, realm).await
     }
 
     async fn delete_realm(&self, id: &str) -> Result<bool, WorkerError> {
-        state::delete(&self.iii, REALMS_SCOPE, id).await
+        state::delete(self.iii(), REALMS_SCOPE, id).await
     }
 
     async fn list_realms(&self) -> Result<Vec<Realm>, WorkerError> {
-        state::list(&self.iii, REALMS_SCOPE).await
+        state::list(self.iii(), REALMS_SCOPE).await
     }
 
     async fn scopes(&self) -> Result<Vec<String>, WorkerError> {
         // The kit has no helper for `state::list_groups` yet; this is the same typed call.
-        let answer: Groups = call(&self.iii, "state::list_groups", &NoArgs {}, STATE_TIMEOUT).await?;
+        let answer: Groups = call(self.iii(), "state::list_groups", &NoArgs {}, STATE_TIMEOUT).await?;
         Ok(answer.groups)
     }
 
     async fn scope_items(&self, scope: &str) -> Result<Vec<Value>, WorkerError> {
-        state::list(&self.iii, scope).await
+        state::list(self.iii(), scope).await
     }
 
     async fn put_item(&self, scope: &str, key: &str, item: &Value) -> Result<(), WorkerError> {
-        state::set(&self.iii, scope, key, item).await
+        state::set(self.iii(), scope, key, item).await
     }
 
     async fn delete_item(&self, scope: &str, key: &str) -> Result<bool, WorkerError> {
-        state::delete(&self.iii, scope, key).await
+        state::delete(self.iii(), scope, key).await
     }
 }
 

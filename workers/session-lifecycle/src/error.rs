@@ -108,6 +108,7 @@ impl ErrorCode for SessionError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agentos_kit::error::assert_leaves_as;
     use pretty_assertions::assert_eq;
 
     #[test]
@@ -126,12 +127,7 @@ mod tests {
             (SessionError::Worker(WorkerError::new("TIMEOUT", "slow")), "TIMEOUT"),
         ];
         for (err, code) in table {
-            assert_eq!(err.code(), code, "{err}");
-            let message = match &err {
-                SessionError::Worker(inner) => inner.message.clone(),
-                other => other.to_string(),
-            };
-            assert_eq!(err.to_worker_error(), WorkerError::new(code, message));
+            assert_leaves_as(&err, code);
         }
     }
 

@@ -149,20 +149,10 @@ struct Groups {
     groups: Vec<String>,
 }
 
+pub use agentos_kit::state::StateStore;
+
 /// [`SessionStore`] over the engine: sessions in `realm:<realm>:sessions`, the index in
 /// [`INDEX_SCOPE`], events through `publish`, the wall clock from the kit.
-#[derive(Clone)]
-pub struct StateStore {
-    iii: III,
-}
-
-impl StateStore {
-    /// A store that talks to the engine through `iii`.
-    pub fn new(iii: III) -> Self {
-        Self { iii }
-    }
-}
-
 impl SessionStore for StateStore {
     fn now_ms(&self) -> u64 {
         clock::now_ms()
@@ -173,38 +163,38 @@ impl SessionStore for StateStore {
     }
 
     async fn get(&self, realm: &str, id: &str) -> Result<Option<Session>, WorkerError> {
-        state::get(&self.iii, &scope(realm), id).await
+        state::get(self.iii(), &scope(realm), id).await
     }
 
     async fn put(&self, session: &Session) -> Result<(), WorkerError> {
-        state::set(&self.iii, &scope(&session.realm), &session.id, session).await
+        state::set(self.iii(), &scope(&session.realm), &session.id, session).await
     }
 
     async fn list(&self, realm: &str) -> Result<Vec<Session>, WorkerError> {
-        state::list(&self.iii, &scope(realm)).await
+        state::list(self.iii(), &scope(realm)).await
     }
 
     async fn realms(&self) -> Result<Vec<String>, WorkerError> {
         // The kit has no helper for `state::list_groups`; this is the same typed call.
-        let answer: Groups = call(&self.iii, "state::list_groups", &json!({}), STATE_TIMEOUT).await?;
+        let answer: Groups = call(self.iii(), "state::list_groups", &json!({}), STATE_TIMEOUT).await?;
         Ok(answer.groups.iter().filter_map(|g| realm_of_scope(g)).map(str::to_string).collect())
     }
 
     async fn index_get(&self, id: &str) -> Result<Option<IndexEntry>, WorkerError> {
-        state::get(&self.iii, INDEX_SCOPE, id).await
+        state::get(self.iii(), INDEX_SCOPE, id).await
     }
 
     async fn index_put(&self, entry: &IndexEntry) -> Result<(), WorkerError> {
-        state::set(&self.iii, INDEX_SCOPE, &entry.id, entry).await
+        state::set(self.iii(), INDEX_SCOPE, &entry.id, entry).await
     }
 
     async fn index_delete(&self, id: &str) -> Result<(), WorkerError> {
-        state::delete(&self.iii, INDEX_SCOPE, id).await.map(drop)
+        state::delete(self.iii(), INDEX_SCOPE, id).await.map(drop)
     }
 
     async fn publish(&self, event: &SessionEvent) {
         let input = json!({"topic": EVENTS_TOPIC, "data": event});
-        if let Err(e) = call::<_, Value>(&self.iii, "publish", &input, PUBLISH_TIMEOUT).await {
+        if let Err(e) = call::<_, Value>(self.iii(), "publish", &input, PUBLISH_TIMEOUT).await {
             tracing::warn!(
                 worker = MANIFEST.name,
                 event = %event.event,

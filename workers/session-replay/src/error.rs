@@ -96,7 +96,7 @@ impl ErrorCode for ReplayError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pretty_assertions::assert_eq;
+    use agentos_kit::error::assert_leaves_as;
 
     #[test]
     fn every_error_leaves_the_crate_with_its_code_and_message() {
@@ -112,12 +112,7 @@ mod tests {
             (ReplayError::Worker(WorkerError::new("TIMEOUT", "slow")), "TIMEOUT"),
         ];
         for (err, code) in table {
-            assert_eq!(err.code(), code, "{err}");
-            let message = match &err {
-                ReplayError::Worker(inner) => inner.message.clone(),
-                other => other.to_string(),
-            };
-            assert_eq!(err.to_worker_error(), WorkerError::new(code, message));
+            assert_leaves_as(&err, code);
         }
     }
 }

@@ -204,75 +204,65 @@ struct SpanTree {
     roots: Vec<Value>,
 }
 
+pub use agentos_kit::state::StateStore;
+
 /// [`ReplayStore`] over the engine: events in `replay:<session_id>`, spans from
 /// `engine::traces::*`.
-#[derive(Clone)]
-pub struct StateStore {
-    iii: III,
-}
-
-impl StateStore {
-    /// A store that talks to the engine through `iii`.
-    pub fn new(iii: III) -> Self {
-        Self { iii }
-    }
-}
-
 impl ReplayStore for StateStore {
     async fn get_event(&self, session_id: &str, key: &str) -> Result<Option<Event>, WorkerError> {
-        state::get(&self.iii, &scope(session_id), key).await
+        state::get(self.iii(), &scope(session_id), key).await
     }
 
     async fn put_event(&self, event: &Event) -> Result<(), WorkerError> {
-        state::set(&self.iii, &scope(&event.session_id), &event.key(), event).await
+        state::set(self.iii(), &scope(&event.session_id), &event.key(), event).await
     }
 
     async fn events(&self, session_id: &str) -> Result<Vec<Event>, WorkerError> {
-        state::list(&self.iii, &scope(session_id)).await
+        state::list(self.iii(), &scope(session_id)).await
     }
 
     async fn delete_event(&self, session_id: &str, key: &str) -> Result<bool, WorkerError> {
-        state::delete(&self.iii, &scope(session_id), key).await
+        state::delete(self.iii(), &scope(session_id), key).await
     }
 
     async fn sessions(&self) -> Result<Vec<String>, WorkerError> {
         // The kit has no helper for `state::list_groups`; this is the same typed call.
-        let answer: Groups = call(&self.iii, "state::list_groups", &json!({}), STATE_TIMEOUT).await?;
+        let answer: Groups = call(self.iii(), "state::list_groups", &json!({}), STATE_TIMEOUT).await?;
         Ok(answer.groups.iter().filter_map(|g| g.strip_prefix(SCOPE_PREFIX)).map(str::to_string).collect())
     }
 
     async fn newest(&self) -> Result<Vec<SessionAge>, WorkerError> {
-        state::list(&self.iii, INDEX_SCOPE).await
+        state::list(self.iii(), INDEX_SCOPE).await
     }
 
     async fn newest_of(&self, session_id: &str) -> Result<Option<u64>, WorkerError> {
-        let age: Option<SessionAge> = state::get(&self.iii, INDEX_SCOPE, session_id).await?;
+        let age: Option<SessionAge> = state::get(self.iii(), INDEX_SCOPE, session_id).await?;
         Ok(age.map(|a| a.newest_ms))
     }
 
     async fn set_newest(&self, age: &SessionAge) -> Result<(), WorkerError> {
-        state::set(&self.iii, INDEX_SCOPE, &age.session_id, age).await
+        state::set(self.iii(), INDEX_SCOPE, &age.session_id, age).await
     }
 
     async fn forget_newest(&self, session_id: &str) -> Result<(), WorkerError> {
-        state::delete(&self.iii, INDEX_SCOPE, session_id).await.map(drop)
+        state::delete(self.iii(), INDEX_SCOPE, session_id).await.map(drop)
     }
 
     async fn trace_roots(&self, trace_id: &str) -> Result<Vec<Value>, WorkerError> {
         let query = json!({"trace_id": trace_id, "include_internal": true, "limit": ROOTS_PER_TRACE});
-        let page: SpanPage = call(&self.iii, "engine::traces::list", &query, TRACES_TIMEOUT).await?;
+        let page: SpanPage = call(self.iii(), "engine::traces::list", &query, TRACES_TIMEOUT).await?;
         Ok(page.spans)
     }
 
     async fn recent_roots(&self, limit: usize) -> Result<Vec<Value>, WorkerError> {
         let query = json!({"limit": limit, "sort_by": "start", "sort_order": "desc"});
-        let page: SpanPage = call(&self.iii, "engine::traces::list", &query, TRACES_TIMEOUT).await?;
+        let page: SpanPage = call(self.iii(), "engine::traces::list", &query, TRACES_TIMEOUT).await?;
         Ok(page.spans)
     }
 
     async fn trace_tree(&self, trace_id: &str) -> Result<Vec<Value>, WorkerError> {
         let tree: SpanTree =
-            call(&self.iii, "engine::traces::tree", &json!({"trace_id": trace_id}), TRACES_TIMEOUT).await?;
+            call(self.iii(), "engine::traces::tree", &json!({"trace_id": trace_id}), TRACES_TIMEOUT).await?;
         Ok(tree.roots)
     }
 }
