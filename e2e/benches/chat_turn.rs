@@ -2,7 +2,9 @@
 //! release build) against the scripted OpenAI server, timed from an HTTP client, minus the time
 //! the same client needs for the LLM calls alone.
 //!
-//! `cargo bench -p agentos-e2e --bench chat_turn [-- --turns N]` (default 300 per scenario).
+//! `cargo bench -p agentos-e2e --bench chat_turn [-- --turns N] [--profile]` (default 300 per
+//! scenario). `--profile` prints the engine's span tree of the median turn of each `POST
+//! /v1/chat` scenario: where that turn's time went, call by call.
 //! Scenarios: a turn without tools (`POST /v1/chat`: 1 LLM call), a turn with one tool call
 //! (`code::read_file`: 2 LLM calls), and the first as `POST /v1/chat/stream` (events and tokens
 //! through iii channels). Overhead per turn = turn time − LLM calls × the LLM-only p50; per
@@ -30,6 +32,17 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// One span and its children: start offset and duration in ms, indented by depth.
+fn print_span(span: &Value, origin: u64, depth: usize) {
+    let start = span["start_time_unix_nano"].as_u64().unwrap_or(origin).saturating_sub(origin) as f64 / 1e6;
+    let duration = span["duration_ms"].as_f64().unwrap_or(0.0);
+    let name = span["name"].as_str().unwrap_or("?");
+    println!("  {start:>8.2} {duration:>8.2}  {}{name}", "  ".repeat(depth));
+    for child in span["children"].as_array().into_iter().flatten() {
+        print_span(child, origin, depth + 1);
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -40,6 +53,7 @@ async fn main() {
         .map(|n| n.parse().expect("--turns N"))
         .unwrap_or(300);
     let warmup = (turns / 10).max(5);
+    let profile = args.iter().any(|a| a == "--profile");
 
     let llm = ScriptedLlm::builder().start().await.unwrap();
     let workspace = tempfile::tempdir().unwrap();
@@ -96,6 +110,7 @@ async fn main() {
     for (name, path, tools) in scenarios {
         let mut times = Vec::new();
         let mut overheads = Vec::new();
+        let mut traced: Vec<(f64, String)> = Vec::new();
         let llm_calls = 1 + tools;
         let llm_p50 = if path.ends_with("stream") { llm_stream_p50 } else { llm_plain_p50 };
         for i in 0..warmup + turns {
@@ -119,10 +134,32 @@ async fn main() {
             } else {
                 let answer: Value = serde_json::from_str(&body).unwrap();
                 assert_eq!(answer["tool_calls"].as_array().unwrap().len(), tools, "{answer:#}");
+                if let Some(trace) = answer["trace_id"].as_str().filter(|_| i >= warmup) {
+                    traced.push((elapsed, trace.to_string()));
+                }
             }
             if i >= warmup {
                 times.push(elapsed);
                 overheads.push(elapsed - llm_calls as f64 * llm_p50);
+            }
+        }
+        if profile && !traced.is_empty() {
+            traced.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (elapsed, trace) = &traced[traced.len() / 2];
+            let tree: Value = http
+                .get(format!("{base}/v1/traces/{trace}"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            println!("\n{name}: the median turn ({elapsed:.2} ms at the client), span by span:");
+            let roots = tree["roots"].as_array().cloned().unwrap_or_default();
+            let origin = roots.iter().filter_map(|r| r["start_time_unix_nano"].as_u64()).min().unwrap_or(0);
+            for root in &roots {
+                print_span(root, origin, 0);
             }
         }
         let (p50, p99) = summary(times);
