@@ -25,7 +25,7 @@ use futures_util::StreamExt;
 use crate::client::{Client, describe_error};
 use crate::status::block_on;
 use crate::theme::Theme;
-use events::{ChatEvent, ChatRequest, parse_event};
+use events::{ChatEvent, ChatRequest, as_sent, parse_event};
 use render::Renderer;
 
 /// The streaming chat route.
@@ -114,11 +114,14 @@ pub async fn turn<W: Write>(
         let event = parse_event(&sse.event, &sse.data)?;
         match &event {
             ChatEvent::Session(info) => *session = Some(info.session_id.clone()),
-            ChatEvent::Done(answer, _) => *session = Some(answer.session_id.clone()),
+            ChatEvent::Done(answer) => *session = Some(answer.session_id.clone()),
+            ChatEvent::Unknown { event, data } => {
+                tracing::debug!(event = %event, %data, "a chat event this CLI does not know")
+            }
             _ => {}
         }
         let text = match (&event, json) {
-            (ChatEvent::Done(_, raw), true) => format!("{}\n", serde_json::to_string_pretty(raw)?),
+            (ChatEvent::Done(_), true) => format!("{}\n", as_sent(&sse.event, &sse.data)?),
             (_, true) => String::new(),
             (_, false) => renderer.event(&event),
         };

@@ -6,9 +6,11 @@
 //!   known remedy ([`fix_for`]), so every command reports server errors the same way.
 //! - Path segments that come from the user (ids, names) are percent-encoded ([`segment`]).
 
+use agentos_protocol::error::ErrorResponse;
 use agentos_supervisor::Home;
 use agentos_supervisor::runtime::RuntimeInfo;
 use anyhow::{Context, anyhow};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// A client of the running stack's REST API.
@@ -99,8 +101,10 @@ impl Client {
 
 /// The error of a non-2xx answer whose body is `{"error":{"code","message"}}` (or anything else).
 fn error_from_body(status: reqwest::StatusCode, body: &Value) -> anyhow::Error {
-    let code = body["error"]["code"].as_str().unwrap_or("HTTP_ERROR");
-    let message = body["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| status.to_string());
+    let error = ErrorResponse::deserialize(body).map(|r| r.error).ok();
+    let code = error.as_ref().map_or("HTTP_ERROR", |e| e.code.as_str());
+    let message =
+        error.as_ref().map(|e| e.message.clone()).filter(|m| !m.is_empty()).unwrap_or_else(|| status.to_string());
     anyhow!(describe_error(code, &message))
 }
 

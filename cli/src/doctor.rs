@@ -16,7 +16,9 @@
 use std::path::Path;
 
 use agentos_kit::WorkerManifest;
+use agentos_protocol::error::ErrorResponse;
 use agentos_supervisor::Home;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::client::Client;
@@ -196,8 +198,8 @@ async fn probe(client: &Client, method: &str, path: &str) -> anyhow::Result<Opti
     let concrete =
         path.split('/').map(|s| if s.starts_with(':') { "doctor-probe" } else { s }).collect::<Vec<_>>().join("/");
     let answer: Value = client.probe(method, &concrete).await?;
-    let code = answer["error"]["code"].as_str().unwrap_or_default();
-    Ok(match code {
+    let code = ErrorResponse::deserialize(&answer).map(|r| r.error.code).unwrap_or_default();
+    Ok(match code.as_str() {
         "route_not_found" => Some(format!(
             "route {method} {path} is not registered; fix: check that its worker is enabled and ready (`agentos status`)"
         )),

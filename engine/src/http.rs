@@ -42,7 +42,7 @@ pub fn router(engine: Engine) -> Router {
 
 /// A JSON error response in the agentos shape.
 pub fn error_response(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let body = json!({ "error": { "code": code, "message": message.into() } });
+    let body = agentos_protocol::error::ErrorResponse::new(code, message);
     (status, axum::Json(body)).into_response()
 }
 

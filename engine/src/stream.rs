@@ -299,7 +299,10 @@ async fn upgrade(
         };
         if !stream_origins.origin_allowed(Some(&origin)) {
             tracing::warn!(%addr, %origin, "stream handshake refused: origin not allowed");
-            let body = json!({"error": {"code": "origin_not_allowed", "message": format!("origin {origin} may not open the stream socket; add it to iii-stream.allowed_origins")}});
+            let body = agentos_protocol::error::ErrorResponse::new(
+                "origin_not_allowed",
+                format!("origin {origin} may not open the stream socket; add it to iii-stream.allowed_origins"),
+            );
             return (axum::http::StatusCode::FORBIDDEN, axum::Json(body)).into_response();
         }
     } else if let Err(response) = crate::ws::authenticate(&engine, &security, &headers, uri.query(), addr).await {

@@ -86,7 +86,7 @@ pub async fn authenticate(
 }
 
 fn refusal(status: StatusCode, code: &str, message: String) -> Response {
-    let body = serde_json::json!({ "error": { "code": code, "message": message } });
+    let body = agentos_protocol::error::ErrorResponse::new(code, message);
     let mut response = (status, axum::Json(body)).into_response();
     if status == StatusCode::UNAUTHORIZED {
         response

@@ -4,7 +4,15 @@
 //! variant name lower-cased without separators (`registerfunction`). Field names are snake_case.
 //! Unknown fields are ignored on input, so newer SDKs (0.22, 0.25) that add optional fields still
 //! parse. Fields that are `Option` may be missing or `null`.
+//!
+//! Beyond the frames, the modules hold every payload that crosses a process boundary between
+//! agentos' own processes, so producer and consumers share one type instead of `json!` on one
+//! side and field-by-field reading on the other:
+//! - [`chat`]: the chat request, a turn's events, its answer, the interrupt;
+//! - [`error`]: `{code, message}` and the REST error body `{"error": {code, message}}`.
 
+pub mod chat;
+pub mod error;
 pub mod url;
 
 use serde::{Deserialize, Serialize};

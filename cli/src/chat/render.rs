@@ -6,13 +6,14 @@
 //! - A tool call is one dim line, `⚙ function {arguments}`; its result one line under it:
 //!   `  ↳ ok · size · time`, `  ↳ error CODE: message` (red) or `  ↳ blocked: reason` (yellow).
 //! - The footer is one dim line: `session 3f2a… · 2 steps · 1,234 in / 56 out tokens · $0.0012`.
+//! - An event this CLI does not know is one dim line, `· event NAME {data}`, never dropped.
 //! - Control characters other than newline and tab are dropped from model text, so a reply cannot
 //!   move the cursor or change colours.
 //! - With colour off (`Theme { color: false }`) no escape is ever written.
 
 use serde_json::Value;
 
-use super::events::{ChatAnswer, ChatEvent, ToolCall, ToolResult};
+use super::events::{ChatAnswer, ChatEvent, ToolCallEvent, ToolResultEvent};
 use crate::theme::Theme;
 
 /// The longest arguments shown on a tool line, in characters; longer ones end in `…`.
@@ -36,12 +37,12 @@ impl Renderer {
     /// The text to print for `event`; empty for events that print nothing.
     pub fn event(&mut self, event: &ChatEvent) -> String {
         match event {
-            ChatEvent::Token(text) => self.text(text),
+            ChatEvent::Token(token) => self.text(&token.text),
             ChatEvent::ToolCall(call) => {
                 format!("{}{}\n", self.end_line(), tool_call_line(&call.function_id, &call.arguments, self.theme))
             }
             ChatEvent::ToolResult(result) => format!("{}{}\n", self.end_line(), tool_result_line(result, self.theme)),
-            ChatEvent::Done(answer, _) => {
+            ChatEvent::Done(answer) => {
                 // A server that sent no tokens still has a reply to show.
                 let reply = if self.streamed_text { String::new() } else { self.text(&answer.reply) };
                 let out = format!("{reply}{}{}\n", self.end_line(), footer(answer, self.theme));
@@ -49,7 +50,13 @@ impl Renderer {
                 out
             }
             ChatEvent::Error(_) => self.end_line(),
-            ChatEvent::Session(_) | ChatEvent::Usage(_) | ChatEvent::Unknown(_) => String::new(),
+            ChatEvent::Unknown { event, data } => {
+                format!("{}{}\n", self.end_line(), unknown_line(event, data, self.theme))
+            }
+            ChatEvent::Session(_)
+            | ChatEvent::Usage(_)
+            | ChatEvent::ApprovalRequested(_)
+            | ChatEvent::ApprovalDecided(_) => String::new(),
         }
     }
 
@@ -58,15 +65,10 @@ impl Renderer {
     pub fn answer(&mut self, answer: &ChatAnswer) -> String {
         let mut out = String::new();
         for call in &answer.tool_calls {
-            let event = ToolCall {
-                id: call.id.clone(),
-                function_id: call.function_id.clone(),
-                arguments: call.arguments.clone(),
-            };
-            out.push_str(&self.event(&ChatEvent::ToolCall(event)));
-            out.push_str(&self.event(&ChatEvent::ToolResult(call.clone())));
+            out.push_str(&self.event(&ChatEvent::ToolCall(ToolCallEvent::from(call))));
+            out.push_str(&self.event(&ChatEvent::ToolResult(ToolResultEvent::from(call))));
         }
-        out.push_str(&self.event(&ChatEvent::Done(Box::new(answer.clone()), Value::Null)));
+        out.push_str(&self.event(&ChatEvent::Done(Box::new(answer.clone()))));
         out
     }
 
@@ -110,8 +112,17 @@ pub fn tool_call_line(function_id: &str, arguments: &Value, theme: Theme) -> Str
     theme.dim(&format!("⚙ {}{args}", printable(function_id)))
 }
 
+/// `· event plan_updated {"steps":2}`, dim: an event this CLI does not know.
+pub fn unknown_line(event: &str, data: &Value, theme: Theme) -> String {
+    let data = match data {
+        Value::Null => String::new(),
+        other => format!(" {}", truncate(&printable(&other.to_string()), ARGUMENTS_MAX)),
+    };
+    theme.dim(&format!("· event {}{data}", printable(event)))
+}
+
 /// `  ↳ ok · 1.2 KiB · 3 ms`, `  ↳ error CODE: message` or `  ↳ blocked: reason`.
-pub fn tool_result_line(result: &ToolResult, theme: Theme) -> String {
+pub fn tool_result_line(result: &ToolResultEvent, theme: Theme) -> String {
     let took = result.duration_ms.map(|ms| format!(" · {}", human_ms(ms))).unwrap_or_default();
     if let Some(reason) = &result.blocked {
         return theme.yellow(&format!("  ↳ blocked: {}", printable(reason)));
@@ -195,7 +206,8 @@ fn truncate(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::events::{ApiError, Usage};
+    use agentos_protocol::chat::{Token, ToolCallRecord, TurnUsage};
+    use agentos_protocol::error::ErrorInfo;
     use pretty_assertions::assert_eq;
     use serde_json::json;
 
@@ -204,23 +216,33 @@ mod tests {
             session_id: "3f2a9c4e-0000-4000-8000-000000000000".into(),
             reply: reply.into(),
             tool_calls: vec![],
-            usage: Usage { input_tokens: 1234, output_tokens: 56, cost_usd: Some(0.0012), llm_calls: 2 },
-            model: Some("m".into()),
+            usage: TurnUsage { input_tokens: 1234, output_tokens: 56, cost_usd: Some(0.0012), llm_calls: 2 },
+            model: "m".into(),
             steps: 2,
+            finish: "stop".into(),
+            trace_id: None,
         }
     }
 
-    fn ok_result(result: Value, ms: u64) -> ToolResult {
-        ToolResult {
+    fn ok_result(result: Value, ms: u64) -> ToolResultEvent {
+        ToolResultEvent {
             id: "c1".into(),
             function_id: "code::read_file".into(),
-            arguments: Value::Null,
             ok: true,
             result: Some(result),
             error: None,
             blocked: None,
+            warning: None,
             duration_ms: Some(ms),
         }
+    }
+
+    fn token(text: &str) -> ChatEvent {
+        ChatEvent::Token(Token { text: text.into() })
+    }
+
+    fn done(answer: ChatAnswer) -> ChatEvent {
+        ChatEvent::Done(Box::new(answer))
     }
 
     fn render_all(theme: Theme, events: &[ChatEvent]) -> String {
@@ -231,17 +253,17 @@ mod tests {
     #[test]
     fn a_streamed_turn_renders_tokens_tool_cells_and_the_footer_in_order() {
         let events = [
-            ChatEvent::Token("Let me ".into()),
-            ChatEvent::Token("look.".into()),
-            ChatEvent::ToolCall(ToolCall {
+            token("Let me "),
+            token("look."),
+            ChatEvent::ToolCall(ToolCallEvent {
                 id: "c1".into(),
                 function_id: "code::read_file".into(),
                 arguments: json!({"path": "src/main.rs"}),
             }),
             ChatEvent::ToolResult(ok_result(json!("x".repeat(1229)), 3)),
-            ChatEvent::Token("It is short.".into()),
-            ChatEvent::Unknown("approval_requested".into()),
-            ChatEvent::Done(Box::new(answer("Let me look.It is short.")), Value::Null),
+            token("It is short."),
+            ChatEvent::ApprovalRequested(json!({"id": "apr-1", "function_id": "code::write_file"})),
+            done(answer("Let me look.It is short.")),
         ];
         assert_eq!(
             render_all(Theme::PLAIN, &events),
@@ -256,7 +278,7 @@ mod tests {
     #[test]
     fn the_reply_is_printed_from_done_when_no_token_was_streamed() {
         assert_eq!(
-            render_all(Theme::PLAIN, &[ChatEvent::Done(Box::new(answer("Hello")), Value::Null)]),
+            render_all(Theme::PLAIN, &[done(answer("Hello"))]),
             "Hello\nsession 3f2a… · 2 steps · 1,234 in / 56 out tokens · $0.0012\n"
         );
     }
@@ -264,9 +286,9 @@ mod tests {
     #[test]
     fn a_second_turn_in_the_same_renderer_prints_its_reply_from_done_when_it_streamed_none() {
         let mut r = Renderer::new(Theme::PLAIN);
-        r.event(&ChatEvent::Token("one".into()));
-        r.event(&ChatEvent::Done(Box::new(answer("one")), Value::Null));
-        assert_eq!(r.event(&ChatEvent::Done(Box::new(answer("two")), Value::Null)).lines().next(), Some("two"));
+        r.event(&token("one"));
+        r.event(&done(answer("one")));
+        assert_eq!(r.event(&done(answer("two"))).lines().next(), Some("two"));
     }
 
     #[test]
@@ -274,7 +296,7 @@ mod tests {
         let mut failed = ok_result(json!(null), 12);
         failed.ok = false;
         failed.result = None;
-        failed.error = Some(ApiError { code: "NOT_FOUND".into(), message: "no file src/x.rs".into() });
+        failed.error = Some(ErrorInfo::new("NOT_FOUND", "no file src/x.rs"));
         assert_eq!(tool_result_line(&failed, Theme::PLAIN), "  ↳ error NOT_FOUND: no file src/x.rs · 12 ms");
         assert_eq!(
             tool_result_line(&failed, Theme::ANSI),
@@ -304,10 +326,11 @@ mod tests {
     #[test]
     fn a_plain_theme_never_writes_an_escape_even_when_the_model_sends_one() {
         let events = [
-            ChatEvent::Token("red \x1b[31mtext\x1b[0m\r\n".into()),
-            ChatEvent::ToolCall(ToolCall { id: "c".into(), function_id: "f::g".into(), arguments: json!({}) }),
+            token("red \x1b[31mtext\x1b[0m\r\n"),
+            ChatEvent::ToolCall(ToolCallEvent { id: "c".into(), function_id: "f::g".into(), arguments: json!({}) }),
             ChatEvent::ToolResult(ok_result(json!(1), 1)),
-            ChatEvent::Done(Box::new(answer("")), Value::Null),
+            ChatEvent::Unknown { event: "odd\x1b[31m".into(), data: json!("\x1b[0m") },
+            done(answer("")),
         ];
         let out = render_all(Theme::PLAIN, &events);
         assert!(!out.contains('\x1b'), "{out:?}");
@@ -317,8 +340,8 @@ mod tests {
     #[test]
     fn an_error_event_ends_the_unfinished_line_and_prints_nothing_else() {
         let mut r = Renderer::new(Theme::PLAIN);
-        assert_eq!(r.event(&ChatEvent::Token("partial".into())), "partial");
-        let error = ChatEvent::Error(ApiError { code: "NO_PROVIDER".into(), message: "none".into() });
+        assert_eq!(r.event(&token("partial")), "partial");
+        let error = ChatEvent::Error(ErrorInfo::new("NO_PROVIDER", "none"));
         assert_eq!(r.event(&error), "\n");
         assert_eq!(r.event(&error), "");
     }
@@ -342,10 +365,17 @@ mod tests {
     #[test]
     fn a_whole_answer_renders_like_its_stream() {
         let mut a = answer("Done.");
-        let mut call = ok_result(json!({"files": 2}), 4);
-        call.function_id = "code::list".into();
-        call.arguments = json!({"dir": "."});
-        a.tool_calls = vec![call];
+        a.tool_calls = vec![ToolCallRecord {
+            id: "c1".into(),
+            function_id: "code::list".into(),
+            arguments: json!({"dir": "."}),
+            ok: true,
+            result: Some(json!({"files": 2})),
+            error: None,
+            blocked: None,
+            warning: None,
+            duration_ms: 4,
+        }];
         assert_eq!(
             Renderer::new(Theme::PLAIN).answer(&a),
             "⚙ code::list {\"dir\":\".\"}\n  ↳ ok · 11 B · 4 ms\nDone.\nsession 3f2a… · 2 steps · 1,234 in / 56 out tokens · $0.0012\n"
@@ -368,7 +398,19 @@ mod tests {
     #[test]
     fn interrupting_ends_the_line_and_says_so() {
         let mut r = Renderer::new(Theme::PLAIN);
-        r.event(&ChatEvent::Token("half".into()));
+        r.event(&token("half"));
         assert_eq!(r.interrupted(), "\n(interrupted)\n");
+    }
+
+    #[test]
+    fn an_unknown_event_is_a_line_of_its_own_never_dropped() {
+        let mut r = Renderer::new(Theme::PLAIN);
+        assert_eq!(r.event(&token("Planning")), "Planning");
+        let plan = ChatEvent::Unknown { event: "plan_updated".into(), data: json!({"steps": 2}) };
+        assert_eq!(r.event(&plan), "\n· event plan_updated {\"steps\":2}\n");
+        assert_eq!(
+            unknown_line("plan_updated", &json!({"steps": 2}), Theme::ANSI),
+            "\x1b[2m· event plan_updated {\"steps\":2}\x1b[0m"
+        );
     }
 }

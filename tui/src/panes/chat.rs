@@ -8,6 +8,9 @@
 //!   stream when that cannot be asked); the queue then goes back to the composer instead.
 //! - The session id of the first turn is sent with the next ones; its name comes from
 //!   `GET /v1/sessions/<id>` and `session_renamed` events.
+//! - A turn's events are read as the chat contract's [`ChatEvent`]s. One this dashboard does not
+//!   know is a note in the transcript (and a debug log line), never dropped; a known one whose
+//!   data does not fit is an error cell.
 //! - The composer always has the keys: the transcript's own keys (PgUp/PgDn, Alt-↑/↓, and
 //!   Home/End while the composer is empty) are ones a text field does not need.
 //! - Drawing reads state only; see `transcript` for what a frame costs.
@@ -27,10 +30,14 @@ mod tests;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use agentos_protocol::chat::{
+    ChatAnswer, ChatEvent, ChatRequest, InterruptAnswer, InterruptRequest, TurnSession, finish,
+};
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use self::cells::Cell;
@@ -173,22 +180,19 @@ impl ChatPane {
         self.transcript.follow();
         self.turns += 1;
         let key = format!("turn-{}", self.turns);
-        let mut body = json!({"message": message});
-        if let Some(id) = &self.session.id {
-            body["session_id"] = json!(id);
-        }
-        if let Some(hand) = &self.hand {
-            body["hand"] = json!(hand);
-        }
-        if let Some(model) = &self.model {
-            body["model"] = json!(model);
-        }
+        let body = ChatRequest {
+            message,
+            session_id: self.session.id.clone(),
+            hand: self.hand.clone(),
+            model: self.model.clone(),
+            ..ChatRequest::default()
+        };
         self.tx.send(AppEvent::OpenStream(StreamRequest {
             to: PaneId::Chat,
             key: key.clone(),
             method: Method::Post,
             path: "/v1/chat/stream".into(),
-            body: Some(body),
+            body: Some(json!(body)),
         }));
         self.transcript.live();
         self.turn =
@@ -226,7 +230,8 @@ impl ChatPane {
             (Some(id), false) => {
                 turn.interrupting = true;
                 let key = format!("interrupt:{}", turn.key);
-                self.tx.request(PaneId::Chat, key, Method::Post, "/v1/chat/interrupt", Some(json!({"session_id": id})));
+                let body = InterruptRequest { session_id: id.clone(), via: None };
+                self.tx.request(PaneId::Chat, key, Method::Post, "/v1/chat/interrupt", Some(json!(body)));
             }
             _ => self.drop_turn(),
         }
@@ -362,41 +367,53 @@ impl ChatPane {
     }
 
     fn on_turn_event(&mut self, name: &str, data: &Value) {
-        match name {
-            "session" => self.on_session(data),
-            "token" => {
-                let text = data.get("text").and_then(Value::as_str).unwrap_or_default();
-                self.transcript.live().token(text);
+        let event = match ChatEvent::from_parts(name, data.clone()) {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::debug!(event = name, %data, "a chat event that does not fit its type: {e}");
+                return self.error(
+                    "BAD_EVENT",
+                    &format!("the chat stream sent a `{name}` event this dashboard cannot read ({e}): {data}"),
+                );
+            }
+        };
+        match event {
+            ChatEvent::Session(session) => self.on_session(session),
+            ChatEvent::Token(token) => {
+                self.transcript.live().token(&token.text);
                 if let Some(turn) = &mut self.turn {
-                    turn.streamed |= !text.is_empty();
+                    turn.streamed |= !token.text.is_empty();
                 }
             }
-            "tool_call" => {
-                let done = self.transcript.live().tool_call(data);
+            ChatEvent::ToolCall(call) => {
+                let done = self.transcript.live().tool_call(&call);
                 self.transcript.extend(done);
             }
-            "tool_result" => {
-                let done = self.transcript.live().tool_result(data);
+            ChatEvent::ToolResult(result) => {
+                let done = self.transcript.live().tool_result(&result);
                 self.transcript.extend(done);
             }
-            "usage" => self.usage.add(data, data.get("cost_usd")),
-            "done" => self.on_done(data),
-            "error" => {
+            ChatEvent::Usage(usage) => self.usage.add(&usage),
+            ChatEvent::Done(answer) => self.on_done(&answer),
+            ChatEvent::Error(error) => {
                 self.transcript.finish_live("the turn failed before the call finished");
-                let text = |key: &str| data.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
-                self.transcript.push(Cell::Error { code: text("code"), message: text("message"), status: None });
+                self.transcript.push(Cell::Error { code: error.code, message: error.message, status: None });
                 self.end_turn();
             }
-            // Event kinds this dashboard does not know yet are left out.
-            _ => {}
+            // The approval prompt shows these, from the live events.
+            ChatEvent::ApprovalRequested(_) | ChatEvent::ApprovalDecided(_) => {}
+            ChatEvent::Unknown { event, data } => {
+                tracing::debug!(event = %event, %data, "a chat event this dashboard does not know");
+                self.note(format!("event {event}: {data}"));
+            }
         }
     }
 
-    fn on_session(&mut self, data: &Value) {
-        let text = |key: &str| data.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
-        self.session.hand = text("hand");
-        self.session.model = text("model");
-        let Some(id) = text("session_id") else { return };
+    fn on_session(&mut self, session: TurnSession) {
+        let text = |s: String| Some(s).filter(|s| !s.is_empty());
+        self.session.hand = text(session.hand);
+        self.session.model = session.model.and_then(text);
+        let Some(id) = text(session.session_id) else { return };
         if self.session.id.as_deref() != Some(id.as_str()) {
             self.session.name = None;
             self.tx.get(PaneId::Chat, format!("session:{id}"), format!("/v1/sessions/{}", segment(&id)));
@@ -404,18 +421,17 @@ impl ChatPane {
         }
     }
 
-    fn on_done(&mut self, data: &Value) {
+    fn on_done(&mut self, answer: &ChatAnswer) {
         let streamed = self.turn.as_ref().is_some_and(|t| t.streamed);
-        let reply = data.get("reply").and_then(Value::as_str).unwrap_or_default();
-        if !streamed && !reply.trim().is_empty() {
+        if !streamed && !answer.reply.trim().is_empty() {
             // A provider path that streamed nothing: the answer comes whole with `done`.
-            self.transcript.live().token(reply);
+            self.transcript.live().token(&answer.reply);
         }
-        match data.get("finish").and_then(Value::as_str).unwrap_or_default() {
-            "interrupted" => return self.end_interrupted(),
-            "step_limit" => {
+        match answer.finish.as_str() {
+            finish::INTERRUPTED => return self.end_interrupted(),
+            finish::STEP_LIMIT => {
                 self.transcript.finish_live("the turn stopped before the call finished");
-                let steps = data.get("steps").and_then(Value::as_u64).unwrap_or(0);
+                let steps = answer.steps;
                 self.transcript.push(Cell::Note(format!("stopped at the hand's step limit after {steps} steps")));
             }
             _ => self.transcript.finish_live("the turn ended before the call finished"),
@@ -467,7 +483,7 @@ impl ChatPane {
         if self.turn.as_ref().is_none_or(|t| t.key != turn_key) {
             return;
         }
-        let stopping = answer.as_ref().is_ok_and(|v| v.get("interrupted").and_then(Value::as_bool) == Some(true));
+        let stopping = answer.as_ref().is_ok_and(|v| InterruptAnswer::deserialize(v).is_ok_and(|a| a.interrupted));
         if !stopping {
             // The server could not stop it: stop listening instead.
             self.drop_turn();

@@ -13,7 +13,9 @@
 
 use std::time::Duration;
 
+use agentos_protocol::error::ErrorResponse;
 use eventsource_stream::Event as SseEvent;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::event::{ApiError, Method, StreamItem};
@@ -121,12 +123,19 @@ pub fn body_value(bytes: &[u8]) -> Value {
 /// The longest body text an error carries when the body is not the API's error shape.
 const ERROR_TEXT_MAX: usize = 200;
 
-/// The error of a non-2xx answer with `body`.
+/// A body that is not the API's error shape but still says something: `{"error": "text"}`.
+#[derive(Deserialize)]
+struct TextError {
+    error: String,
+}
+
+/// The error of a non-2xx answer with `body`: the API's `{"error": {code, message}}`, else the
+/// status and what the body says.
 pub fn api_error(status: u16, body: &[u8]) -> ApiError {
-    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let error = &parsed["error"];
-    let code = error["code"].as_str().map(str::to_string);
-    let message = error["message"].as_str().or_else(|| error.as_str()).map(str::to_string);
+    let (code, message) = match serde_json::from_slice::<ErrorResponse>(body) {
+        Ok(ErrorResponse { error }) => (Some(error.code), Some(error.message).filter(|m| !m.is_empty())),
+        Err(_) => (None, serde_json::from_slice::<TextError>(body).ok().map(|t| t.error)),
+    };
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
     let fallback = || {

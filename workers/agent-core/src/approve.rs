@@ -15,6 +15,7 @@
 use std::time::{Duration, Instant};
 
 use agentos_kit::WorkerError;
+use agentos_protocol::chat::ChatEvent;
 use serde_json::{Value, json};
 
 use crate::interrupt::{self, Cancel};
@@ -139,7 +140,7 @@ async fn ask<B: Bus, E: Events>(
     let Some(id) = request["id"].as_str().map(str::to_string) else {
         return Gate::Denied("the approval worker answered without a request id".to_string());
     };
-    events.emit("approval_requested", request.clone()).await;
+    events.send(ChatEvent::ApprovalRequested(request.clone())).await;
     rec.record(
         bus,
         "approval_requested",
@@ -161,7 +162,7 @@ async fn ask<B: Bus, E: Events>(
     set_state(bus, &ctx.session_id, "active", None).await;
     let (gate, decision) = match decided {
         Ok(decided) => {
-            events.emit("approval_decided", decided.clone()).await;
+            events.send(ChatEvent::ApprovalDecided(decided.clone())).await;
             let decision = decided.get("decision").cloned().unwrap_or(Value::Null);
             (verdict(&decision), decision)
         }

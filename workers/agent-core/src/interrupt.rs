@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use agentos_kit::WorkerError;
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 /// The `finish` of an interrupted turn.
@@ -34,63 +33,8 @@ pub const APPROVAL_NOTE: &str = "the turn was interrupted";
 /// names none: the dashboard's Esc is what sends it.
 pub const DEFAULT_VIA: Via = Via::Tui;
 
-/// A surface an interrupt comes from (the approval worker's `by.via`, less `timeout`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Via {
-    /// The REST API.
-    Http,
-    /// `agentos` commands.
-    Cli,
-    /// The dashboard.
-    Tui,
-}
-
-impl Via {
-    /// The name the approval worker takes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Via::Http => "http",
-            Via::Cli => "cli",
-            Via::Tui => "tui",
-        }
-    }
-}
-
-/// `agent::interrupt`: stop the running turn of a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InterruptRequest {
-    /// The session whose turn stops.
-    pub session_id: String,
-    /// Where the interrupt came from (`tui`, `cli`, `http`), named in the decision of an
-    /// approval the turn was waiting for; `tui` when not given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub via: Option<Via>,
-}
-
-/// `agent::running`: whether a turn of a session runs in this worker (the approval worker asks
-/// before it takes a decision, so a request whose turn is gone is never approved).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunningRequest {
-    /// The session.
-    pub session_id: String,
-}
-
-/// The answer of `agent::running`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunningAnswer {
-    /// Whether a turn of the session runs here.
-    pub running: bool,
-}
-
-/// The answer of `agent::interrupt`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InterruptAnswer {
-    /// `false` when no turn of that session runs in this worker.
-    pub interrupted: bool,
-}
+/// The interrupt's request and answer, and the surfaces it comes from: the chat contract.
+pub use agentos_protocol::chat::{InterruptAnswer, InterruptRequest, RunningAnswer, RunningRequest, Via};
 
 /// A turn's side of the signal: cheap to clone, checked at every safe point.
 #[derive(Debug, Clone)]

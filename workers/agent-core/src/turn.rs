@@ -28,6 +28,11 @@ use std::time::{Duration, Instant};
 use agentos_kit::channel::ChannelRef;
 use agentos_kit::chat::{ChatMessage, Completion, CompletionRequest, Role, ToolCall};
 use agentos_kit::{WorkerError, codes};
+/// The turn's answer and its parts: the chat contract, shared with every client.
+pub use agentos_protocol::chat::{ChatAnswer, ToolCallRecord, TurnUsage};
+use agentos_protocol::chat::{ChatEvent, Token, ToolCallEvent, ToolResultEvent, TurnSession};
+/// An error as the model and clients see it.
+pub use agentos_protocol::error::ErrorInfo;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -76,11 +81,21 @@ pub trait Bus: Send + Sync {
 pub type EnqueueAck = std::pin::Pin<Box<dyn Future<Output = Result<(), WorkerError>> + Send + 'static>>;
 
 /// Whoever watches the turn (an SSE client, the TUI).
+///
+/// The turn sends typed [`ChatEvent`]s ([`Events::send`]); an implementation only carries one
+/// event's wire name and data ([`Events::emit`]).
 pub trait Events: Send {
     /// Whether anyone listens (tokens are only streamed then).
     fn is_open(&self) -> bool;
-    /// Sends one event; never fails the turn.
+    /// Writes one event as its wire name and data; never fails the turn.
     fn emit(&mut self, event: &str, data: Value) -> impl Future<Output = ()> + Send;
+    /// Sends one event of the chat contract; never fails the turn.
+    fn send(&mut self, event: ChatEvent) -> impl Future<Output = ()> + Send {
+        async move {
+            let (name, data) = event.into_parts();
+            self.emit(&name, data).await;
+        }
+    }
 }
 
 /// Nobody listens.
@@ -124,96 +139,15 @@ pub struct ChatRequest {
     pub events: Option<ChannelRef>,
 }
 
-/// Tokens and money a turn spent.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TurnUsage {
-    /// Prompt tokens over every LLM call.
-    pub input_tokens: u64,
-    /// Generated tokens over every LLM call.
-    pub output_tokens: u64,
-    /// US dollars, when every call's price was known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cost_usd: Option<f64>,
-    /// LLM calls made.
-    pub llm_calls: u32,
+/// Adds an LLM call's tokens and cost to a turn's usage.
+trait AddCompletion {
+    fn add(&mut self, c: &Completion);
 }
 
-impl TurnUsage {
+impl AddCompletion for TurnUsage {
     fn add(&mut self, c: &Completion) {
-        self.input_tokens += c.usage.input_tokens;
-        self.output_tokens += c.usage.output_tokens;
-        self.cost_usd = match (self.llm_calls, self.cost_usd, c.cost_usd) {
-            (0, _, cost) => cost,
-            (_, Some(total), Some(cost)) => Some(total + cost),
-            _ => None,
-        };
-        self.llm_calls += 1;
+        self.add_call(c.usage.input_tokens, c.usage.output_tokens, c.cost_usd);
     }
-}
-
-/// An error as the model and clients see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorInfo {
-    /// The stable code.
-    pub code: String,
-    /// What went wrong.
-    pub message: String,
-}
-
-impl From<&WorkerError> for ErrorInfo {
-    fn from(e: &WorkerError) -> Self {
-        Self { code: e.code.clone(), message: e.message.clone() }
-    }
-}
-
-/// One tool call of the turn and what came of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolCallRecord {
-    /// The provider's call id.
-    pub id: String,
-    /// The function called (or the unknown tool name the model used).
-    pub function_id: String,
-    /// The arguments the model gave.
-    pub arguments: Value,
-    /// Whether the function ran and succeeded.
-    pub ok: bool,
-    /// Its result.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<Value>,
-    /// Its error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorInfo>,
-    /// Why the call was not made.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocked: Option<String>,
-    /// The loop guard's warning, shown to the model with the result.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub warning: Option<String>,
-    /// How long it took.
-    pub duration_ms: u64,
-}
-
-/// The answer of `agent::chat`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChatAnswer {
-    /// The session the turn belongs to.
-    pub session_id: String,
-    /// The model's final text.
-    pub reply: String,
-    /// Every tool call, in order.
-    pub tool_calls: Vec<ToolCallRecord>,
-    /// Tokens and cost.
-    pub usage: TurnUsage,
-    /// The model of the last LLM call (`provider/model`).
-    pub model: String,
-    /// LLM calls made.
-    pub steps: u32,
-    /// `stop` (the model answered), `step_limit` (it was stopped) or `interrupted` (the person
-    /// stopped it: `agent::interrupt`).
-    pub finish: String,
-    /// The trace of the turn (`GET /v1/traces/:id`), when the engine gave one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trace_id: Option<String>,
 }
 
 /// What `hand::get` says about a hand (only what the turn needs).
@@ -332,11 +266,11 @@ pub async fn chat_supervised<B: Bus, E: Events>(
     }
     match &result {
         Ok(answer) => {
-            events.emit("usage", json!(answer.usage)).await;
-            events.emit("done", json!(answer)).await;
+            events.send(ChatEvent::Usage(answer.usage.clone())).await;
+            events.send(ChatEvent::Done(Box::new(answer.clone()))).await;
         }
         Err(e) => {
-            events.emit("error", json!(ErrorInfo::from(e))).await;
+            events.send(ChatEvent::Error(ErrorInfo::from(e))).await;
             // A turn that got as far as its session says how it ended, in the session and in
             // its replay log; failures to do so are logged (the turn already failed).
             if let Some((rec, session_id)) = recorder.as_mut() {
@@ -433,10 +367,15 @@ async fn turn<B: Bus, E: Events>(
         .insert((Recorder::new(&ctx.session_id, session.turns, &ctx.turn_id, trace_id), ctx.session_id.clone()));
     let rec = &mut rec.0;
     events
-        .emit(
-            "session",
-            json!({"session_id": ctx.session_id, "realm": realm, "hand": hand.name, "agent": req.agent, "model": model, "turn_id": ctx.turn_id, "trace_id": rec.trace_id()}),
-        )
+        .send(ChatEvent::Session(TurnSession {
+            session_id: ctx.session_id.clone(),
+            realm: realm.clone(),
+            hand: hand.name.clone(),
+            agent: req.agent.clone(),
+            model: model.clone(),
+            turn_id: ctx.turn_id.clone(),
+            trace_id: rec.trace_id().map(str::to_string),
+        }))
         .await;
     rec.record(bus, "user_message", json!({"text": req.message, "hand": hand.name, "model": model}), None);
 
@@ -609,7 +548,7 @@ async fn complete_streamed<B: Bus, E: Events>(
             Some(text) = rx.recv() => {
                 streamed = true;
                 streamed_text.push_str(&text);
-                events.emit("token", json!({"text": text})).await;
+                events.send(ChatEvent::Token(Token { text })).await;
             }
             result = &mut call => break result,
         }
@@ -617,13 +556,13 @@ async fn complete_streamed<B: Bus, E: Events>(
     while let Ok(text) = rx.try_recv() {
         streamed = true;
         streamed_text.push_str(&text);
-        events.emit("token", json!({"text": text})).await;
+        events.send(ChatEvent::Token(Token { text })).await;
     }
     if let Ok(c) = &result
         && !streamed
         && !c.content.is_empty()
     {
-        events.emit("token", json!({"text": c.content})).await;
+        events.send(ChatEvent::Token(Token { text: c.content.clone() })).await;
     }
     result
 }
@@ -659,9 +598,10 @@ async fn run_tool<B: Bus, E: Events>(
     let started = Instant::now();
     let function_id = toolbox.function_for(&call.name).unwrap_or(&call.name).to_string();
     let mut record = ToolCallRecord { blocked: None, ..not_run(toolbox, call, "") };
-    let announced = json!({"id": call.id, "function_id": function_id, "arguments": call.arguments});
-    events.emit("tool_call", announced.clone()).await;
-    rec.record(bus, "tool_call", announced, None);
+    let announced =
+        ToolCallEvent { id: call.id.clone(), function_id: function_id.clone(), arguments: call.arguments.clone() };
+    events.send(ChatEvent::ToolCall(announced.clone())).await;
+    rec.record(bus, "tool_call", json!(announced), None);
 
     if toolbox.function_for(&call.name).is_none() {
         record.blocked =
@@ -718,23 +658,10 @@ async fn run_tool<B: Bus, E: Events>(
         }
     }
     record.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let result = tool_result_event(&record);
-    events.emit("tool_result", result.clone()).await;
-    rec.record(bus, "tool_result", result, Some(started));
+    let result = ToolResultEvent::from(&record);
+    events.send(ChatEvent::ToolResult(result.clone())).await;
+    rec.record(bus, "tool_result", json!(result), Some(started));
     record
-}
-
-fn tool_result_event(record: &ToolCallRecord) -> Value {
-    json!({
-        "id": record.id,
-        "function_id": record.function_id,
-        "ok": record.ok,
-        "result": record.result,
-        "error": record.error,
-        "blocked": record.blocked,
-        "warning": record.warning,
-        "duration_ms": record.duration_ms,
-    })
 }
 
 /// The text the model reads for a tool call.

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use agentos_protocol::error::{ErrorInfo, ErrorResponse};
 use iii_sdk::{FunctionRef, III, RegisterFunctionMessage, RegisterTriggerInput, Trigger};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -111,9 +112,9 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// A JSON response with this status and body.
     pub fn json(status: u16, body: impl Serialize) -> Self {
-        let body = serde_json::to_value(body).unwrap_or_else(
-            |e| json!({"error": {"code": codes::INTERNAL, "message": format!("could not encode the response: {e}")}}),
-        );
+        let body = serde_json::to_value(body).unwrap_or_else(|e| {
+            json!(ErrorResponse::new(codes::INTERNAL, format!("could not encode the response: {e}")))
+        });
         Self { status_code: status, headers: BTreeMap::new(), body, streamed: false }
     }
 
@@ -129,7 +130,7 @@ impl HttpResponse {
 
     /// An error response: `{"error":{"code","message"}}` with this status.
     pub fn error(status: u16, code: &str, message: impl Into<String>) -> Self {
-        Self::json(status, json!({"error": {"code": code, "message": message.into()}}))
+        Self::json(status, ErrorResponse::new(code, message))
     }
 
     /// This response with one more header.
@@ -144,6 +145,13 @@ impl HttpResponse {
             return Value::Null;
         }
         json!({"status_code": self.status_code, "headers": self.headers, "body": self.body})
+    }
+}
+
+/// A worker's error as clients see it: its code and message.
+impl From<&WorkerError> for ErrorInfo {
+    fn from(e: &WorkerError) -> Self {
+        Self::new(e.code.clone(), e.message.clone())
     }
 }
 

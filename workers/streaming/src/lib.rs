@@ -7,7 +7,8 @@
 //! responses), frame by frame.
 //!
 //! This module holds the pure translations (SSE framing, OpenAI requests, answers and chunks,
-//! turn errors and their HTTP statuses); [`register`] is the glue.
+//! turn errors and their HTTP statuses); [`register`] is the glue. A turn's events and answer
+//! are read as the chat contract's types ([`agentos_protocol::chat`]), never field by field.
 //!
 //! Rules it keeps:
 //! - A turn whose agent-core went away is a `503 WORKER_UNAVAILABLE` naming agent-core
@@ -17,6 +18,8 @@
 pub mod register;
 
 use agentos_kit::WorkerError;
+use agentos_protocol::chat::{ChatAnswer, ChatEvent, TurnUsage, finish};
+use agentos_protocol::error::ErrorInfo;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -61,10 +64,11 @@ pub fn chat_status(code: &str) -> u16 {
 
 /// The `{code, message}` of an `error` event as an error.
 pub fn event_error(data: &Value) -> WorkerError {
-    WorkerError::new(
-        data["code"].as_str().unwrap_or(agentos_kit::codes::INTERNAL),
-        data["message"].as_str().unwrap_or("the turn failed without saying why"),
-    )
+    match ErrorInfo::deserialize(data) {
+        Ok(e) if e.message.is_empty() => WorkerError::new(e.code, "the turn failed without saying why"),
+        Ok(e) => WorkerError::new(e.code, e.message),
+        Err(_) => WorkerError::new(agentos_kit::codes::INTERNAL, "the turn failed without saying why"),
+    }
 }
 
 pub use register::{MANIFEST, Streaming, run, worker};
@@ -81,7 +85,7 @@ pub fn sse_data(text: &str) -> String {
 
 /// The events that end a turn's stream.
 pub fn is_terminal(event: &str) -> bool {
-    matches!(event, "done" | "error")
+    ChatEvent::is_terminal(event)
 }
 
 /// An OpenAI chat message as clients send it: content is a string or a list of parts.
@@ -167,18 +171,49 @@ pub fn chat_input(req: &CompletionsRequest) -> Result<Value, String> {
 
 /// The OpenAI `finish_reason` of an agentos turn.
 pub fn finish_reason(finish: &str) -> &'static str {
-    if finish == "step_limit" { "length" } else { "stop" }
+    if finish == finish::STEP_LIMIT { "length" } else { "stop" }
+}
+
+/// A turn's usage as JSON (an answer's `usage`), read; missing counts are 0.
+fn usage_of(usage: &Value) -> TurnUsage {
+    TurnUsage::deserialize(usage).unwrap_or_default()
 }
 
 /// OpenAI's usage object from an agentos usage.
 pub fn openai_usage(usage: &Value) -> Value {
-    let input = usage["input_tokens"].as_u64().unwrap_or(0);
-    let output = usage["output_tokens"].as_u64().unwrap_or(0);
+    usage_body(&usage_of(usage))
+}
+
+/// OpenAI's usage object for a turn's usage.
+fn usage_body(usage: &TurnUsage) -> Value {
+    let (input, output) = (usage.input_tokens, usage.output_tokens);
     json!({"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output})
 }
 
-/// The non-streamed answer (`chat.completion`) for an `agent::chat` answer.
+/// The non-streamed answer (`chat.completion`) for an `agent::chat` answer as JSON; an answer
+/// that is not one is an empty reply.
 pub fn completion_answer(id: &str, created: u64, model: &str, answer: &Value) -> Value {
+    match ChatAnswer::deserialize(answer) {
+        Ok(answer) => completion_body(id, created, model, &answer),
+        Err(e) => {
+            tracing::warn!("agent::chat answered with a shape this worker cannot read ({e}); the reply is empty");
+            let empty = ChatAnswer {
+                session_id: String::new(),
+                reply: String::new(),
+                tool_calls: Vec::new(),
+                usage: TurnUsage::default(),
+                model: String::new(),
+                steps: 0,
+                finish: finish::STOP.to_string(),
+                trace_id: None,
+            };
+            completion_body(id, created, model, &empty)
+        }
+    }
+}
+
+/// The non-streamed answer (`chat.completion`) for a turn's answer.
+pub fn completion_body(id: &str, created: u64, model: &str, answer: &ChatAnswer) -> Value {
     json!({
         "id": id,
         "object": "chat.completion",
@@ -186,10 +221,10 @@ pub fn completion_answer(id: &str, created: u64, model: &str, answer: &Value) ->
         "model": model,
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": answer["reply"]},
-            "finish_reason": finish_reason(answer["finish"].as_str().unwrap_or("stop")),
+            "message": {"role": "assistant", "content": answer.reply},
+            "finish_reason": finish_reason(&answer.finish),
         }],
-        "usage": openai_usage(&answer["usage"]),
+        "usage": usage_body(&answer.usage),
     })
 }
 
@@ -204,7 +239,8 @@ pub fn chunk(id: &str, created: u64, model: &str, delta: Value, finish: Option<&
     })
 }
 
-/// The usage chunk (`choices` empty), sent when the client asked for it.
+/// The usage chunk (`choices` empty), sent when the client asked for it; `usage` is a turn's
+/// usage as JSON.
 pub fn usage_chunk(id: &str, created: u64, model: &str, usage: &Value) -> Value {
     json!({
         "id": id,
@@ -276,7 +312,10 @@ mod tests {
 
     #[test]
     fn answers_and_chunks_have_the_openai_shape() {
-        let answer = json!({"reply": "Hi.", "finish": "step_limit", "usage": {"input_tokens": 3, "output_tokens": 2}});
+        let answer = json!({
+            "session_id": "s1", "reply": "Hi.", "tool_calls": [], "model": "openai/m", "steps": 1, "finish": "step_limit",
+            "usage": {"input_tokens": 3, "output_tokens": 2, "llm_calls": 1}
+        });
         let body = completion_answer("chatcmpl-1", 5, "coder", &answer);
         assert_eq!(body["choices"][0]["message"], json!({"role": "assistant", "content": "Hi."}));
         assert_eq!(body["choices"][0]["finish_reason"], "length");

@@ -12,6 +12,7 @@
 
 use std::cell::OnceCell;
 
+use agentos_protocol::chat::{ToolCallEvent, ToolResultEvent};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use serde_json::Value;
@@ -73,12 +74,12 @@ pub struct ToolCall {
 }
 
 impl ToolCall {
-    /// A call as `tool_call` (or a recorded `tool_call` event) announces it.
-    pub fn new(data: &Value) -> Self {
+    /// A call as `tool_call` (or a recorded `tool_call` step) announces it.
+    pub fn new(call: &ToolCallEvent) -> Self {
         Self {
-            id: str_field(data, "id"),
-            function_id: str_field(data, "function_id"),
-            arguments: data.get("arguments").cloned().unwrap_or(Value::Null),
+            id: call.id.clone(),
+            function_id: call.function_id.clone(),
+            arguments: call.arguments.clone(),
             outcome: None,
             expanded: false,
             result: Value::Null,
@@ -99,19 +100,26 @@ impl ToolCall {
         })
     }
 
+    /// A result without its call (a stream joined late): the call as the result names it.
+    pub fn of_result(result: &ToolResultEvent) -> Self {
+        Self::new(&ToolCallEvent {
+            id: result.id.clone(),
+            function_id: result.function_id.clone(),
+            arguments: Value::Null,
+        })
+    }
+
     /// Takes the outcome of a `tool_result` (or a recorded one).
-    pub fn finish(&mut self, data: &Value) {
-        let error =
-            data.get("error").filter(|e| e.is_object()).map(|e| (str_field(e, "code"), str_field(e, "message")));
-        let text = |key: &str| data.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+    pub fn finish(&mut self, result: &ToolResultEvent) {
+        let text = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
         self.outcome = Some(Outcome {
-            ok: data.get("ok").and_then(Value::as_bool).unwrap_or(false),
-            error,
-            blocked: text("blocked"),
-            warning: text("warning"),
-            duration_ms: data.get("duration_ms").and_then(Value::as_u64),
+            ok: result.ok,
+            error: result.error.as_ref().map(|e| (e.code.clone(), e.message.clone())),
+            blocked: text(&result.blocked),
+            warning: text(&result.warning),
+            duration_ms: result.duration_ms,
         });
-        self.result = data.get("result").cloned().unwrap_or(Value::Null);
+        self.result = result.result.clone().unwrap_or(Value::Null);
         self.result_lines = OnceCell::new();
     }
 
@@ -130,10 +138,6 @@ impl ToolCall {
             other => other.to_string(),
         }
     }
-}
-
-fn str_field(data: &Value, key: &str) -> String {
-    data.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 /// A cell with its lines cached for the width they were made for.
@@ -362,10 +366,23 @@ mod tests {
             .collect()
     }
 
+    /// A `tool_call` event's data, read as the dashboard reads it.
+    fn started(data: Value) -> ToolCallEvent {
+        serde_json::from_value(data).unwrap()
+    }
+
+    /// A `tool_result` event's data, read as the dashboard reads it.
+    fn ended(data: Value) -> ToolResultEvent {
+        serde_json::from_value(data).unwrap()
+    }
+
     fn call(result: Value) -> ToolCall {
-        let mut call =
-            ToolCall::new(&json!({"id": "c1", "function_id": "code::read_file", "arguments": {"path": "src/lib.rs"}}));
-        call.finish(&json!({"id": "c1", "ok": true, "result": result, "duration_ms": 12}));
+        let mut call = ToolCall::new(&started(
+            json!({"id": "c1", "function_id": "code::read_file", "arguments": {"path": "src/lib.rs"}}),
+        ));
+        call.finish(&ended(
+            json!({"id": "c1", "function_id": "code::read_file", "ok": true, "result": result, "duration_ms": 12}),
+        ));
         call
     }
 
@@ -399,14 +416,19 @@ mod tests {
 
     #[test]
     fn a_failed_or_blocked_call_says_why() {
-        let mut failed = ToolCall::new(&json!({"id": "c", "function_id": "code::run_command", "arguments": {}}));
-        failed.finish(&json!({"ok": false, "error": {"code": "EXIT", "message": "exit 1"}, "duration_ms": 1500}));
+        let mut failed =
+            ToolCall::new(&started(json!({"id": "c", "function_id": "code::run_command", "arguments": {}})));
+        failed.finish(&ended(
+            json!({"function_id": "code::run_command", "ok": false, "error": {"code": "EXIT", "message": "exit 1"}, "duration_ms": 1500}),
+        ));
         assert_eq!(
             plain(&tool(&failed, 40, Theme::PLAIN)),
             ["▸ code::run_command       ✗ failed 1.5 s", "  EXIT: exit 1"]
         );
-        let mut blocked = ToolCall::new(&json!({"id": "c", "function_id": "x::y", "arguments": {}}));
-        blocked.finish(&json!({"ok": false, "blocked": "not on the allow-list", "duration_ms": 0}));
+        let mut blocked = ToolCall::new(&started(json!({"id": "c", "function_id": "x::y", "arguments": {}})));
+        blocked.finish(&ended(
+            json!({"function_id": "x::y", "ok": false, "blocked": "not on the allow-list", "duration_ms": 0}),
+        ));
         assert_eq!(
             plain(&tool(&blocked, 40, Theme::PLAIN)),
             ["▸ x::y                         ⊘ blocked", "  blocked: not on the allow-list"]
@@ -415,7 +437,8 @@ mod tests {
 
     #[test]
     fn a_running_call_says_so() {
-        let running = ToolCall::new(&json!({"id": "c", "function_id": "code::list", "arguments": {"path": "."}}));
+        let running =
+            ToolCall::new(&started(json!({"id": "c", "function_id": "code::list", "arguments": {"path": "."}})));
         assert_eq!(plain(&tool(&running, 40, Theme::PLAIN)), ["▸ code::list  path=.            running…"]);
     }
 

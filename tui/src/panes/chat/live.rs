@@ -8,8 +8,9 @@
 //! - Text streamed before a tool call is committed when the call arrives, so the transcript reads
 //!   in the order things happened.
 
+use agentos_protocol::chat::{ToolCallEvent, ToolResultEvent};
+use agentos_protocol::error::ErrorInfo;
 use ratatui::text::{Line, Span};
-use serde_json::{Value, json};
 
 use super::cells::{self, Cell, ToolCall};
 use super::markdown::CodeCache;
@@ -48,31 +49,29 @@ impl Live {
     }
 
     /// A tool call starts (`tool_call`): the text before it is committed.
-    pub fn tool_call(&mut self, data: &Value) -> Vec<Cell> {
+    pub fn tool_call(&mut self, call: &ToolCallEvent) -> Vec<Cell> {
         let mut done = Vec::new();
         if self.tools.is_empty() {
             done.extend(self.take_text());
         }
-        self.tools.push(ToolCall::new(data));
+        self.tools.push(ToolCall::new(call));
         self.lines = None;
         done
     }
 
     /// A tool call ended (`tool_result`): the finished calls at the front are committed.
-    pub fn tool_result(&mut self, data: &Value) -> Vec<Cell> {
-        let id = data.get("id").and_then(Value::as_str).unwrap_or_default();
-        let function = data.get("function_id").and_then(Value::as_str).unwrap_or_default();
+    pub fn tool_result(&mut self, result: &ToolResultEvent) -> Vec<Cell> {
         let slot = self
             .tools
             .iter()
-            .position(|t| t.outcome.is_none() && t.id == id)
-            .or_else(|| self.tools.iter().position(|t| t.outcome.is_none() && t.function_id == function));
+            .position(|t| t.outcome.is_none() && t.id == result.id)
+            .or_else(|| self.tools.iter().position(|t| t.outcome.is_none() && t.function_id == result.function_id));
         match slot {
-            Some(i) => self.tools[i].finish(data),
+            Some(i) => self.tools[i].finish(result),
             None => {
                 // A result without its call (a stream joined late): show it on its own.
-                let mut call = ToolCall::new(data);
-                call.finish(data);
+                let mut call = ToolCall::of_result(result);
+                call.finish(result);
                 self.tools.push(call);
             }
         }
@@ -85,7 +84,16 @@ impl Live {
     pub fn finish(mut self, reason: &str) -> Vec<Cell> {
         let mut done: Vec<Cell> = Vec::new();
         for mut call in self.tools.drain(..) {
-            let outcome = json!({"id": call.id, "ok": false, "error": {"code": "NO_RESULT", "message": reason}});
+            let outcome = ToolResultEvent {
+                id: call.id.clone(),
+                function_id: call.function_id.clone(),
+                ok: false,
+                result: None,
+                error: Some(ErrorInfo::new("NO_RESULT", reason)),
+                blocked: None,
+                warning: None,
+                duration_ms: None,
+            };
             call.finish(&outcome);
             done.push(Cell::Tool(Box::new(call)));
         }
@@ -144,8 +152,17 @@ impl Live {
 #[cfg(test)]
 mod tests {
     use pretty_assertions::assert_eq;
+    use serde_json::{Value, json};
 
     use super::*;
+
+    fn started(data: Value) -> ToolCallEvent {
+        serde_json::from_value(data).unwrap()
+    }
+
+    fn ended(data: Value) -> ToolResultEvent {
+        serde_json::from_value(data).unwrap()
+    }
 
     fn plain(lines: &[Line<'_>]) -> Vec<String> {
         lines
@@ -167,11 +184,12 @@ mod tests {
     fn text_before_a_tool_call_is_committed_and_the_call_leaves_with_its_result() {
         let mut live = Live::default();
         live.token("Let me look.");
-        let done = live.tool_call(&json!({"id": "c1", "function_id": "code::list", "arguments": {}}));
+        let done = live.tool_call(&started(json!({"id": "c1", "function_id": "code::list", "arguments": {}})));
         assert_eq!(done, [Cell::Assistant("Let me look.".into())]);
         assert!(live.text().is_empty());
-        let done = live
-            .tool_result(&json!({"id": "c1", "function_id": "code::list", "ok": true, "result": [], "duration_ms": 3}));
+        let done = live.tool_result(&ended(
+            json!({"id": "c1", "function_id": "code::list", "ok": true, "result": [], "duration_ms": 3}),
+        ));
         assert!(matches!(done.as_slice(), [Cell::Tool(call)] if call.outcome.as_ref().is_some_and(|o| o.ok)));
         assert!(live.is_empty());
     }
@@ -179,7 +197,7 @@ mod tests {
     #[test]
     fn a_call_without_its_result_when_the_turn_ends_says_why() {
         let mut live = Live::default();
-        live.tool_call(&json!({"id": "c1", "function_id": "code::run_command", "arguments": {}}));
+        live.tool_call(&started(json!({"id": "c1", "function_id": "code::run_command", "arguments": {}})));
         live.token("partial");
         let done = live.finish("the turn was interrupted");
         assert_eq!(done.len(), 2);

@@ -9,8 +9,11 @@
 //!   kinds (context, approvals, turn ends) are bookkeeping and not shown.
 //! - Times are shown in UTC.
 
+use agentos_protocol::chat::{ToolCallEvent, ToolResultEvent, TurnUsage};
+use agentos_protocol::error::ErrorInfo;
 use ratatui::text::{Line, Span};
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::Value;
 
 use super::cells::{Cell, ToolCall};
 use super::wrap;
@@ -26,12 +29,16 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// Adds a `usage` event (or a recorded `llm_response`'s `usage` and `cost_usd`).
-    pub fn add(&mut self, usage: &Value, cost: Option<&Value>) {
-        let n = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
-        self.input += n("input_tokens");
-        self.output += n("output_tokens");
-        if let Some(cost) = cost.and_then(Value::as_f64) {
+    /// Adds a `usage` event.
+    pub fn add(&mut self, usage: &TurnUsage) {
+        self.add_tokens(usage.input_tokens, usage.output_tokens, usage.cost_usd);
+    }
+
+    /// Adds tokens, and a cost when one is known (a recorded `llm_response`'s).
+    pub fn add_tokens(&mut self, input: u64, output: u64, cost: Option<f64>) {
+        self.input += input;
+        self.output += output;
+        if let Some(cost) = cost {
             self.cost = Some(self.cost.unwrap_or(0.0) + cost);
         }
     }
@@ -130,19 +137,24 @@ pub fn rebuild(events: &[Value]) -> (Vec<Cell>, Usage) {
         match event.get("kind").and_then(Value::as_str).unwrap_or_default() {
             "user_message" => cells.push(Cell::User(text(data, "text").unwrap_or_default().to_string())),
             "llm_response" => {
-                usage.add(data.get("usage").unwrap_or(&Value::Null), data.get("cost_usd"));
+                let n = |key: &str| data.get("usage").and_then(|u| u.get(key)).and_then(Value::as_u64).unwrap_or(0);
+                usage.add_tokens(n("input_tokens"), n("output_tokens"), data.get("cost_usd").and_then(Value::as_f64));
                 if let Some(content) = text(data, "content").filter(|c| !c.trim().is_empty()) {
                     cells.push(Cell::Assistant(content.trim_end().to_string()));
                 }
             }
-            "tool_call" => pending.push(ToolCall::new(data)),
+            "tool_call" => {
+                if let Ok(call) = ToolCallEvent::deserialize(data) {
+                    pending.push(ToolCall::new(&call));
+                }
+            }
             "tool_result" => {
-                let id = text(data, "id").unwrap_or_default();
-                let mut call = match pending.iter().position(|c| c.id == id) {
+                let Ok(result) = ToolResultEvent::deserialize(data) else { continue };
+                let mut call = match pending.iter().position(|c| c.id == result.id) {
                     Some(i) => pending.remove(i),
-                    None => ToolCall::new(data),
+                    None => ToolCall::of_result(&result),
                 };
-                call.finish(data);
+                call.finish(&result);
                 cells.push(Cell::Tool(Box::new(call)));
             }
             "error" => cells.push(Cell::Error {
@@ -154,9 +166,16 @@ pub fn rebuild(events: &[Value]) -> (Vec<Cell>, Usage) {
         }
     }
     for mut call in pending {
-        call.finish(
-            &json!({"ok": false, "error": {"code": "NO_RESULT", "message": "no result was recorded for this call"}}),
-        );
+        call.finish(&ToolResultEvent {
+            id: call.id.clone(),
+            function_id: call.function_id.clone(),
+            ok: false,
+            result: None,
+            error: Some(ErrorInfo::new("NO_RESULT", "no result was recorded for this call")),
+            blocked: None,
+            warning: None,
+            duration_ms: None,
+        });
         cells.push(Cell::Tool(Box::new(call)));
     }
     (cells, usage)
@@ -196,6 +215,7 @@ pub fn tokens(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use pretty_assertions::assert_eq;
+    use serde_json::json;
 
     use super::*;
 
@@ -209,9 +229,9 @@ mod tests {
     #[test]
     fn usage_adds_up_and_cost_stays_absent_until_one_is_given() {
         let mut usage = Usage::default();
-        usage.add(&json!({"input_tokens": 10, "output_tokens": 2}), None);
+        usage.add(&TurnUsage { input_tokens: 10, output_tokens: 2, cost_usd: None, llm_calls: 1 });
         assert_eq!(usage, Usage { input: 10, output: 2, cost: None });
-        usage.add(&json!({"input_tokens": 5, "output_tokens": 1}), Some(&json!(0.25)));
+        usage.add_tokens(5, 1, Some(0.25));
         assert_eq!(usage, Usage { input: 15, output: 3, cost: Some(0.25) });
     }
 

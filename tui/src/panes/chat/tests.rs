@@ -296,9 +296,33 @@ fn an_interrupted_turn_says_so() {
     event(&mut p, "turn-1", "token", json!({"text": "Once upon a time"}));
     p.on_key(key(KeyCode::Esc));
     drain(&mut rx);
-    event(&mut p, "turn-1", "done", json!({"reply": "Once upon a time", "finish": "interrupted", "steps": 1}));
+    event(
+        &mut p,
+        "turn-1",
+        "done",
+        json!({"session_id": "3f2a9c1e-77aa", "reply": "Once upon a time", "finish": "interrupted", "steps": 1}),
+    );
     assert!(!p.is_working());
     assert_snapshot!("interrupted_80x24", render_pane(&mut p, 80, 24));
+}
+
+#[test]
+fn an_event_the_dashboard_does_not_know_is_a_note_never_dropped() {
+    let (mut p, _rx) = pane();
+    submit(&mut p, "plan it");
+    session_event(&mut p, "turn-1");
+    event(&mut p, "turn-1", "plan_updated", json!({"steps": 2}));
+    assert!(p.transcript.cells().any(|c| *c == Cell::Note("event plan_updated: {\"steps\":2}".into())));
+    assert!(p.is_working(), "an unknown event does not end the turn");
+}
+
+#[test]
+fn a_known_event_that_does_not_fit_is_an_error_cell() {
+    let (mut p, _rx) = pane();
+    submit(&mut p, "hi");
+    event(&mut p, "turn-1", "token", json!({"txt": "x"}));
+    assert!(p.transcript.cells().any(|c| matches!(c, Cell::Error { code, message, .. }
+        if code == "BAD_EVENT" && message.starts_with("the chat stream sent a `token` event this dashboard cannot read"))));
 }
 
 #[test]
@@ -364,7 +388,7 @@ fn esc_asks_the_server_to_interrupt_the_session() {
     );
     respond(&mut p, "interrupt:turn-1", Ok(json!({"interrupted": true})));
     assert!(p.is_working(), "the stream ends the turn with its done");
-    event(&mut p, "turn-1", "done", json!({"reply": "", "finish": "interrupted"}));
+    event(&mut p, "turn-1", "done", json!({"session_id": "3f2a9c1e-77aa", "reply": "", "finish": "interrupted"}));
     assert!(!p.is_working());
     assert!(p.transcript.cells().any(|c| *c == Cell::Note("turn interrupted".into())));
 }
