@@ -1,10 +1,13 @@
-//! The replay log of a turn: every step recorded through `replay::record`, delivered by the
-//! engine's durable queue (at-least-once; the replay worker keeps one event per sequence).
+//! The replay log of a turn: every step recorded through `replay::record_many`, delivered by
+//! the engine's durable queue (at-least-once; the replay worker keeps one event per sequence).
 //!
 //! Sequence numbers are `turn × 100 000 + step`, so events of later turns sort after earlier
 //! ones without asking anyone for a counter, and a redelivered event has the same key.
-//! Recording does not wait for each acknowledgement (the steps would pay a round trip each);
-//! [`Recorder::flush`] waits for all of them before the turn answers.
+//! Steps go out in batches, one durable job each, before every step in [`SEND_BEFORE`] leaves
+//! (an LLM call is slow, a tool call has effects: a turn cut short there still has its record
+//! up to that point) and when the turn ends; that is two jobs for a plain turn instead of five.
+//! Recording does not wait for each acknowledgement; [`Recorder::flush`] waits for all of them
+//! before the turn answers.
 
 use std::time::Instant;
 
@@ -16,6 +19,9 @@ use crate::turn::{Bus, EnqueueAck};
 /// The queue replay records travel through (declared by every agentos engine config).
 pub const QUEUE: &str = "default";
 
+/// The steps whose recording sends what is buffered, themselves included.
+pub const SEND_BEFORE: &[&str] = &["llm_request", "tool_call"];
+
 /// Room for the steps of one turn in the sequence space.
 const STEPS_PER_TURN: u64 = 100_000;
 
@@ -25,6 +31,8 @@ pub struct Recorder {
     turn_id: String,
     trace_id: Option<String>,
     next_seq: u64,
+    /// Steps not sent yet.
+    buffered: Vec<Value>,
     pending: Vec<EnqueueAck>,
 }
 
@@ -36,6 +44,7 @@ impl Recorder {
             turn_id: turn_id.to_string(),
             trace_id,
             next_seq: turn.max(1) * STEPS_PER_TURN,
+            buffered: Vec::new(),
             pending: Vec::new(),
         }
     }
@@ -50,8 +59,9 @@ impl Recorder {
         self.trace_id.as_deref()
     }
 
-    /// Records one step of `kind`; `started` gives its duration when it took time. The
-    /// delivery starts now; [`Recorder::flush`] waits for it.
+    /// Records one step of `kind`; `started` gives its duration when it took time. It goes out
+    /// with the next batch (at once for a step in [`SEND_BEFORE`]); [`Recorder::flush`] sends
+    /// the rest and waits for every batch.
     pub fn record<B: Bus>(&mut self, bus: &B, kind: &str, data: Value, started: Option<Instant>) {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -65,11 +75,24 @@ impl Recorder {
             "trace_id": self.trace_id,
             "data": data,
         });
-        self.pending.push(bus.enqueue("replay::record", event, QUEUE));
+        self.buffered.push(event);
+        if SEND_BEFORE.contains(&kind) {
+            self.send(bus);
+        }
+    }
+
+    /// Sends the buffered steps as one durable job; the delivery starts now.
+    fn send<B: Bus>(&mut self, bus: &B) {
+        if self.buffered.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut self.buffered);
+        self.pending.push(bus.enqueue("replay::record_many", json!({ "events": events }), QUEUE));
     }
 
     /// Waits until the engine has stored every step recorded so far; the first failure wins.
-    pub async fn flush(&mut self) -> Result<(), WorkerError> {
+    pub async fn flush<B: Bus>(&mut self, bus: &B) -> Result<(), WorkerError> {
+        self.send(bus);
         let mut first = Ok(());
         for ack in self.pending.drain(..) {
             if let Err(e) = ack.await

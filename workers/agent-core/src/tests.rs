@@ -32,8 +32,10 @@ struct FakeBus {
     waits: Mutex<VecDeque<Value>>,
     /// An `approval::wait` with nothing scripted waits for ever (nobody decides) instead of failing.
     wait_hangs: bool,
-    /// Everything enqueued (the replay log).
+    /// Everything enqueued (the replay log), a batch of steps as its steps.
     enqueued: Mutex<Vec<(String, Value)>>,
+    /// The function of every durable job, one per enqueue.
+    jobs: Mutex<Vec<String>>,
     /// Every `session::set_state`.
     states: Mutex<Vec<String>>,
     turns: Mutex<HashMap<String, u64>>,
@@ -54,6 +56,7 @@ impl FakeBus {
             waits: Mutex::new(VecDeque::new()),
             wait_hangs: false,
             enqueued: Mutex::new(Vec::new()),
+            jobs: Mutex::new(Vec::new()),
             states: Mutex::new(Vec::new()),
             turns: Mutex::new(HashMap::new()),
         }
@@ -175,7 +178,15 @@ impl Bus for FakeBus {
     }
 
     fn enqueue(&self, function_id: &str, input: Value, _queue: &str) -> crate::turn::EnqueueAck {
-        self.enqueued.lock().unwrap().push((function_id.to_string(), input));
+        self.jobs.lock().unwrap().push(function_id.to_string());
+        let mut enqueued = self.enqueued.lock().unwrap();
+        // A batch of replay steps lands in the log step by step, as the replay worker keeps it.
+        match (function_id, input["events"].as_array()) {
+            ("replay::record_many", Some(events)) => {
+                enqueued.extend(events.iter().map(|e| ("replay::record".to_string(), e.clone())));
+            }
+            _ => enqueued.push((function_id.to_string(), input)),
+        }
         Box::pin(std::future::ready(Ok(())))
     }
 
@@ -404,6 +415,21 @@ async fn a_failed_llm_call_is_an_error_event_and_nothing_is_saved() {
     assert!(bus.state.lock().unwrap().is_empty());
     assert_eq!(bus.states(), ["failed"]);
     assert_eq!(bus.replay_kinds(), ["user_message", "context_built", "llm_request", "error"]);
+}
+
+#[tokio::test]
+async fn a_turns_steps_go_out_in_batches_before_each_llm_and_tool_call_and_at_the_end() {
+    let plain = FakeBus::new(&[]).answer(text("hi"));
+    chat(&plain, &mut NoEvents, &Settings::default(), ask("hello"), None).await.unwrap();
+    // user_message, context_built, llm_request | llm_response, turn_done
+    assert_eq!(*plain.jobs.lock().unwrap(), ["replay::record_many"; 2]);
+    let tool = FakeBus::new(&["code::read_file"])
+        .tool("code::read_file", |_| Ok(json!({"content": "x"})))
+        .answer(calls(&[("c1", "code__read_file", json!({"path": "a"}))]))
+        .answer(text("done"));
+    chat(&tool, &mut NoEvents, &Settings::default(), ask("read a"), None).await.unwrap();
+    // … llm_request | llm_response, tool_call | tool_result, llm_request | llm_response, turn_done
+    assert_eq!(*tool.jobs.lock().unwrap(), ["replay::record_many"; 4]);
 }
 
 #[tokio::test]

@@ -260,7 +260,7 @@ pub async fn chat_supervised<B: Bus, E: Events>(
     };
     // Every recorded step must have reached the engine's queue before the turn answers.
     if let (Some((rec, _)), Ok(_)) = (recorder.as_mut(), &result)
-        && let Err(e) = rec.flush().await
+        && let Err(e) = rec.flush(bus).await
     {
         result = Err(e);
     }
@@ -275,7 +275,7 @@ pub async fn chat_supervised<B: Bus, E: Events>(
             // its replay log; failures to do so are logged (the turn already failed).
             if let Some((rec, session_id)) = recorder.as_mut() {
                 rec.record(bus, "error", json!(ErrorInfo::from(e)), None);
-                if let Err(r) = rec.flush().await {
+                if let Err(r) = rec.flush(bus).await {
                     tracing::warn!("could not record the turn's error: {r}");
                 }
                 set_state(bus, session_id, "failed", Some(e)).await;

@@ -173,6 +173,21 @@ impl From<RecordEvent> for Event {
     }
 }
 
+/// `replay::record_many`: several steps at once (a turn sends its steps in a few batches).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordMany {
+    /// The steps, each as `replay::record` takes it.
+    pub events: Vec<RecordEvent>,
+}
+
+/// What `replay::record_many` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedMany {
+    /// How many steps were new (the others were recorded before).
+    pub recorded: usize,
+}
+
 /// What `replay::record` answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recorded {
@@ -350,13 +365,24 @@ impl<S: ReplayStore> Replay<S> {
 
     /// `replay::record`: stores the step unless `(session_id, seq)` is recorded already.
     pub async fn record(&self, req: RecordEvent) -> Result<Recorded, ReplayError> {
-        check_session(&req.session_id)?;
-        check_kind(&req.kind)?;
-        check_tag("turn_id", req.turn_id.as_deref())?;
-        check_tag("trace_id", req.trace_id.as_deref())?;
-        kinds::validate(&req.kind, &req.data)
-            .map_err(|problem| ReplayError::InvalidData { kind: req.kind.clone(), problem })?;
-        let event = Event::from(req);
+        check_event(&req)?;
+        self.store_checked(Event::from(req)).await
+    }
+
+    /// `replay::record_many`: every step checked first (one bad step records none), then each
+    /// stored as `replay::record` would, so a batch delivered twice records nothing twice.
+    pub async fn record_many(&self, req: RecordMany) -> Result<RecordedMany, ReplayError> {
+        for event in &req.events {
+            check_event(event)?;
+        }
+        let mut recorded = 0;
+        for event in req.events {
+            recorded += usize::from(self.store_checked(Event::from(event)).await?.recorded);
+        }
+        Ok(RecordedMany { recorded })
+    }
+
+    async fn store_checked(&self, event: Event) -> Result<Recorded, ReplayError> {
         let _one_at_a_time = self.stripes[stripe(&event.session_id)].lock().await;
         if let Some(existing) = self.store.get_event(&event.session_id, &event.key()).await? {
             if existing != event {
@@ -513,6 +539,16 @@ impl<S: ReplayStore> Replay<S> {
 }
 
 /// The lock stripe of `session_id` (FNV-1a: stable and cheap).
+/// Whether a step may be recorded: its session, kind, tags and data.
+fn check_event(req: &RecordEvent) -> Result<(), ReplayError> {
+    check_session(&req.session_id)?;
+    check_kind(&req.kind)?;
+    check_tag("turn_id", req.turn_id.as_deref())?;
+    check_tag("trace_id", req.trace_id.as_deref())?;
+    kinds::validate(&req.kind, &req.data)
+        .map_err(|problem| ReplayError::InvalidData { kind: req.kind.clone(), problem })
+}
+
 fn stripe(session_id: &str) -> usize {
     let hash =
         session_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::retention::{ReplaySettings, SessionAge};
 use crate::{
-    Event, GetEvents, INDEX_SCOPE, ListTraces, RecordEvent, Replay, ReplayError, ReplayStore, SCOPE_PREFIX,
+    Event, GetEvents, INDEX_SCOPE, ListTraces, RecordEvent, RecordMany, Replay, ReplayError, ReplayStore, SCOPE_PREFIX,
     SearchEvents, SessionRef, TraceRef, scope,
 };
 
@@ -53,6 +53,11 @@ pub fn worker() -> Worker<Service, ReplayError> {
         "replay::record",
         "Records one step of a session, once per (session_id, seq): {session_id, seq, kind, at_ms, duration_ms?, turn_id?, trace_id?, data} -> {recorded}.",
         |r: Service, req: RecordEvent| async move { r.record(req).await },
+    )
+    .function(
+        "replay::record_many",
+        "Records several steps, each once per (session_id, seq); one invalid step records none: {events: [step]} -> {recorded}.",
+        |r: Service, req: RecordMany| async move { r.record_many(req).await },
     )
     .function(
         "replay::get",

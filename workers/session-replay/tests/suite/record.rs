@@ -1,7 +1,7 @@
 //! `replay::record` and what reads it back: idempotency, order, summary totals, search.
 
 use agentos_kit::call;
-use agentos_worker_session_replay::{EventPage, GetEvents, RecordEvent, Summary};
+use agentos_worker_session_replay::{EventPage, GetEvents, RecordEvent, RecordMany, RecordedMany, Summary};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
@@ -29,6 +29,33 @@ async fn the_same_seq_recorded_twice_is_one_event_and_the_second_answers_false()
             .unwrap_err();
     assert_eq!(bad.code, "INVALID_INPUT");
     assert!(bad.message.contains("missing field `provider`"), "{}", bad.message);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_batch_is_recorded_step_by_step_once_and_one_bad_step_records_none_of_it() {
+    let stack = stack().await;
+    let client = stack.client();
+    let batch = |steps: Vec<RecordEvent>| RecordMany { events: steps };
+    let first = vec![
+        step("s1", 1, "user_message", "t1", json!({"text": "hello"})),
+        step("s1", 2, "context_built", "t1", json!({"messages": 1, "estimated_tokens": 8, "compacted": false})),
+    ];
+    let answer: RecordedMany = call(&client, "replay::record_many", &batch(first.clone()), T).await.unwrap();
+    assert_eq!(answer.recorded, 2);
+    // Delivered again, with one more step: only the new one is written.
+    let mut again = first;
+    again.push(step("s1", 3, "user_message", "t2", json!({"text": "more"})));
+    let answer: RecordedMany = call(&client, "replay::record_many", &batch(again), T).await.unwrap();
+    assert_eq!(answer.recorded, 1);
+    let bad = vec![
+        step("s1", 4, "user_message", "t3", json!({"text": "fine"})),
+        step("s1", 5, "llm_response", "t3", json!({"model": "m"})),
+    ];
+    let err = call::<_, Value>(&client, "replay::record_many", &batch(bad), T).await.unwrap_err();
+    assert_eq!(err.code, "INVALID_INPUT");
+    let (_, page) = get(&stack, "/v1/sessions/s1/events").await;
+    assert_eq!(seqs(&page), vec![1, 2, 3], "nothing of the bad batch was recorded");
     stack.stop().await;
 }
 
