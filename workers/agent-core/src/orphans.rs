@@ -26,7 +26,7 @@ use crate::turn::{Bus, QUICK, call_as};
 
 /// The code a turn fails with when the work under it was lost (stored as the session's
 /// `last_error`).
-pub const TURN_INTERRUPTED: &str = "TURN_INTERRUPTED";
+pub use agentos_kit::codes::TURN_INTERRUPTED;
 
 /// Why the turns running when agent-core stopped are gone.
 pub const AGENT_CORE_RESTARTED: &str =

@@ -13,7 +13,7 @@ use serde::Deserialize;
 pub const DEFAULT_ALLOW: &[&str] = &["code::read_file", "code::list", "code::search"];
 
 /// The code of a chat message over `[agent] max_message_bytes` (HTTP 413).
-pub const MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
+pub use agentos_kit::codes::MESSAGE_TOO_LARGE;
 
 /// The default `[agent] max_message_bytes`: 256 KiB is some 60 000 tokens of prose, more than a
 /// person types or pastes into a chat, and far below what would fill engine state when stored

@@ -8,7 +8,7 @@
 use agentos_kit::{ErrorCode, WorkerError, codes};
 
 /// The code of [`ContextError::TooLarge`].
-pub const CONTEXT_TOO_LARGE: &str = "CONTEXT_TOO_LARGE";
+pub use agentos_kit::codes::CONTEXT_TOO_LARGE;
 
 /// Why a context operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use agentos_kit::{ErrorCode, codes};
 
 /// The code of [`EmbeddingError::ModelMissing`].
-pub const MODEL_MISSING: &str = "MODEL_MISSING";
+pub use agentos_kit::codes::MODEL_MISSING;
 
 /// The code of [`EmbeddingError::ModelInvalid`].
 pub const MODEL_INVALID: &str = "MODEL_INVALID";

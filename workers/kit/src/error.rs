@@ -7,35 +7,10 @@
 
 use iii_sdk::IIIError;
 
-/// Stable error codes shared by every worker. HTTP statuses for them are in
-/// [`crate::http::status_for`].
+/// Stable error codes shared by every worker: the contract's ([`agentos_protocol::error::codes`]);
+/// HTTP statuses for them are [`crate::http::status_for`].
 pub mod codes {
-    /// The request did not have the expected shape (HTTP 400).
-    pub const INVALID_INPUT: &str = "INVALID_INPUT";
-    /// The request was well-formed but not acceptable (HTTP 400).
-    pub const BAD_REQUEST: &str = "BAD_REQUEST";
-    /// No or a wrong API key (HTTP 401).
-    pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
-    /// The caller may not do this (HTTP 403).
-    pub const FORBIDDEN: &str = "FORBIDDEN";
-    /// The named thing does not exist (HTTP 404).
-    pub const NOT_FOUND: &str = "NOT_FOUND";
-    /// The thing exists already or changed underneath (HTTP 409).
-    pub const CONFLICT: &str = "CONFLICT";
-    /// Too many requests; retry later (HTTP 429).
-    pub const RATE_LIMITED: &str = "RATE_LIMITED";
-    /// A called function did not answer in time (HTTP 504).
-    pub const TIMEOUT: &str = "TIMEOUT";
-    /// The engine is not reachable from this worker (HTTP 503).
-    pub const ENGINE_UNAVAILABLE: &str = "ENGINE_UNAVAILABLE";
-    /// A called function answered with a value of the wrong shape (HTTP 500).
-    pub const BAD_RESPONSE: &str = "BAD_RESPONSE";
-    /// A stored value no longer matches the type that reads it (HTTP 500). Never reset silently.
-    pub const BAD_STATE: &str = "BAD_STATE";
-    /// A bug or an unexpected failure inside the worker (HTTP 500).
-    pub const INTERNAL: &str = "INTERNAL";
-    /// A channel could not be opened, written or read (HTTP 502).
-    pub const CHANNEL_FAILED: &str = "CHANNEL_FAILED";
+    pub use agentos_protocol::error::codes::*;
 }
 
 /// The prefix iii-sdk 0.11.6 puts before a handler's error text (`IIIError::Handler`).

@@ -161,27 +161,10 @@ impl From<WorkerError> for HttpResponse {
     }
 }
 
-/// The HTTP status for a stable error code. Unknown codes are 500: a code nobody mapped is a
-/// server-side surprise.
+/// The HTTP status for a stable error code: the contract's table
+/// ([`agentos_protocol::error::status_for`]); unknown codes are 500.
 pub fn status_for(code: &str) -> u16 {
-    match code {
-        codes::INVALID_INPUT | codes::BAD_REQUEST => 400,
-        codes::UNAUTHORIZED => 401,
-        codes::FORBIDDEN => 403,
-        codes::NOT_FOUND => 404,
-        codes::CONFLICT => 409,
-        codes::RATE_LIMITED => 429,
-        // The engine's codes for "the function's worker is not there (any more)": the service
-        // behind the route is unavailable, which a client may retry.
-        codes::ENGINE_UNAVAILABLE | "function_not_found" | "invocation_stopped" => 503,
-        // The LLM behind a chat turn: a provider that failed after retries is a bad gateway;
-        // none configured means the service is not available until someone configures one;
-        // likewise a local model that is not installed yet.
-        codes::CHANNEL_FAILED | "PROVIDER_ERROR" => 502,
-        "NO_PROVIDER" | "MODEL_MISSING" => 503,
-        codes::TIMEOUT => 504,
-        _ => 500,
-    }
+    agentos_protocol::error::status_for(code)
 }
 
 /// Whether a route needs the API key: all but `GET /v1/health`.

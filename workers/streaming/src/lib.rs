@@ -23,17 +23,7 @@ use agentos_protocol::error::ErrorInfo;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// The code of a turn whose worker is not there (any more): retry once it is back (HTTP 503).
-pub const WORKER_UNAVAILABLE: &str = "WORKER_UNAVAILABLE";
-
-/// agent-core's code for a message over `[agent] max_message_bytes` (HTTP 413).
-pub const MESSAGE_TOO_LARGE: &str = "MESSAGE_TOO_LARGE";
-
-/// context-manager's code for a conversation that cannot fit the model's window (HTTP 413).
-pub const CONTEXT_TOO_LARGE: &str = "CONTEXT_TOO_LARGE";
-
-/// agent-core's code for a turn cut short by a restart under it (HTTP 503: send it again).
-pub const TURN_INTERRUPTED: &str = "TURN_INTERRUPTED";
+pub use agentos_kit::codes::{CONTEXT_TOO_LARGE, MESSAGE_TOO_LARGE, TURN_INTERRUPTED, WORKER_UNAVAILABLE};
 
 /// The error a client reads for a failed `agent::chat` call: the engine's codes for a vanished
 /// or absent agent-core become [`WORKER_UNAVAILABLE`] with a message naming it; every other
@@ -52,14 +42,10 @@ pub fn turn_error(e: WorkerError) -> WorkerError {
     }
 }
 
-/// The HTTP status of a chat turn's error code: 413 for input too large, 503 for a turn whose
-/// worker went away, else the kit's table.
+/// The HTTP status of a chat turn's error code: the contract's (413 for input too large, 503
+/// for a turn whose worker went away, …).
 pub fn chat_status(code: &str) -> u16 {
-    match code {
-        MESSAGE_TOO_LARGE | CONTEXT_TOO_LARGE => 413,
-        WORKER_UNAVAILABLE | TURN_INTERRUPTED => 503,
-        other => agentos_kit::http::status_for(other),
-    }
+    agentos_kit::http::status_for(code)
 }
 
 /// The `{code, message}` of an `error` event as an error.
