@@ -15,14 +15,17 @@
 //!   whose turn is gone (`409 TURN_GONE`) as `turn gone: …` with the server's message; other
 //!   errors come from the server as `CODE: message` with their fix.
 
+use agentos_protocol::approval::{
+    self, Classification, ClassifyRequest, DecideBody, Deleted, Listing, Remembered, Request, Verdict,
+};
 use clap::{Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
 use agentos_supervisor::Home;
 
-use crate::client::{Client, segment};
+use crate::client::{Client, read, segment};
 use crate::status::block_on;
-use crate::table::{fields, table, text, time_ms};
+use crate::table::{fields, table, text, utc_minute};
 
 /// The routes `agentos approvals` (and `doctor`) call.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -61,12 +64,12 @@ pub enum Scope {
     Always,
 }
 
-impl Scope {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Once => "once",
-            Self::Session => "session",
-            Self::Always => "always",
+impl From<Scope> for approval::Scope {
+    fn from(scope: Scope) -> Self {
+        match scope {
+            Scope::Once => Self::Once,
+            Scope::Session => Self::Session,
+            Scope::Always => Self::Always,
         }
     }
 }
@@ -146,34 +149,36 @@ pub fn run(args: ApprovalsArgs) -> anyhow::Result<()> {
             if args.json {
                 return print_json(&body);
             }
-            print!("{}", list_table(&body, agentos_kit::clock::now_ms(), args.all));
+            let listing: Listing = read("GET /v1/approvals", body)?;
+            print!("{}", list_table(&listing, agentos_kit::clock::now_ms(), args.all));
         }
         Some(ApprovalsCommand::Approve { id, scope, note, json }) => {
-            let body = decide_body("approve", scope, note);
+            let body = decide_body(Verdict::Approve, scope, note);
             let decided = block_on(client.post(&format!("/v1/approvals/{}", segment(&id)), &body)).map_err(conflict)?;
             if json {
                 return print_json(&decided);
             }
-            println!("{}", decided_line(&decided));
+            println!("{}", decided_line(&read("POST /v1/approvals/:id", decided)?));
         }
         Some(ApprovalsCommand::Deny { id, note, json }) => {
-            let body = decide_body("deny", Scope::Once, note);
+            let body = decide_body(Verdict::Deny, Scope::Once, note);
             let decided = block_on(client.post(&format!("/v1/approvals/{}", segment(&id)), &body)).map_err(conflict)?;
             if json {
                 return print_json(&decided);
             }
-            println!("{}", decided_line(&decided));
+            println!("{}", decided_line(&read("POST /v1/approvals/:id", decided)?));
         }
         Some(ApprovalsCommand::Rules { json }) => {
             let body = block_on(client.get("/v1/approvals/rules"))?;
             if json {
                 return print_json(&body);
             }
-            print!("{}", rules_tables(&body));
+            print!("{}", rules_tables(&read("GET /v1/approvals/rules", body)?));
         }
         Some(ApprovalsCommand::Forget { rule_id }) => {
             let body = block_on(client.delete(&format!("/v1/approvals/rules/{}", segment(&rule_id))))?;
-            println!("forgot {}", text(&body, "deleted"));
+            let deleted: Deleted = read("DELETE /v1/approvals/rules/:id", body)?;
+            println!("forgot {}", deleted.deleted);
         }
     }
     Ok(())
@@ -187,11 +192,11 @@ pub fn run_policy(command: PolicyCommand) -> anyhow::Result<()> {
     };
     let body = explain_body(&function, arguments.as_deref(), hand)?;
     let client = connect()?;
-    let answer = block_on(client.post("/v1/policy/explain", &body))?;
+    let answer = block_on(client.post("/v1/policy/explain", &json!(body)))?;
     if json {
         return print_json(&answer);
     }
-    print!("{}", explanation(&answer));
+    print!("{}", explanation(&read("POST /v1/policy/explain", answer)?));
     Ok(())
 }
 
@@ -206,14 +211,13 @@ fn print_json(value: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The body of `POST /v1/approvals/:id` the CLI sends.
-fn decide_body(decision: &str, scope: Scope, note: Option<String>) -> Value {
-    let mut body = json!({"decision": decision, "via": "cli"});
-    if scope != Scope::Once {
-        body["scope"] = json!(scope.as_str());
-    }
-    if let Some(note) = note {
-        body["note"] = json!(note);
+/// The body of `POST /v1/approvals/:id` the CLI sends: only what was given, and `via: cli`.
+fn decide_body(decision: Verdict, scope: Scope, note: Option<String>) -> Value {
+    let body = DecideBody { decision, scope: scope.into(), note, via: Some(approval::Via::Cli) };
+    let mut body = json!(body);
+    // The worker reads a missing scope as `once`: the CLI names it only when it is more.
+    if let (Scope::Once, Some(fields)) = (scope, body.as_object_mut()) {
+        fields.remove("scope");
     }
     body
 }
@@ -235,7 +239,7 @@ fn conflict(e: anyhow::Error) -> anyhow::Error {
 }
 
 /// The body of `POST /v1/policy/explain`; the arguments must be a JSON object.
-fn explain_body(function: &str, arguments: Option<&str>, hand: Option<String>) -> anyhow::Result<Value> {
+fn explain_body(function: &str, arguments: Option<&str>, hand: Option<String>) -> anyhow::Result<ClassifyRequest> {
     let arguments: Value = match arguments {
         None => json!({}),
         Some(text) => serde_json::from_str(text).map_err(|e| {
@@ -249,29 +253,25 @@ fn explain_body(function: &str, arguments: Option<&str>, hand: Option<String>) -
             "the arguments must be a JSON object, not {arguments}; fix: name each argument, for example '{{\"path\": \"README.md\"}}'"
         ));
     }
-    let mut body = json!({"function_id": function, "arguments": arguments});
-    if let Some(hand) = hand {
-        body["hand"] = json!(hand);
-    }
-    Ok(body)
+    Ok(ClassifyRequest { function_id: function.to_string(), arguments, hand, ..ClassifyRequest::default() })
 }
 
 /// The `approvals` table at `now_ms`; a line saying there are none when the list is empty.
-fn list_table(body: &Value, now_ms: u64, all: bool) -> String {
-    let approvals = body["approvals"].as_array().map(Vec::as_slice).unwrap_or_default();
-    if approvals.is_empty() {
+fn list_table(listing: &Listing, now_ms: u64, all: bool) -> String {
+    if listing.approvals.is_empty() {
         return if all { "no approval requests\n".into() } else { "no pending approvals\n".into() };
     }
-    let rows: Vec<Vec<String>> = approvals
+    let rows: Vec<Vec<String>> = listing
+        .approvals
         .iter()
         .map(|r| {
             vec![
-                text(r, "id"),
-                age(now_ms, r["created_ms"].as_u64()),
-                text(r, "session_id"),
-                text(r, "function_id"),
-                args_summary(&text(r, "function_id"), &r["arguments"]),
-                format!("{}/{}", text(r, "tier"), text(&r["rule"], "id")),
+                r.id.clone(),
+                age(now_ms, Some(r.created_ms)),
+                r.session_id.clone(),
+                r.function_id.clone(),
+                args_summary(&r.function_id, &r.arguments),
+                format!("{}/{}", r.tier.as_str(), r.rule.id),
                 status(r),
             ]
         })
@@ -280,16 +280,13 @@ fn list_table(body: &Value, now_ms: u64, all: bool) -> String {
 }
 
 /// `pending`, or the decision with how it came: `approved (session, cli)`, `denied (timeout)`.
-fn status(r: &Value) -> String {
-    let d = &r["decision"];
-    if !d.is_object() {
-        return text(r, "status");
-    }
-    let scope = match text(d, "scope").as_str() {
-        "" | "once" => String::new(),
-        other => format!("{other}, "),
+fn status(r: &Request) -> String {
+    let Some(d) = &r.decision else { return r.status.as_str().to_string() };
+    let scope = match d.scope {
+        approval::Scope::Once => String::new(),
+        other => format!("{}, ", other.as_str()),
     };
-    format!("{} ({scope}{})", text(r, "status"), text(&d["by"], "via"))
+    format!("{} ({scope}{})", r.status.as_str(), d.by.via.as_str())
 }
 
 /// How long ago `created_ms` was: `42s`, `5m`, `3h`, `2d`.
@@ -324,25 +321,22 @@ fn args_summary(function_id: &str, arguments: &Value) -> String {
 }
 
 /// `approved apr-x (scope session)`, plus how to forget an `always` rule.
-fn decided_line(r: &Value) -> String {
-    let d = &r["decision"];
-    let id = text(r, "id");
-    match text(d, "decision").as_str() {
-        "approve" => {
-            let line = format!("approved {id} (scope {}): {}", text(d, "scope"), text(r, "function_id"));
-            match d["rule_id"].as_str() {
+fn decided_line(r: &Request) -> String {
+    match &r.decision {
+        Some(d) if d.decision == Verdict::Approve => {
+            let line = format!("approved {} (scope {}): {}", r.id, d.scope.as_str(), r.function_id);
+            match &d.rule_id {
                 Some(rule) => format!("{line}; remembered as {rule} (`agentos approvals forget {rule}` removes it)"),
                 None => line,
             }
         }
-        _ => format!("denied {id}: {}", text(r, "function_id")),
+        _ => format!("denied {}: {}", r.id, r.function_id),
     }
 }
 
 /// The `approvals rules` tables: remembered rules, then session grants.
-fn rules_tables(body: &Value) -> String {
-    let rules = body["rules"].as_array().map(Vec::as_slice).unwrap_or_default();
-    let grants = body["grants"].as_array().map(Vec::as_slice).unwrap_or_default();
+fn rules_tables(remembered: &Remembered) -> String {
+    let (rules, grants) = (&remembered.rules, &remembered.grants);
     if rules.is_empty() && grants.is_empty() {
         return "no remembered approvals\n".into();
     }
@@ -351,15 +345,15 @@ fn rules_tables(body: &Value) -> String {
         let rows: Vec<Vec<String>> = rules
             .iter()
             .map(|r| {
-                let by = match text(&r["by"], "who").as_str() {
-                    "" => text(&r["by"], "via"),
-                    who => format!("{who} ({})", text(&r["by"], "via")),
+                let by = match r.by.who.as_deref().unwrap_or_default() {
+                    "" => r.by.via.as_str().to_string(),
+                    who => format!("{who} ({})", r.by.via.as_str()),
                 };
                 vec![
-                    text(r, "id"),
-                    text(r, "function_id"),
-                    args_summary(&text(r, "function_id"), &r["arguments"]),
-                    time_ms(&r["created_ms"]),
+                    r.id.clone(),
+                    r.function_id.clone(),
+                    args_summary(&r.function_id, &r.arguments),
+                    utc_minute(r.created_ms),
                     by,
                 ]
             })
@@ -372,11 +366,7 @@ fn rules_tables(body: &Value) -> String {
         }
         let rows: Vec<Vec<String>> = grants
             .iter()
-            .map(|g| {
-                let functions: Vec<&str> =
-                    g["functions"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-                vec![format!("grant:{}", text(g, "session_id")), functions.join(", "), time_ms(&g["updated_ms"])]
-            })
+            .map(|g| vec![format!("grant:{}", g.session_id), g.functions.join(", "), utc_minute(g.updated_ms)])
             .collect();
         out.push_str(&table(&["GRANT", "FUNCTIONS", "UPDATED"], &rows));
     }
@@ -384,16 +374,16 @@ fn rules_tables(body: &Value) -> String {
 }
 
 /// The `policy explain` fields.
-fn explanation(answer: &Value) -> String {
-    let rule = &answer["rule"];
-    let when = if rule["when"].is_null() { String::new() } else { rule["when"].to_string() };
+fn explanation(answer: &Classification) -> String {
+    let rule = &answer.rule;
+    let when = rule.when.as_ref().map(Value::to_string).unwrap_or_default();
     fields(&[
-        ("tier", text(answer, "tier")),
-        ("rule", text(rule, "id")),
-        ("source", text(rule, "source")),
-        ("function", text(rule, "function")),
+        ("tier", answer.tier.as_str().to_string()),
+        ("rule", rule.id.clone()),
+        ("source", rule.source.clone()),
+        ("function", rule.function.clone()),
         ("when", when),
-        ("reason", text(answer, "reason")),
+        ("reason", answer.reason.clone()),
     ])
 }
 
@@ -401,6 +391,11 @@ fn explanation(answer: &Value) -> String {
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
+
+    /// `value` read as the contract's type `T`, as the CLI reads the answer.
+    fn typed<T: serde::de::DeserializeOwned>(value: Value) -> T {
+        read("a test answer", value).unwrap()
+    }
 
     fn request(id: &str, created_ms: u64, function_id: &str, arguments: Value) -> Value {
         json!({"id": id, "status": "pending", "created_ms": created_ms, "expires_ms": created_ms + 300_000,
@@ -419,12 +414,12 @@ mod tests {
             done,
         ]});
         assert_eq!(
-            list_table(&body, 3_600_000, true),
+            list_table(&typed(body), 3_600_000, true),
             "ID     AGE  SESSION  FUNCTION           ARGS                                              TIER/RULE            STATUS\n\
              apr-1  10s  s1       code::run_command  cargo publish --allow-dirty --no-verify --regis…  ask/builtin:command  pending\n\
              apr-2  1h   s1       code::write_file   src/lib.rs                                        ask/builtin:command  approved (session, cli)\n"
         );
-        assert_eq!(list_table(&json!({"approvals": []}), 0, false), "no pending approvals\n");
+        assert_eq!(list_table(&typed(json!({"approvals": []})), 0, false), "no pending approvals\n");
     }
 
     #[test]
@@ -439,9 +434,9 @@ mod tests {
 
     #[test]
     fn a_decision_sends_only_what_was_given_and_says_via_cli() {
-        assert_eq!(decide_body("approve", Scope::Once, None), json!({"decision": "approve", "via": "cli"}));
+        assert_eq!(decide_body(Verdict::Approve, Scope::Once, None), json!({"decision": "approve", "via": "cli"}));
         assert_eq!(
-            decide_body("approve", Scope::Always, Some("fine".into())),
+            decide_body(Verdict::Approve, Scope::Always, Some("fine".into())),
             json!({"decision": "approve", "via": "cli", "scope": "always", "note": "fine"})
         );
     }
@@ -475,7 +470,7 @@ mod tests {
     #[test]
     fn explain_takes_a_json_object_and_names_the_fix_otherwise() {
         assert_eq!(
-            explain_body("code::list", None, Some("coder".into())).unwrap(),
+            json!(explain_body("code::list", None, Some("coder".into())).unwrap()),
             json!({"function_id": "code::list", "arguments": {}, "hand": "coder"})
         );
         let err = explain_body("x::y", Some("{program: ls}"), None).unwrap_err().to_string();
@@ -488,7 +483,7 @@ mod tests {
     fn the_explanation_names_tier_rule_conditions_and_reason() {
         let answer = json!({"tier": "auto", "rule": {"id": "config#1", "source": "config", "function": "code::run_command", "when": {"program": ["cargo"]}}, "reason": "builds"});
         assert_eq!(
-            explanation(&answer),
+            explanation(&typed(answer)),
             "tier      auto\nrule      config#1\nsource    config\nfunction  code::run_command\nwhen      {\"program\":[\"cargo\"]}\nreason    builds\n"
         );
     }
@@ -500,17 +495,19 @@ mod tests {
             "grants": [{"session_id": "s1", "functions": ["code::write_file", "code::apply_patch"], "updated_ms": 1_738_332_300_000_i64}]
         });
         assert_eq!(
-            rules_tables(&body),
+            rules_tables(&typed(body)),
             "RULE      FUNCTION           ARGS  CREATED               BY\n\
              always-1  code::run_command  make  2025-01-31 14:05 UTC  ana (http)\n\
              \n\
              GRANT     FUNCTIONS                            UPDATED\n\
              grant:s1  code::write_file, code::apply_patch  2025-01-31 14:05 UTC\n"
         );
-        assert_eq!(rules_tables(&json!({"rules": [], "grants": []})), "no remembered approvals\n");
-        let decided = json!({"id": "apr-1", "function_id": "code::run_command", "decision": {"decision": "approve", "scope": "always", "rule_id": "always-1"}});
+        assert_eq!(rules_tables(&typed(json!({"rules": [], "grants": []}))), "no remembered approvals\n");
+        let mut decided = request("apr-1", 0, "code::run_command", json!({"program": "make"}));
+        decided["status"] = json!("approved");
+        decided["decision"] = json!({"decision": "approve", "scope": "always", "rule_id": "always-1", "by": {"via": "cli"}, "decided_ms": 5});
         assert_eq!(
-            decided_line(&decided),
+            decided_line(&typed(decided)),
             "approved apr-1 (scope always): code::run_command; remembered as always-1 (`agentos approvals forget always-1` removes it)"
         );
     }

@@ -108,6 +108,16 @@ fn error_from_body(status: reqwest::StatusCode, body: &Value) -> anyhow::Error {
     anyhow!(describe_error(code, &message))
 }
 
+/// The answer of `what` (`GET /v1/approvals`) read as the contract's type `T`; an error says the
+/// CLI and the stack disagree and how to fix it.
+pub fn read<T: serde::de::DeserializeOwned>(what: &str, answer: Value) -> anyhow::Result<T> {
+    serde_json::from_value(answer).map_err(|e| {
+        anyhow!(
+            "the answer to {what} is not what this CLI reads ({e}); fix: use the same agentos version for the CLI and the stack (`agentos down`, then `agentos up`), or pass --json"
+        )
+    })
+}
+
 /// `CODE: message`, plus `; fix: …` when [`fix_for`] knows a remedy for `code`.
 pub fn describe_error(code: &str, message: &str) -> String {
     match fix_for(code) {

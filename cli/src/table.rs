@@ -61,6 +61,15 @@ pub fn time_ms(v: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// Unix milliseconds as `2025-01-31 14:05 UTC`; empty when out of range.
+pub fn utc_minute(ms: u64) -> String {
+    i64::try_from(ms)
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

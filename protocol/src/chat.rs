@@ -19,6 +19,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::approval::Request;
 use crate::error::ErrorInfo;
 
 /// The `finish` of a turn: how it ended.
@@ -308,9 +309,9 @@ pub enum ChatEvent {
     ToolResult(ToolResultEvent),
     /// `approval_requested`: the call waits for a person's decision (the request as filed); an
     /// `approval_decided` for the same request follows.
-    ApprovalRequested(Value),
+    ApprovalRequested(Box<Request>),
     /// `approval_decided`: the request, decided (or expired), answering `approval_requested`.
-    ApprovalDecided(Value),
+    ApprovalDecided(Box<Request>),
     /// `usage`: tokens and cost of the turn; sent just before `done`.
     Usage(TurnUsage),
     /// `done`: the turn's whole answer; the stream ends.
@@ -350,7 +351,7 @@ impl ChatEvent {
             Self::Token(d) => serde_json::to_value(d),
             Self::ToolCall(d) => serde_json::to_value(d),
             Self::ToolResult(d) => serde_json::to_value(d),
-            Self::ApprovalRequested(d) | Self::ApprovalDecided(d) => Ok(d.clone()),
+            Self::ApprovalRequested(d) | Self::ApprovalDecided(d) => serde_json::to_value(d),
             Self::Usage(d) => serde_json::to_value(d),
             Self::Done(d) => serde_json::to_value(d),
             Self::Error(d) => serde_json::to_value(d),
@@ -368,8 +369,8 @@ impl ChatEvent {
             "token" => Self::Token(serde_json::from_value(data)?),
             "tool_call" => Self::ToolCall(serde_json::from_value(data)?),
             "tool_result" => Self::ToolResult(serde_json::from_value(data)?),
-            "approval_requested" => Self::ApprovalRequested(data),
-            "approval_decided" => Self::ApprovalDecided(data),
+            "approval_requested" => Self::ApprovalRequested(Box::new(serde_json::from_value(data)?)),
+            "approval_decided" => Self::ApprovalDecided(Box::new(serde_json::from_value(data)?)),
             "usage" => Self::Usage(serde_json::from_value(data)?),
             "done" => Self::Done(Box::new(serde_json::from_value(data)?)),
             "error" => Self::Error(serde_json::from_value(data)?),

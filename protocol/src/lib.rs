@@ -9,8 +9,10 @@
 //! agentos' own processes, so producer and consumers share one type instead of `json!` on one
 //! side and field-by-field reading on the other:
 //! - [`chat`]: the chat request, a turn's events, its answer, the interrupt;
+//! - [`approval`]: tiers and rules, approval requests and decisions, remembered approvals;
 //! - [`error`]: `{code, message}` and the REST error body `{"error": {code, message}}`.
 
+pub mod approval;
 pub mod chat;
 pub mod error;
 pub mod url;

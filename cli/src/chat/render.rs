@@ -262,7 +262,15 @@ mod tests {
             }),
             ChatEvent::ToolResult(ok_result(json!("x".repeat(1229)), 3)),
             token("It is short."),
-            ChatEvent::ApprovalRequested(json!({"id": "apr-1", "function_id": "code::write_file"})),
+            ChatEvent::ApprovalRequested(Box::new(
+                serde_json::from_value(json!({
+                    "id": "apr-1", "status": "pending", "created_ms": 1, "expires_ms": 300_001, "session_id": "s1",
+                    "agent": null, "hand": "coder", "realm": null, "function_id": "code::write_file",
+                    "arguments": {"path": "a"}, "reason": null, "tier": "ask",
+                    "rule": {"id": "builtin:workspace-write", "source": "builtin", "function": "code::write_file"},
+                }))
+                .unwrap(),
+            )),
             done(answer("Let me look.It is short.")),
         ];
         assert_eq!(

@@ -3,6 +3,7 @@
 //! line into its type and writes it back: the JSON must be the same value, so a renamed or
 //! retyped field fails here before it fails at run time.
 
+mod approval;
 mod chat;
 mod error;
 

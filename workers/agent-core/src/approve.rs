@@ -15,7 +15,9 @@
 use std::time::{Duration, Instant};
 
 use agentos_kit::WorkerError;
+use agentos_protocol::approval::Request;
 use agentos_protocol::chat::ChatEvent;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::interrupt::{self, Cancel};
@@ -140,7 +142,7 @@ async fn ask<B: Bus, E: Events>(
     let Some(id) = request["id"].as_str().map(str::to_string) else {
         return Gate::Denied("the approval worker answered without a request id".to_string());
     };
-    events.send(ChatEvent::ApprovalRequested(request.clone())).await;
+    events.send(approval_event("approval_requested", &request, ChatEvent::ApprovalRequested)).await;
     rec.record(
         bus,
         "approval_requested",
@@ -162,7 +164,7 @@ async fn ask<B: Bus, E: Events>(
     set_state(bus, &ctx.session_id, "active", None).await;
     let (gate, decision) = match decided {
         Ok(decided) => {
-            events.send(ChatEvent::ApprovalDecided(decided.clone())).await;
+            events.send(approval_event("approval_decided", &decided, ChatEvent::ApprovalDecided)).await;
             let decision = decided.get("decision").cloned().unwrap_or(Value::Null);
             (verdict(&decision), decision)
         }
@@ -189,6 +191,22 @@ async fn ask<B: Bus, E: Events>(
         Some(started),
     );
     gate
+}
+
+/// The `approval_requested` / `approval_decided` event for a request as the approval worker
+/// answered it. A request this build cannot read still goes out as it came, under its name (the
+/// watchers read it or show it), and the mismatch is logged.
+fn approval_event(name: &str, request: &Value, typed: fn(Box<Request>) -> ChatEvent) -> ChatEvent {
+    match Request::deserialize(request) {
+        Ok(request) => typed(Box::new(request)),
+        Err(e) => {
+            tracing::warn!(
+                event = name,
+                "the approval worker answered a request this agent-core cannot read ({e}); it is sent as it came"
+            );
+            ChatEvent::Unknown { event: name.to_string(), data: request.clone() }
+        }
+    }
 }
 
 /// Denies request `id` because its turn was interrupted; the request as decided, whoever

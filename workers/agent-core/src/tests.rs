@@ -10,6 +10,8 @@ use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use agentos_protocol::chat::ChatEvent;
+
 use crate::interrupt::{self, InterruptRequest, Interrupts};
 use crate::turn::{Bus, ChatRequest, Events, NoEvents, chat, chat_interruptible, chat_supervised};
 use crate::{Settings, agents};
@@ -99,6 +101,31 @@ impl FakeBus {
     }
 }
 
+/// The request the approval worker files for an `approval::request` `input`, as it answers it.
+fn filed(input: &Value) -> Value {
+    let now = agentos_kit::clock::now_ms();
+    json!({
+        "id": "ap1", "status": "pending", "created_ms": now, "expires_ms": now + 60_000,
+        "session_id": input["session_id"], "agent": input["agent"], "hand": input["hand"], "realm": input["realm"],
+        "function_id": input["function_id"], "arguments": input["arguments"], "reason": input["reason"],
+        "tier": input["tier"], "rule": input["rule"], "turn_id": input["turn_id"],
+    })
+}
+
+/// Request `ap1` for `code::write_file`, decided with `decision` (`{decision, scope, note?, by}`).
+fn decided(decision: Value) -> Value {
+    let mut request = filed(&json!({
+        "session_id": "s1", "agent": null, "hand": "coder", "realm": "default", "function_id": "code::write_file",
+        "arguments": {"path": "a", "content": "x"}, "reason": "writes need a person", "tier": "ask",
+        "rule": {"id": "r1", "source": "config", "function": "code::*"},
+    }));
+    let approved = decision["decision"] == "approve";
+    request["status"] = json!(if approved { "approved" } else { "denied" });
+    request["decision"] = decision;
+    request["decision"]["decided_ms"] = json!(agentos_kit::clock::now_ms());
+    request
+}
+
 /// The error code of a scripted LLM call that never answers ([`FakeBus::hang_after`]).
 const HANG: &str = "TEST_HANG";
 
@@ -143,9 +170,7 @@ impl Bus for FakeBus {
                 Ok(json!({}))
             }
             "approval::classify" if self.classify.is_some() => (self.classify.as_ref().unwrap())(&input),
-            "approval::request" if self.classify.is_some() => Ok(
-                json!({"id": "ap1", "status": "pending", "function_id": input["function_id"], "expires_ms": agentos_kit::clock::now_ms() + 60_000}),
-            ),
+            "approval::request" if self.classify.is_some() => Ok(filed(&input)),
             "approval::wait" if self.classify.is_some() => {
                 let next = self.waits.lock().unwrap().pop_front();
                 match next {
@@ -467,7 +492,9 @@ async fn every_step_of_a_turn_is_recorded_in_order_with_increasing_sequence_numb
 fn approving(bus: FakeBus, tier: &'static str) -> FakeBus {
     FakeBus {
         classify: Some(Box::new(move |_| {
-            Ok(json!({"tier": tier, "rule": {"id": "r1", "source": "config"}, "reason": "writes need a person"}))
+            Ok(
+                json!({"tier": tier, "rule": {"id": "r1", "source": "config", "function": "code::*"}, "reason": "writes need a person"}),
+            )
         })),
         ..bus
     }
@@ -483,7 +510,10 @@ async fn an_ask_call_waits_for_the_decision_and_runs_when_approved() {
         "ask",
     );
     bus.waits.lock().unwrap().push_back(json!({"id": "ap1", "status": "pending", "decision": null}));
-    bus.waits.lock().unwrap().push_back(json!({"id": "ap1", "decision": {"decision": "approve", "scope": "once"}}));
+    bus.waits
+        .lock()
+        .unwrap()
+        .push_back(decided(json!({"decision": "approve", "scope": "once", "by": {"who": "ana", "via": "http"}})));
     let mut recorder = Recorder::default();
     let answer = chat(&bus, &mut recorder, &Settings::default(), ask("write"), None).await.unwrap();
     assert!(answer.tool_calls[0].ok, "{answer:?}");
@@ -493,6 +523,12 @@ async fn an_ask_call_waits_for_the_decision_and_runs_when_approved() {
     let requested = names.iter().position(|n| *n == "approval_requested").unwrap();
     assert_eq!(names[requested + 1], "approval_decided");
     assert!(bus.replay_kinds().contains(&"approval_decided".to_string()));
+    // Both go out as the approval contract's request, as the approval worker answered it.
+    for (name, data) in &recorder.events[requested..requested + 2] {
+        let event = ChatEvent::from_parts(name, data.clone()).unwrap();
+        assert!(matches!(event, ChatEvent::ApprovalRequested(_) | ChatEvent::ApprovalDecided(_)), "{event:?}");
+        assert_eq!(event.data(), *data);
+    }
 }
 
 #[tokio::test]
@@ -504,9 +540,10 @@ async fn a_denied_call_gives_the_model_the_persons_note_and_a_deny_tier_never_as
             .answer(text("OK, I will not.")),
         "ask",
     );
-    bus.waits.lock().unwrap().push_back(
-        json!({"id": "ap1", "decision": {"decision": "deny", "note": "not on main", "by": {"via": "http"}}}),
-    );
+    bus.waits
+        .lock()
+        .unwrap()
+        .push_back(decided(json!({"decision": "deny", "scope": "once", "note": "not on main", "by": {"via": "http"}})));
     let answer = chat(&bus, &mut NoEvents, &Settings::default(), ask("write"), None).await.unwrap();
     assert_eq!(
         answer.tool_calls[0].blocked.as_deref(),
@@ -679,7 +716,7 @@ async fn an_interrupt_while_waiting_for_approval_denies_the_request_and_ends_the
             .tool("code::write_file", |_| panic!("must not run"))
             .tool("approval::decide", move |input| {
                 log.lock().unwrap().push(input.clone());
-                Ok(json!({"id": "ap1", "status": "denied", "decision": {"decision": "deny", "note": input["note"], "by": input["by"]}}))
+                Ok(decided(json!({"decision": "deny", "scope": "once", "note": input["note"], "by": input["by"]})))
             })
             .answer(calls(&[("c1", "code__write_file", json!({"path": "a", "content": "x"}))])),
         "ask",

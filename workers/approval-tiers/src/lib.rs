@@ -24,38 +24,17 @@ pub mod remembered;
 pub mod rules;
 pub mod settings;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
 pub use policy::{Classification, Context, MatchedRule, classify};
 pub use register::{Classifier, MANIFEST, register, run, worker};
-pub use remembered::{AlwaysRule, By, GRANTS_SCOPE, RULES_SCOPE, SessionGrant, Via, always_rule_id, canonical};
+pub use remembered::{
+    AlwaysRule, By, CoversCall, CoversFunction, GRANTS_SCOPE, RULES_SCOPE, SessionGrant, Via, always_rule_id, canonical,
+};
 pub use rules::{ArgCondition, Rule, Tier, When};
 pub use settings::ApprovalSettings;
 
 /// `approval::classify` (and the body of `POST /v1/policy/explain`): the call to judge and where
-/// it comes from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClassifyRequest {
-    /// The function the model wants to call.
-    pub function_id: String,
-    /// Its arguments (`{}` when left out).
-    #[serde(default)]
-    pub arguments: Value,
-    /// The hand the turn runs as: its `[[approval.rules]]` take part.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hand: Option<String>,
-    /// The session: its grants take part.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    /// The agent (informational: logged).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent: Option<String>,
-    /// The realm (informational: logged).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub realm: Option<String>,
-}
+/// it comes from (the approval contract).
+pub use agentos_protocol::approval::ClassifyRequest;
 
 #[cfg(test)]
 mod tests;

@@ -15,39 +15,16 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::builtin;
-use crate::remembered::{AlwaysRule, SessionGrant};
+use crate::remembered::{AlwaysRule, CoversCall, CoversFunction, SessionGrant};
 use crate::rules::{Rule, Tier};
 use crate::settings::ApprovalSettings;
 
-/// The rule that decided a classification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MatchedRule {
-    /// The rule's id: its own `id`, or `config#N` / `hand:<name>#N` (1-based), `builtin:…`,
-    /// `always-…`, `grant:<session>`, or `default`.
-    pub id: String,
-    /// `builtin`, `config`, `hand:<name>`, `session` or `always`.
-    pub source: String,
-    /// The function pattern the rule is written for.
-    pub function: String,
-    /// The rule's conditions on the arguments, when it has any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub when: Option<Value>,
-}
-
-/// What `approval::classify` answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Classification {
-    /// `auto`, `ask` or `deny`.
-    pub tier: Tier,
-    /// The rule that decided.
-    pub rule: MatchedRule,
-    /// Why, in words for the person approving (and the model, on a denial).
-    pub reason: String,
-}
+/// The rule that decided a classification, and what `approval::classify` answers (the approval
+/// contract).
+pub use agentos_protocol::approval::{Classification, MatchedRule};
 
 /// Everything besides the call that the decision depends on.
 #[derive(Debug, Clone, Copy)]

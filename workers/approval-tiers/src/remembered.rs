@@ -11,7 +11,6 @@
 //! - [`GRANTS_SCOPE`], key = session id: a [`SessionGrant`] lists the functions a person
 //!   approved for the rest of that session.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The state scope of `always` rules, keyed by rule id.
@@ -20,70 +19,31 @@ pub const RULES_SCOPE: &str = "approval:rules";
 /// The state scope of session grants, keyed by session id.
 pub const GRANTS_SCOPE: &str = "approval:grants";
 
-/// Where a decision came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Via {
-    /// The REST API (`POST /v1/approvals/:id`).
-    Http,
-    /// `agentos approvals approve|deny`.
-    Cli,
-    /// The dashboard's approval prompt.
-    Tui,
-    /// Nobody decided before the request expired.
-    Timeout,
+/// Who decided and through what, a remembered `always` rule and a session grant (the approval
+/// contract).
+pub use agentos_protocol::approval::{AlwaysRule, By, SessionGrant, Via};
+
+/// Whether an `always` rule approves a call.
+pub trait CoversCall {
+    /// Whether it approves a call of `function_id` with `arguments`: the same function and
+    /// canonically equal arguments.
+    fn covers(&self, function_id: &str, arguments: &Value) -> bool;
 }
 
-/// Who decided, and through what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct By {
-    /// The person, when known (the `x-agentos-user` header over HTTP).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub who: Option<String>,
-    /// The surface the decision came through.
-    pub via: Via,
-}
-
-/// A remembered `always` approval, stored at `approval:rules/<id>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AlwaysRule {
-    /// `always-<16 hex digits>` ([`always_rule_id`]).
-    pub id: String,
-    /// The function it approves.
-    pub function_id: String,
-    /// The exact arguments it approves, as canonical JSON (object keys sorted).
-    pub arguments: Value,
-    /// When it was made, in Unix milliseconds.
-    pub created_ms: u64,
-    /// Who made it.
-    pub by: By,
-    /// The request whose approval made it.
-    pub from_request: String,
-}
-
-impl AlwaysRule {
-    /// Whether this rule approves a call of `function_id` with `arguments`: the same function
-    /// and canonically equal arguments.
-    pub fn covers(&self, function_id: &str, arguments: &Value) -> bool {
+impl CoversCall for AlwaysRule {
+    fn covers(&self, function_id: &str, arguments: &Value) -> bool {
         self.function_id == function_id && canonical(&self.arguments) == canonical(arguments)
     }
 }
 
-/// The functions approved for the rest of one session, stored at `approval:grants/<session_id>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionGrant {
-    /// The session.
-    pub session_id: String,
-    /// The function ids approved for it, sorted.
-    pub functions: Vec<String>,
-    /// When a function was last added, in Unix milliseconds.
-    pub updated_ms: u64,
+/// Whether a session grant approves a function.
+pub trait CoversFunction {
+    /// Whether `function_id` is granted.
+    fn covers(&self, function_id: &str) -> bool;
 }
 
-impl SessionGrant {
-    /// Whether `function_id` is granted.
-    pub fn covers(&self, function_id: &str) -> bool {
+impl CoversFunction for SessionGrant {
+    fn covers(&self, function_id: &str) -> bool {
         self.functions.iter().any(|f| f == function_id)
     }
 }

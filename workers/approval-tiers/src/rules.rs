@@ -30,28 +30,8 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The tier of a tool call: what happens before it runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Tier {
-    /// It runs without asking anyone.
-    Auto,
-    /// A person approves or denies it first (`approval::request`).
-    Ask,
-    /// It never runs; the model is told why.
-    Deny,
-}
-
-impl Tier {
-    /// `auto`, `ask` or `deny`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Ask => "ask",
-            Self::Deny => "deny",
-        }
-    }
-}
+/// The tier of a tool call (the approval contract).
+pub use agentos_protocol::approval::Tier;
 
 /// One rule: the calls it covers (`function`, `when`) and their tier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

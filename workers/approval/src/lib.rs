@@ -52,139 +52,9 @@ pub const EVENTS_TOPIC: &str = "agentos.events";
 /// decisions in `agentos approvals --all`, few enough that listing them stays cheap.
 pub const HISTORY_LIMIT: usize = 500;
 
-/// Whether a request is still open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Nobody decided yet.
-    Pending,
-    /// A person approved it.
-    Approved,
-    /// A person denied it, or it timed out.
-    Denied,
-}
-
-/// The two answers a person gives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// Run the call.
-    Approve,
-    /// Do not run it.
-    Deny,
-}
-
-/// How far an approval reaches.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    /// This call only.
-    #[default]
-    Once,
-    /// Every call of this function for the rest of the session.
-    Session,
-    /// Every identical call (same function, same arguments), from now on.
-    Always,
-}
-
-impl Scope {
-    /// `once`, `session` or `always`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Once => "once",
-            Self::Session => "session",
-            Self::Always => "always",
-        }
-    }
-}
-
-/// The decision on a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Decision {
-    /// `approve` or `deny`.
-    pub decision: Verdict,
-    /// How far an approval reaches (`once` for a denial).
-    pub scope: Scope,
-    /// The person's note (shown to the model on a denial).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    /// Who decided, through what.
-    pub by: By,
-    /// When, in Unix milliseconds.
-    pub decided_ms: u64,
-    /// The remembered rule an `always` approval made (`agentos approvals forget` takes it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule_id: Option<String>,
-}
-
-impl Decision {
-    /// `approved (scope session) by ana via http at 2025-01-31 14:05:00 UTC (note: …)`.
-    pub fn summary(&self) -> String {
-        let what = match self.decision {
-            Verdict::Approve => format!("approved (scope {})", self.scope.as_str()),
-            Verdict::Deny => "denied".to_string(),
-        };
-        let who = self.by.who.as_deref().map(|w| format!(" by {w}")).unwrap_or_default();
-        let via =
-            serde_json::to_value(self.by.via).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        let at = i64::try_from(self.decided_ms)
-            .ok()
-            .and_then(chrono::DateTime::from_timestamp_millis)
-            .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-            .unwrap_or_else(|| format!("{} ms", self.decided_ms));
-        let note = self.note.as_deref().map(|n| format!(" (note: {n})")).unwrap_or_default();
-        format!("{what}{who} via {via} at {at}{note}")
-    }
-}
-
-/// An approval request: the record stored at `approval:requests/<id>`, and every answer's shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Request {
-    /// `apr-` and 12 hex digits.
-    pub id: String,
-    /// `pending`, `approved` or `denied`.
-    pub status: Status,
-    /// When it was made, in Unix milliseconds.
-    pub created_ms: u64,
-    /// When it is denied by timeout if nobody decides, in Unix milliseconds.
-    pub expires_ms: u64,
-    /// The session whose turn waits on it.
-    pub session_id: String,
-    /// The agent, if the turn runs as one.
-    pub agent: Option<String>,
-    /// The hand the turn runs as.
-    pub hand: Option<String>,
-    /// The realm.
-    pub realm: Option<String>,
-    /// The function the model wants to call.
-    pub function_id: String,
-    /// Its arguments, as the model wrote them.
-    pub arguments: Value,
-    /// Why, in the words the caller gave (the model's, or the policy's).
-    pub reason: Option<String>,
-    /// The tier approval-tiers gave the call (`ask`).
-    pub tier: Tier,
-    /// The rule that gave it.
-    pub rule: MatchedRule,
-    /// The tool call this request gates, when the caller named it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_call_id: Option<String>,
-    /// The turn that waits on it, when the caller named it (agent-core does): a request is
-    /// expired with its turn ([`expire_gone`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub turn_id: Option<String>,
-    /// Why the turn that waited on it is gone, when it is: the request was expired without a
-    /// decision anyone made, and deciding it is `TURN_GONE`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub turn_gone: Option<String>,
-    /// What the call would change: a unified diff for `code::write_file` (against the current
-    /// file) and `code::apply_patch` (the patch itself).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub diff: Option<String>,
-    /// The decision, once there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decision: Option<Decision>,
-}
+/// A request, its status and decision, and how far a decision reaches: the approval contract,
+/// shared with every client.
+pub use agentos_protocol::approval::{Decision, Request, Scope, Status, Verdict};
 
 /// `approval::request`: a call that needs a person's decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,23 +131,8 @@ pub struct Decide {
     pub by: Option<By>,
 }
 
-/// The body of `POST /v1/approvals/:id`: [`Decide`] without the id; `who` comes from the
-/// `x-agentos-user` header.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DecideBody {
-    /// `approve` or `deny`.
-    pub decision: Verdict,
-    /// `once` (default), `session` or `always`.
-    #[serde(default)]
-    pub scope: Scope,
-    /// A note.
-    #[serde(default)]
-    pub note: Option<String>,
-    /// The surface deciding: `http` (default), `cli` or `tui`.
-    #[serde(default)]
-    pub via: Option<Via>,
-}
+/// The body of `POST /v1/approvals/:id`: [`Decide`] without the id (the approval contract).
+pub use agentos_protocol::approval::DecideBody;
 
 /// `approval::get` and `approval::delete_rule`: one id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,28 +170,9 @@ pub struct ListRequest {
 #[serde(deny_unknown_fields)]
 pub struct NoArgs {}
 
-/// What `approval::list` answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Listing {
-    /// Pending first, then newest first.
-    pub approvals: Vec<Request>,
-}
-
-/// What `approval::rules` answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Remembered {
-    /// The `always` rules, newest first.
-    pub rules: Vec<AlwaysRule>,
-    /// The session grants, newest first.
-    pub grants: Vec<SessionGrant>,
-}
-
-/// What `approval::delete_rule` answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Deleted {
-    /// The id of what was removed.
-    pub deleted: String,
-}
+/// What `approval::list`, `approval::rules` and `approval::delete_rule` answer (the approval
+/// contract).
+pub use agentos_protocol::approval::{Deleted, Listing, Remembered};
 
 /// The prefix of a grant's id in [`Remembered`] answers and `delete_rule` (`grant:<session>`),
 /// the same id approval-tiers names in a classification.

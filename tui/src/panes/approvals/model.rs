@@ -3,10 +3,13 @@
 //! pane both say about them.
 //!
 //! Rules it keeps:
-//! - Parsing never fails: a field missing or of another shape is left empty, and a request
-//!   without an id is dropped (nothing could be decided on it).
+//! - Requests are read as the approval contract's [`Request`]; one that does not fit (or has
+//!   no id: nothing could be decided on it) is left out and logged at debug, never shown half.
+//!   Blank optional texts read as absent.
 //! - Every helper is pure; times are Unix milliseconds passed in, so tests fix the clock.
 
+use agentos_protocol::approval::{self, Listing, Request};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// How a request stands.
@@ -17,15 +20,17 @@ pub enum Status {
     Denied,
 }
 
-impl Status {
-    fn parse(raw: &str) -> Self {
-        match raw {
-            "approved" => Status::Approved,
-            "denied" => Status::Denied,
-            _ => Status::Pending,
+impl From<approval::Status> for Status {
+    fn from(status: approval::Status) -> Self {
+        match status {
+            approval::Status::Pending => Status::Pending,
+            approval::Status::Approved => Status::Approved,
+            approval::Status::Denied => Status::Denied,
         }
     }
+}
 
+impl Status {
     /// The word shown.
     pub fn label(self) -> &'static str {
         match self {
@@ -70,22 +75,21 @@ pub struct Decision {
     pub rule_id: Option<String>,
 }
 
-impl Decision {
-    fn parse(v: &Value) -> Option<Self> {
-        if !v.is_object() {
-            return None;
+impl From<approval::Decision> for Decision {
+    fn from(d: approval::Decision) -> Self {
+        Self {
+            decision: d.decision.as_str().to_string(),
+            scope: d.scope.as_str().to_string(),
+            note: present(d.note),
+            who: present(d.by.who),
+            via: d.by.via.as_str().to_string(),
+            decided_ms: d.decided_ms,
+            rule_id: present(d.rule_id),
         }
-        Some(Self {
-            decision: text(v, "decision"),
-            scope: text(v, "scope"),
-            note: opt_text(v, "note"),
-            who: opt_text(&v["by"], "who"),
-            via: text(&v["by"], "via"),
-            decided_ms: v["decided_ms"].as_u64().unwrap_or(0),
-            rule_id: opt_text(v, "rule_id"),
-        })
     }
+}
 
+impl Decision {
     /// `ana via tui`, `via cli`, `timeout`.
     pub fn by(&self) -> String {
         match (&self.who, self.via.as_str()) {
@@ -117,40 +121,58 @@ pub struct Approval {
     pub decision: Option<Decision>,
 }
 
+impl From<Request> for Approval {
+    fn from(r: Request) -> Self {
+        Self {
+            id: r.id,
+            status: r.status.into(),
+            created_ms: r.created_ms,
+            expires_ms: Some(r.expires_ms).filter(|ms| *ms > 0),
+            session_id: r.session_id,
+            agent: present(r.agent),
+            hand: present(r.hand),
+            realm: present(r.realm),
+            function_id: r.function_id,
+            arguments: r.arguments,
+            reason: r.reason.unwrap_or_default(),
+            rule: Rule { id: r.rule.id, source: r.rule.source },
+            diff: present(r.diff),
+            decision: r.decision.map(Decision::from),
+        }
+    }
+}
+
 impl Approval {
-    /// A request from its JSON; `None` without an id.
+    /// A request from its JSON (an answer, a bus event's data); `None` when it is not one.
     pub fn parse(v: &Value) -> Option<Self> {
-        let id = v["id"].as_str().filter(|id| !id.is_empty())?.to_string();
-        let decision = Decision::parse(&v["decision"]);
-        let status = match v["status"].as_str() {
-            Some(s) => Status::parse(s),
-            None => match decision.as_ref().map(|d| d.decision.as_str()) {
-                Some("approve") => Status::Approved,
-                Some(_) => Status::Denied,
-                None => Status::Pending,
-            },
-        };
-        Some(Self {
-            id,
-            status,
-            created_ms: v["created_ms"].as_u64().unwrap_or(0),
-            expires_ms: v["expires_ms"].as_u64().filter(|ms| *ms > 0),
-            session_id: text(v, "session_id"),
-            agent: opt_text(v, "agent"),
-            hand: opt_text(v, "hand"),
-            realm: opt_text(v, "realm"),
-            function_id: text(v, "function_id"),
-            arguments: v.get("arguments").cloned().unwrap_or(Value::Null),
-            reason: text(v, "reason"),
-            rule: Rule { id: text(&v["rule"], "id"), source: text(&v["rule"], "source") },
-            diff: opt_text(v, "diff"),
-            decision,
-        })
+        match Request::deserialize(v) {
+            Ok(r) if !r.id.is_empty() => Some(r.into()),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::debug!("not an approval request ({e}): {v}");
+                None
+            }
+        }
     }
 
-    /// Every request of a `{"approvals": [...]}` answer.
+    /// Every request of a `{"approvals": [...]}` answer; one that is not a request is left out
+    /// (and logged), the others are kept.
     pub fn list(answer: &Value) -> Vec<Self> {
-        answer["approvals"].as_array().map(|a| a.iter().filter_map(Self::parse).collect()).unwrap_or_default()
+        /// The listing with its requests unread, to read them one by one.
+        #[derive(Deserialize)]
+        struct Unread {
+            approvals: Vec<Value>,
+        }
+        match Listing::deserialize(answer) {
+            Ok(listing) => listing.approvals.into_iter().filter(|r| !r.id.is_empty()).map(Self::from).collect(),
+            Err(_) => match Unread::deserialize(answer) {
+                Ok(unread) => unread.approvals.iter().filter_map(Self::parse).collect(),
+                Err(e) => {
+                    tracing::debug!("not a list of approval requests ({e}): {answer}");
+                    Vec::new()
+                }
+            },
+        }
     }
 
     pub fn is_pending(&self) -> bool {
@@ -173,12 +195,9 @@ impl Approval {
     }
 }
 
-fn text(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_default().to_string()
-}
-
-fn opt_text(v: &Value, key: &str) -> Option<String> {
-    v[key].as_str().filter(|s| !s.trim().is_empty()).map(str::to_string)
+/// An optional text, absent when blank.
+fn present(text: Option<String>) -> Option<String> {
+    text.filter(|s| !s.trim().is_empty())
 }
 
 /// The first 8 characters of a session id (UUIDs are told apart by them); short ids whole.
@@ -320,9 +339,9 @@ mod tests {
 
     #[test]
     fn a_request_is_read_from_the_api_shape_and_a_request_without_an_id_is_dropped() {
-        let v = json!({"id": "apr-1", "status": "approved", "created_ms": 5, "session_id": "3f2a9c1e-77aa-4bbb-8ccc-0123456789ab",
+        let v = json!({"id": "apr-1", "status": "approved", "created_ms": 5, "expires_ms": 300_005, "session_id": "3f2a9c1e-77aa-4bbb-8ccc-0123456789ab",
             "hand": "coder", "realm": "default", "function_id": "code::run_command", "arguments": {"program": "ls"},
-            "reason": "commands need a person", "rule": {"id": "config#1", "source": "config"},
+            "reason": "commands need a person", "tier": "ask", "rule": {"id": "config#1", "source": "config", "function": "code::*"},
             "decision": {"decision": "approve", "scope": "session", "by": {"who": "ana", "via": "cli"}, "decided_ms": 9}});
         let a = Approval::parse(&v).unwrap();
         assert_eq!(

@@ -6,10 +6,12 @@
 //!   deletes it by.
 //! - Only the visible rows are drawn.
 
+use agentos_protocol::approval;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::panes::trace::format::{pad, truncate};
@@ -33,32 +35,30 @@ pub struct Remembered {
 }
 
 impl Remembered {
-    /// Rules then grants of a `{rules, grants}` answer.
+    /// Rules then grants of a `{rules, grants}` answer; none when the answer is not one.
     pub fn list(answer: &Value) -> Vec<Self> {
-        let mut out = Vec::new();
-        for rule in answer["rules"].as_array().into_iter().flatten() {
-            let Some(id) = rule["id"].as_str() else { continue };
-            out.push(Self {
-                id: id.to_string(),
-                kind: "always",
-                functions: rule["function_id"].as_str().unwrap_or_default().to_string(),
-                scope: compact_json(&rule["arguments"], usize::MAX),
-                created_ms: rule["created_ms"].as_u64().unwrap_or(0),
-            });
-        }
-        for grant in answer["grants"].as_array().into_iter().flatten() {
-            let Some(session) = grant["session_id"].as_str() else { continue };
-            let functions: Vec<&str> =
-                grant["functions"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-            out.push(Self {
-                id: format!("grant:{session}"),
-                kind: "session",
-                functions: functions.join(", "),
-                scope: format!("session {}", short_id(session)),
-                created_ms: grant["updated_ms"].as_u64().unwrap_or(0),
-            });
-        }
-        out
+        let remembered = match approval::Remembered::deserialize(answer) {
+            Ok(remembered) => remembered,
+            Err(e) => {
+                tracing::debug!("not the remembered approvals ({e}): {answer}");
+                return Vec::new();
+            }
+        };
+        let rules = remembered.rules.into_iter().map(|rule| Self {
+            id: rule.id,
+            kind: "always",
+            functions: rule.function_id,
+            scope: compact_json(&rule.arguments, usize::MAX),
+            created_ms: rule.created_ms,
+        });
+        let grants = remembered.grants.into_iter().map(|grant| Self {
+            id: format!("grant:{}", grant.session_id),
+            kind: "session",
+            functions: grant.functions.join(", "),
+            scope: format!("session {}", short_id(&grant.session_id)),
+            created_ms: grant.updated_ms,
+        });
+        rules.chain(grants).collect()
     }
 }
 
@@ -162,7 +162,8 @@ mod tests {
     #[test]
     fn rules_and_grants_become_one_list_with_the_ids_the_api_deletes_by() {
         let answer = json!({
-            "rules": [{"id": "always-9f2c", "function_id": "code::run_command", "arguments": {"program": "cargo", "args": ["test"]}, "created_ms": 7}],
+            "rules": [{"id": "always-9f2c", "function_id": "code::run_command", "arguments": {"program": "cargo", "args": ["test"]}, "created_ms": 7,
+                       "by": {"via": "tui"}, "from_request": "apr-1"}],
             "grants": [{"session_id": "3f2a9c1e-77aa-4bbb-8ccc-0123456789ab", "functions": ["code::write_file", "code::apply_patch"], "updated_ms": 9}],
         });
         let items = Remembered::list(&answer);

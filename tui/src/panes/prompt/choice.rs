@@ -6,6 +6,7 @@
 //! - A denial is always `once` (the API refuses `session` and `always` with `deny`); a note is
 //!   sent only when it says something.
 
+use agentos_protocol::approval::{DecideBody, Scope, Verdict, Via};
 use serde_json::{Value, json};
 
 use crate::event::segment;
@@ -29,18 +30,16 @@ impl Choice {
     /// The JSON body of the decision.
     pub fn body(&self) -> Value {
         let (decision, scope) = match self {
-            Choice::Once => ("approve", "once"),
-            Choice::Session => ("approve", "session"),
-            Choice::Always => ("approve", "always"),
-            Choice::Deny | Choice::DenyWithNote(_) => ("deny", "once"),
+            Choice::Once => (Verdict::Approve, Scope::Once),
+            Choice::Session => (Verdict::Approve, Scope::Session),
+            Choice::Always => (Verdict::Approve, Scope::Always),
+            Choice::Deny | Choice::DenyWithNote(_) => (Verdict::Deny, Scope::Once),
         };
-        let mut body = json!({"decision": decision, "scope": scope, "via": "tui"});
-        if let Choice::DenyWithNote(note) = self
-            && !note.trim().is_empty()
-        {
-            body["note"] = json!(note.trim());
-        }
-        body
+        let note = match self {
+            Choice::DenyWithNote(note) if !note.trim().is_empty() => Some(note.trim().to_string()),
+            _ => None,
+        };
+        json!(DecideBody { decision, scope, note, via: Some(Via::Tui) })
     }
 
     /// The request path deciding request `id`.
