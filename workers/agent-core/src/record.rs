@@ -9,7 +9,8 @@
 use std::time::Instant;
 
 use agentos_kit::WorkerError;
-use serde_json::{Value, json};
+use agentos_protocol::replay::{RecordEvent, Step};
+use serde_json::json;
 
 use crate::turn::{Bus, EnqueueAck};
 
@@ -50,22 +51,22 @@ impl Recorder {
         self.trace_id.as_deref()
     }
 
-    /// Records one step of `kind`; `started` gives its duration when it took time. The
-    /// delivery starts now; [`Recorder::flush`] waits for it.
-    pub fn record<B: Bus>(&mut self, bus: &B, kind: &str, data: Value, started: Option<Instant>) {
+    /// Records one step; `started` gives its duration when it took time. The delivery starts
+    /// now; [`Recorder::flush`] waits for it.
+    pub fn record<B: Bus>(&mut self, bus: &B, step: Step, started: Option<Instant>) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let event = json!({
-            "session_id": self.session_id,
-            "seq": seq,
-            "kind": kind,
-            "at_ms": agentos_kit::clock::now_ms(),
-            "duration_ms": started.map(|s| u64::try_from(s.elapsed().as_millis()).unwrap_or(u64::MAX)),
-            "turn_id": self.turn_id,
-            "trace_id": self.trace_id,
-            "data": data,
-        });
-        self.pending.push(bus.enqueue("replay::record", event, QUEUE));
+        let event = RecordEvent {
+            session_id: self.session_id.clone(),
+            seq,
+            kind: step.kind().to_string(),
+            at_ms: agentos_kit::clock::now_ms(),
+            duration_ms: started.map(|s| u64::try_from(s.elapsed().as_millis()).unwrap_or(u64::MAX)),
+            turn_id: Some(self.turn_id.clone()),
+            trace_id: self.trace_id.clone(),
+            data: step.data(),
+        };
+        self.pending.push(bus.enqueue("replay::record", json!(event), QUEUE));
     }
 
     /// Waits until the engine has stored every step recorded so far; the first failure wins.
