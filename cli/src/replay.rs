@@ -14,11 +14,13 @@
 
 pub mod render;
 
+use agentos_protocol::replay::{Event, EventPage, Summary};
+use agentos_protocol::session::Session;
 use agentos_tui::{AppOptions, PaneId};
 use anyhow::anyhow;
 use serde_json::{Value, json};
 
-use crate::client::{Client, segment};
+use crate::client::{Client, read, segment};
 use crate::sessions::{connect, print_json, resolve};
 use crate::status::block_on;
 use crate::theme::Theme;
@@ -61,6 +63,8 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     if args.json {
         return print_json(&json!({"session": session, "events": events, "summary": summary}));
     }
+    let (session, summary): (Session, Summary) =
+        (read("GET /v1/sessions/:id", session)?, read("GET /v1/sessions/:id/summary", summary)?);
     print!("{}", render::replay(&session, &events, &summary, Theme::for_stdout()));
     Ok(())
 }
@@ -70,28 +74,30 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
 fn dashboard(key: Option<&str>, realm: Option<&str>) -> anyhow::Result<()> {
     let session = match key {
         Some(key) => {
-            let found = block_on(resolve(&connect()?, key, realm))?;
-            Some(found["id"].as_str().unwrap_or(key).to_string())
+            let found: Session = read("GET /v1/sessions/:id", block_on(resolve(&connect()?, key, realm))?)?;
+            Some(found.id)
         }
         None => None,
     };
     crate::tui::open(AppOptions { session, ..crate::tui::options(PaneId::Replay) })
 }
 
-/// The session `key` names, all its steps and its totals.
-async fn fetch(client: &Client, key: &str, realm: Option<&str>) -> anyhow::Result<(Value, Vec<Value>, Value)> {
+/// The session `key` names, all its steps and its totals; the session and the totals as the
+/// server sent them.
+async fn fetch(client: &Client, key: &str, realm: Option<&str>) -> anyhow::Result<(Value, Vec<Event>, Value)> {
     let session = resolve(client, key, realm).await?;
-    let id = segment(session["id"].as_str().unwrap_or(key));
-    let mut events: Vec<Value> = Vec::new();
+    let found: Session = read("GET /v1/sessions/:id", session.clone())?;
+    let id = segment(&found.id);
+    let mut events: Vec<Event> = Vec::new();
     let mut from = 0;
     loop {
         let (from_text, limit) = (from.to_string(), PAGE.to_string());
         let query = [("from_seq", Some(from_text.as_str())), ("limit", Some(limit.as_str()))];
-        let page = client.get_query(&format!("/v1/sessions/{id}/events"), &query).await?;
-        let batch = page["events"].as_array().cloned().unwrap_or_default();
-        let last = batch.last().and_then(|e| e["seq"].as_u64());
-        let full = batch.len() as u64 == PAGE;
-        events.extend(batch);
+        let page: EventPage =
+            read("GET /v1/sessions/:id/events", client.get_query(&format!("/v1/sessions/{id}/events"), &query).await?)?;
+        let last = page.events.last().map(|e| e.seq);
+        let full = page.events.len() as u64 == PAGE;
+        events.extend(page.events);
         match last {
             Some(seq) if full && seq < u64::MAX => from = seq + 1,
             _ => break,

@@ -9,14 +9,15 @@
 //! - The list is a table, newest activity first as the server sends it; when `--limit` cut it,
 //!   a last line says how many there are. `--json` prints the server's answer as it came.
 
+use agentos_protocol::session::{Session, SessionList};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use agentos_supervisor::Home;
 
-use crate::client::{Client, segment};
+use crate::client::{Client, read, segment};
 use crate::status::block_on;
-use crate::table::{table, text, time_ms};
+use crate::table::{table, utc_minute};
 
 /// The routes `agentos sessions` (and `replay`, `trace`) call, for `doctor`.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -82,28 +83,23 @@ pub fn run(args: SessionsArgs) -> anyhow::Result<()> {
             if args.json {
                 return print_json(&body);
             }
-            print!("{}", list_table(&body));
+            print!("{}", list_table(&read("GET /v1/sessions", body)?));
         }
         Some(SessionsCommand::Rename { id, name, realm }) => {
-            let session = block_on(async {
-                let found = resolve(&client, &id, realm.as_deref()).await?;
-                let path =
-                    format!("/v1/sessions/{}?realm={}", segment(&text(&found, "id")), segment(&text(&found, "realm")));
-                client.patch(&path, &json!({ "name": name })).await
+            let session: Session = block_on(async {
+                let found: Session = read("GET /v1/sessions/:id", resolve(&client, &id, realm.as_deref()).await?)?;
+                let path = format!("/v1/sessions/{}?realm={}", segment(&found.id), segment(&found.realm));
+                read("PATCH /v1/sessions/:id", client.patch(&path, &json!({ "name": name })).await?)
             })?;
-            println!("renamed session {} to {}", text(&session, "id"), text(&session, "name"));
+            println!("renamed session {} to {}", session.id, session.name.unwrap_or_default());
         }
         Some(SessionsCommand::Close { id, realm }) => {
-            let session = block_on(async {
-                let found = resolve(&client, &id, realm.as_deref()).await?;
-                let path = format!(
-                    "/v1/sessions/{}/close?realm={}",
-                    segment(&text(&found, "id")),
-                    segment(&text(&found, "realm"))
-                );
-                client.post(&path, &Value::Null).await
+            let session: Session = block_on(async {
+                let found: Session = read("GET /v1/sessions/:id", resolve(&client, &id, realm.as_deref()).await?)?;
+                let path = format!("/v1/sessions/{}/close?realm={}", segment(&found.id), segment(&found.realm));
+                read("POST /v1/sessions/:id/close", client.post(&path, &Value::Null).await?)
             })?;
-            println!("closed session {} ({})", text(&session, "id"), text(&session, "state"));
+            println!("closed session {} ({})", session.id, session.state.as_str());
         }
     }
     Ok(())
@@ -126,26 +122,25 @@ pub async fn resolve(client: &Client, key: &str, realm: Option<&str>) -> anyhow:
 }
 
 /// The `sessions` table, with a note when the list was cut.
-pub fn list_table(body: &Value) -> String {
-    let sessions = body["sessions"].as_array().cloned().unwrap_or_default();
+pub fn list_table(list: &SessionList) -> String {
+    let sessions = &list.sessions;
     let rows: Vec<Vec<String>> = sessions
         .iter()
         .map(|s| {
             vec![
-                text(s, "id"),
-                text(s, "name"),
-                text(s, "realm"),
-                text(s, "hand"),
-                text(s, "state"),
-                text(s, "turns"),
-                time_ms(&s["updated_ms"]),
+                s.id.clone(),
+                s.name.clone().unwrap_or_default(),
+                s.realm.clone(),
+                s.hand.clone(),
+                s.state.as_str().to_string(),
+                s.turns.to_string(),
+                utc_minute(s.updated_ms),
             ]
         })
         .collect();
     let mut out = table(&["ID", "NAME", "REALM", "HAND", "STATE", "TURNS", "UPDATED"], &rows);
-    let total = body["total"].as_u64().unwrap_or(sessions.len() as u64);
-    if total > sessions.len() as u64 {
-        out.push_str(&format!("({} of {total} sessions; see more with --limit)\n", sessions.len()));
+    if list.total > sessions.len() {
+        out.push_str(&format!("({} of {} sessions; see more with --limit)\n", sessions.len(), list.total));
     }
     out
 }
@@ -169,7 +164,7 @@ mod tests {
         let body =
             json!({"sessions": [session("s-1", Some("bugfix"), "active"), session("s-22", None, "done")], "total": 2});
         assert_eq!(
-            list_table(&body),
+            list_table(&serde_json::from_value(body).unwrap()),
             "ID    NAME    REALM    HAND   STATE   TURNS  UPDATED\n\
              s-1   bugfix  default  coder  active  3      2025-01-31 14:05 UTC\n\
              s-22  -       default  coder  done    3      2025-01-31 14:05 UTC\n"
@@ -179,6 +174,7 @@ mod tests {
     #[test]
     fn a_cut_list_says_how_many_there_are() {
         let body = json!({"sessions": [session("s-1", None, "done")], "total": 40});
-        assert!(list_table(&body).ends_with("(1 of 40 sessions; see more with --limit)\n"), "{}", list_table(&body));
+        let list: SessionList = serde_json::from_value(body).unwrap();
+        assert!(list_table(&list).ends_with("(1 of 40 sessions; see more with --limit)\n"), "{}", list_table(&list));
     }
 }

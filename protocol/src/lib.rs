@@ -10,11 +10,15 @@
 //! side and field-by-field reading on the other:
 //! - [`chat`]: the chat request, a turn's events, its answer, the interrupt;
 //! - [`approval`]: tiers and rules, approval requests and decisions, remembered approvals;
+//! - [`replay`]: a session's recorded steps, their kinds and data, a session's totals;
+//! - [`session`]: session records, their states, the list and the bus event;
 //! - [`error`]: `{code, message}` and the REST error body `{"error": {code, message}}`.
 
 pub mod approval;
 pub mod chat;
 pub mod error;
+pub mod replay;
+pub mod session;
 pub mod url;
 
 use serde::{Deserialize, Serialize};

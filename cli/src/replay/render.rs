@@ -12,6 +12,9 @@
 //! - Colours: the user's message cyan, approvals yellow, errors and failed results red, a
 //!   successful result or a finished turn green, blocked calls yellow, the rest plain or dim.
 
+use agentos_protocol::replay::{Decider, Event, Step, Summary};
+use agentos_protocol::session::{Session, SessionState};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::chat::render::{human_bytes, human_ms, printable, thousands};
@@ -53,7 +56,7 @@ struct Row {
 }
 
 /// The whole replay: header, step table, totals.
-pub fn replay(session: &Value, events: &[Value], summary: &Value, theme: Theme) -> String {
+pub fn replay(session: &Session, events: &[Event], summary: &Summary, theme: Theme) -> String {
     let mut out = format!("{}\n", header(session, theme));
     if events.is_empty() {
         out.push_str(&theme.dim("no steps recorded for this session yet"));
@@ -67,41 +70,40 @@ pub fn replay(session: &Value, events: &[Value], summary: &Value, theme: Theme) 
 }
 
 /// `session 3f2a… "bugfix" · realm default · hand coder · done · 2 turns`.
-pub fn header(session: &Value, theme: Theme) -> String {
-    let mut parts = vec![format!("session {}", printable(&str_of(&session["id"])))];
-    if let Some(name) = session["name"].as_str() {
+pub fn header(session: &Session, theme: Theme) -> String {
+    let mut parts = vec![format!("session {}", printable(&session.id))];
+    if let Some(name) = &session.name {
         parts[0].push_str(&format!(" \"{}\"", printable(name)));
     }
-    for (label, key) in [("realm", "realm"), ("hand", "hand"), ("model", "model")] {
-        if let Some(v) = session[key].as_str() {
+    let labels = [("realm", Some(&session.realm)), ("hand", Some(&session.hand)), ("model", session.model.as_ref())];
+    for (label, value) in labels {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
             parts.push(format!("{label} {}", printable(v)));
         }
     }
-    let state = str_of(&session["state"]);
-    if !state.is_empty() {
-        let tone = match state.as_str() {
-            "failed" => Tone::Red,
-            "waiting_approval" => Tone::Yellow,
-            "active" => Tone::Cyan,
-            _ => Tone::Plain,
-        };
-        parts.push(tone.paint(theme, &state));
-    }
-    if let Some(turns) = session["turns"].as_u64() {
-        parts.push(plural(turns, "turn", "turns"));
+    let tone = match session.state {
+        SessionState::Failed => Tone::Red,
+        SessionState::WaitingApproval => Tone::Yellow,
+        SessionState::Active => Tone::Cyan,
+        SessionState::Done => Tone::Plain,
+    };
+    parts.push(tone.paint(theme, session.state.as_str()));
+    // Every session has had a turn (opening one is what makes it); a record without the count
+    // says nothing about turns.
+    if session.turns > 0 {
+        parts.push(plural(session.turns, "turn", "turns"));
     }
     let mut line = parts.join(" · ");
-    if let Some(code) = session["last_error"]["code"].as_str() {
-        let message = session["last_error"]["message"].as_str().unwrap_or_default();
+    if let Some(error) = &session.last_error {
         line.push('\n');
-        line.push_str(&theme.red(&format!("last error {}: {}", printable(code), printable(message))));
+        line.push_str(&theme.red(&format!("last error {}: {}", printable(&error.code), printable(&error.message))));
     }
     line
 }
 
 /// The step table, a dim turn line before each turn.
-pub fn steps(events: &[Value], theme: Theme) -> String {
-    let start = events.iter().filter_map(|e| e["at_ms"].as_u64()).min().unwrap_or(0);
+pub fn steps(events: &[Event], theme: Theme) -> String {
+    let start = events.iter().map(|e| e.at_ms).min().unwrap_or(0);
     let rows: Vec<Row> = events.iter().map(|e| row(e, start)).collect();
     let headers = ["SEQ", "+TIME", "KIND", "DETAIL", "DURATION"];
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
@@ -141,25 +143,24 @@ pub fn steps(events: &[Value], theme: Theme) -> String {
 
 /// `duration 1.3 s · 12 steps · 2 turns · 2 LLM calls · 1 tool call · 1,700 in / 50 out tokens ·
 /// $0.0030 · 1 error`; the errors red when there are any.
-pub fn totals(summary: &Value, theme: Theme) -> String {
-    let n = |key: &str| summary[key].as_u64().unwrap_or(0);
+pub fn totals(summary: &Summary, theme: Theme) -> String {
     let mut parts = vec![
-        format!("duration {}", human_ms(n("duration_ms"))),
-        plural(n("events"), "step", "steps"),
-        plural(n("turns"), "turn", "turns"),
-        plural(n("llm_calls"), "LLM call", "LLM calls"),
-        plural(n("tool_calls"), "tool call", "tool calls"),
-        format!("{} in / {} out tokens", thousands(n("input_tokens")), thousands(n("output_tokens"))),
+        format!("duration {}", human_ms(summary.duration_ms)),
+        plural(summary.events, "step", "steps"),
+        plural(summary.turns, "turn", "turns"),
+        plural(summary.llm_calls, "LLM call", "LLM calls"),
+        plural(summary.tool_calls, "tool call", "tool calls"),
+        format!("{} in / {} out tokens", thousands(summary.input_tokens), thousands(summary.output_tokens)),
     ];
-    if let Some(cost) = summary["cost_usd"].as_f64() {
+    if let Some(cost) = summary.cost_usd {
         parts.push(format!("${cost:.4}"));
     }
-    if n("approvals") > 0 {
-        parts.push(plural(n("approvals"), "approval", "approvals"));
+    if summary.approvals > 0 {
+        parts.push(plural(summary.approvals, "approval", "approvals"));
     }
-    let errors = plural(n("errors"), "error", "errors");
+    let errors = plural(summary.errors, "error", "errors");
     let line = theme.dim(&parts.join(" · "));
-    if n("errors") > 0 {
+    if summary.errors > 0 {
         format!("{line}{}{}", theme.dim(" · "), theme.red(&errors))
     } else {
         format!("{line}{}", theme.dim(&format!(" · {errors}")))
@@ -167,172 +168,163 @@ pub fn totals(summary: &Value, theme: Theme) -> String {
 }
 
 /// One event as a row: cells in plain text and their tones.
-fn row(event: &Value, start: u64) -> Row {
-    let data = &event["data"];
-    let kind = str_of(&event["kind"]);
-    let at = event["at_ms"].as_u64().unwrap_or(start);
-    let elapsed = at.saturating_sub(start);
-    let (detail, kind_tone, detail_tone) = describe(&kind, data);
+fn row(event: &Event, start: u64) -> Row {
+    let elapsed = event.at_ms.saturating_sub(start);
+    let (detail, kind_tone, detail_tone) = describe(&event.kind, &event.data);
     Row {
         cells: [
-            event["seq"].as_u64().map(|s| s.to_string()).unwrap_or_default(),
+            event.seq.to_string(),
             format!("+{}.{:03}s", elapsed / 1000, elapsed % 1000),
-            printable(&kind),
+            printable(&event.kind),
             truncate(&one_line(&detail), DETAIL_MAX),
-            event["duration_ms"].as_u64().map(human_ms).unwrap_or_else(|| "-".to_string()),
+            event.duration_ms.map(human_ms).unwrap_or_else(|| "-".to_string()),
         ],
         kind_tone,
         detail_tone,
-        turn: event["turn_id"].as_str().map(str::to_string),
+        turn: event.turn_id.clone(),
     }
 }
 
-/// The detail of an event of `kind` and the tones of its kind and detail cells.
+/// The detail of an event of `kind` with `data` and the tones of its kind and detail cells. A
+/// step whose data does not fit its kind shows its JSON, as an unknown kind does.
 fn describe(kind: &str, data: &Value) -> (String, Tone, Tone) {
-    let n = |key: &str| data[key].as_u64().unwrap_or(0);
-    match kind {
-        "user_message" => (format!("\"{}\"", str_of(&data["text"])), Tone::Cyan, Tone::Plain),
-        "context_built" => {
-            let compacted = if data["compacted"] == true { " · compacted" } else { "" };
-            let messages = plural(n("messages"), "message", "messages");
-            (format!("{messages} · ~{} tokens{compacted}", thousands(n("estimated_tokens"))), Tone::Plain, Tone::Dim)
+    match Step::from_parts(kind, data.clone()) {
+        Ok(step) => describe_step(&step),
+        Err(_) => match LegacyDecided::read(kind, data) {
+            Some(decided) => approval_decided(&decided.decision, decided.scope, decided.note, decided.by),
+            None => (data.to_string(), Tone::Plain, Tone::Dim),
+        },
+    }
+}
+
+/// The detail of a step.
+fn describe_step(step: &Step) -> (String, Tone, Tone) {
+    match step {
+        Step::UserMessage(said) => (format!("\"{}\"", said.text), Tone::Cyan, Tone::Plain),
+        Step::ContextBuilt(built) => {
+            let compacted = if built.compacted == Some(true) { " · compacted" } else { "" };
+            let messages = plural(built.messages.unwrap_or(0), "message", "messages");
+            let tokens = thousands(built.estimated_tokens.unwrap_or(0));
+            (format!("{messages} · ~{tokens} tokens{compacted}"), Tone::Plain, Tone::Dim)
         }
-        "llm_request" => {
-            let target = data["model"].as_str().or(data["tier"].as_str()).unwrap_or("default model");
-            let tools = count(&data["tools"]);
-            let messages = plural(n("messages_count"), "message", "messages");
+        Step::LlmRequest(asked) => {
+            let target = asked.model.as_deref().or(asked.tier.as_deref()).unwrap_or("default model");
+            let tools = asked.tools.as_ref().map_or(0, |t| t.len());
+            let messages = plural(asked.messages_count.unwrap_or(0), "message", "messages");
             (format!("{target} · {messages} · {}", plural(tools, "tool", "tools")), Tone::Plain, Tone::Dim)
         }
-        "llm_response" => {
-            let usage = &data["usage"];
-            let tokens = format!(
-                "{} in / {} out",
-                thousands(usage["input_tokens"].as_u64().unwrap_or(0)),
-                thousands(usage["output_tokens"].as_u64().unwrap_or(0))
-            );
-            let mut parts = vec![model_name(data), tokens];
-            if let Some(cost) = data["cost_usd"].as_f64() {
+        Step::LlmResponse(answer) => {
+            let usage = answer.usage.unwrap_or_default();
+            let tokens = format!("{} in / {} out", thousands(usage.input_tokens), thousands(usage.output_tokens));
+            let mut parts = vec![answer.model_name().unwrap_or_else(|| "model".to_string()), tokens];
+            if let Some(cost) = answer.cost_usd {
                 parts.push(format!("${cost:.4}"));
             }
-            let calls = count(&data["tool_calls"]);
+            let calls = answer.tool_calls.as_ref().map_or(0, |c| c.len());
             if calls > 0 {
                 parts.push(plural(calls, "tool call", "tool calls"));
-            } else if let Some(finish) = data["finish_reason"].as_str() {
-                parts.push(finish.to_string());
+            } else if let Some(finish) = &answer.finish_reason {
+                parts.push(finish.clone());
             }
             (parts.join(" · "), Tone::Plain, Tone::Plain)
         }
-        "tool_call" => {
-            let args = match &data["arguments"] {
+        Step::ToolCall(call) => {
+            let args = match &call.arguments {
                 Value::Null => String::new(),
                 other => format!(" {other}"),
             };
-            (format!("{}{args}", str_of(&data["function_id"])), Tone::Plain, Tone::Plain)
+            (format!("{}{args}", call.function_id), Tone::Plain, Tone::Plain)
         }
-        "approval_requested" => {
-            let mut text = str_of(&data["function_id"]);
-            for key in ["tier", "rule"] {
-                // A rule may be the approval worker's whole rule object: its id names it.
-                let value = if data[key].is_object() { str_of(&data[key]["id"]) } else { str_of(&data[key]) };
-                if !value.is_empty() {
+        Step::ApprovalRequested(asked) => {
+            let mut text = asked.function_id.clone();
+            for (key, value) in [("tier", asked.tier_text()), ("rule", asked.rule_name())] {
+                if let Some(value) = value.filter(|v| !v.is_empty()) {
                     text.push_str(&format!(" · {key} {value}"));
                 }
             }
             (text, Tone::Yellow, Tone::Plain)
         }
-        "approval_decided" => approval_decided(data),
-        "tool_result" => tool_result(data),
-        "error" => (format!("{}: {}", str_of(&data["code"]), str_of(&data["message"])), Tone::Red, Tone::Red),
-        "turn_done" => {
-            let steps = plural(n("steps"), "step", "steps");
-            let reply = str_of(&data["reply"]);
-            (format!("{} · {steps} · \"{reply}\"", str_of(&data["finish"])), Tone::Green, Tone::Plain)
+        Step::ApprovalDecided(decided) => {
+            approval_decided(&decided.decision, decided.scope.clone(), decided.note.clone(), decided.by.clone())
         }
-        _ => (data.to_string(), Tone::Plain, Tone::Dim),
+        Step::ToolResult(result) => {
+            let function = &result.function_id;
+            if let Some(blocked) = result.blocked.as_deref().filter(|b| !b.is_empty()) {
+                return (format!("blocked {function}: {blocked}"), Tone::Plain, Tone::Yellow);
+            }
+            if result.ok {
+                let size = match &result.result {
+                    None | Some(Value::Null) => String::new(),
+                    Some(Value::String(s)) => format!(" · {}", human_bytes(s.len())),
+                    Some(other) => format!(" · {}", human_bytes(other.to_string().len())),
+                };
+                return (format!("ok {function}{size}"), Tone::Plain, Tone::Green);
+            }
+            let what = match &result.error {
+                Some(e) => format!("{}: {}", e.code, e.message),
+                None => "failed".to_string(),
+            };
+            (format!("error {function} {what}"), Tone::Plain, Tone::Red)
+        }
+        Step::Error(error) => (format!("{}: {}", error.code, error.message), Tone::Red, Tone::Red),
+        Step::TurnDone(done) => {
+            let steps = plural(done.steps.unwrap_or(0), "step", "steps");
+            (format!("{} · {steps} · \"{}\"", done.finish, done.reply), Tone::Green, Tone::Plain)
+        }
+        Step::Unknown { data, .. } => (data.to_string(), Tone::Plain, Tone::Dim),
     }
 }
 
-/// `approve (once) by cli · "note"`; a decision nested as an object reads the same.
-fn approval_decided(data: &Value) -> (String, Tone, Tone) {
-    let inner = if data["decision"].is_object() { &data["decision"] } else { data };
-    let decision = str_of(&inner["decision"]);
-    let decision = if decision.is_empty() { "no decision".to_string() } else { decision };
+/// An `approval_decided` step of an older agent-core, which recorded the approval worker's whole
+/// decision under `decision`: `{approval_id, decision: {decision, scope?, note?, by?}}`.
+#[derive(Deserialize)]
+struct LegacyDecided {
+    decision: LegacyDecision,
+}
+
+#[derive(Deserialize)]
+struct LegacyDecision {
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
+    by: Option<Decider>,
+}
+
+impl LegacyDecided {
+    /// The older record's decision, when `data` of `kind` is one.
+    fn read(kind: &str, data: &Value) -> Option<LegacyDecision> {
+        (kind == agentos_protocol::replay::APPROVAL_DECIDED)
+            .then(|| LegacyDecided::deserialize(data).ok())
+            .flatten()
+            .map(|d| d.decision)
+    }
+}
+
+/// `approve (once) by cli · "note"`.
+fn approval_decided(
+    decision: &str,
+    scope: Option<String>,
+    note: Option<String>,
+    by: Option<Decider>,
+) -> (String, Tone, Tone) {
+    let decision = if decision.is_empty() { "no decision".to_string() } else { decision.to_string() };
     let mut text = decision.clone();
-    let scope = str_of(&inner["scope"]);
-    if !scope.is_empty() {
+    if let Some(scope) = scope.filter(|s| !s.is_empty()) {
         text.push_str(&format!(" ({scope})"));
     }
-    // `by` is a name, or the approval worker's `{who, via}`.
-    let by = match &inner["by"] {
-        Value::Object(_) => {
-            let who = str_of(&inner["by"]["who"]);
-            let via = str_of(&inner["by"]["via"]);
-            match (who.is_empty(), via.is_empty()) {
-                (false, false) => format!("{who} via {via}"),
-                (false, true) => who,
-                (true, false) => format!("via {via}"),
-                (true, true) => String::new(),
-            }
-        }
-        other => str_of(other),
-    };
+    let by = by.map(|b| b.text()).unwrap_or_default();
     if !by.is_empty() {
         text.push_str(&format!(" by {by}"));
     }
-    let note = str_of(&inner["note"]);
-    if !note.is_empty() {
+    if let Some(note) = note.filter(|n| !n.is_empty()) {
         text.push_str(&format!(" · \"{note}\""));
     }
     let tone = if decision.starts_with("approve") { Tone::Green } else { Tone::Red };
     (text, Tone::Yellow, tone)
-}
-
-/// `ok code::read_file · 1.2 KiB`, `error CODE: message` or `blocked: reason`.
-fn tool_result(data: &Value) -> (String, Tone, Tone) {
-    let function = str_of(&data["function_id"]);
-    let blocked = str_of(&data["blocked"]);
-    if !blocked.is_empty() && data["blocked"] != false {
-        return (format!("blocked {function}: {blocked}"), Tone::Plain, Tone::Yellow);
-    }
-    if data["ok"] == true {
-        let size = match &data["result"] {
-            Value::Null => String::new(),
-            Value::String(s) => format!(" · {}", human_bytes(s.len())),
-            other => format!(" · {}", human_bytes(other.to_string().len())),
-        };
-        return (format!("ok {function}{size}"), Tone::Plain, Tone::Green);
-    }
-    let error = &data["error"];
-    let what = match (error["code"].as_str(), error["message"].as_str()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        _ if !error.is_null() => str_of(error),
-        _ => "failed".to_string(),
-    };
-    (format!("error {function} {what}"), Tone::Plain, Tone::Red)
-}
-
-/// `provider/model`, or whichever of them is there.
-fn model_name(data: &Value) -> String {
-    match (data["provider"].as_str(), data["model"].as_str()) {
-        (Some(p), Some(m)) => format!("{p}/{m}"),
-        (None, Some(m)) => m.to_string(),
-        (Some(p), None) => p.to_string(),
-        (None, None) => "model".to_string(),
-    }
-}
-
-/// A count, or the length of a list.
-fn count(v: &Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| v.as_array().map_or(0, |a| a.len() as u64))
-}
-
-/// A string value as it is, anything else (but null) as JSON.
-fn str_of(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// `1 step`, `2 steps`.
@@ -359,6 +351,15 @@ mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
     use serde_json::json;
+
+    /// `value` read as the contract's type, as the CLI reads the server's answers.
+    fn typed<T: serde::de::DeserializeOwned>(value: Value) -> T {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn events(values: Vec<Value>) -> Vec<Event> {
+        values.into_iter().map(typed).collect()
+    }
 
     fn ev(seq: u64, at: u64, kind: &str, turn: &str, duration: Option<u64>, data: Value) -> Value {
         let mut e = json!({"session_id": "s1", "seq": seq, "kind": kind, "at_ms": at, "turn_id": turn, "data": data});
@@ -436,7 +437,7 @@ mod tests {
     #[test]
     fn a_session_renders_as_a_step_table_with_turn_lines() {
         assert_eq!(
-            steps(&script(), Theme::PLAIN),
+            steps(&events(script()), Theme::PLAIN),
             "SEQ     +TIME    KIND                DETAIL                                                    DURATION\n\
              ── turn 1 ──\n\
              100000  +0.000s  user_message        \"rename the module\"                                       -\n\
@@ -505,10 +506,13 @@ mod tests {
         let session = json!({"id": "s1", "name": "bugfix", "realm": "default", "hand": "coder", "state": "failed",
                              "turns": 2, "last_error": {"code": "PROVIDER_ERROR", "message": "502"}});
         assert_eq!(
-            header(&session, Theme::PLAIN),
+            header(&typed(session), Theme::PLAIN),
             "session s1 \"bugfix\" · realm default · hand coder · failed · 2 turns\nlast error PROVIDER_ERROR: 502"
         );
-        assert_eq!(header(&json!({"id": "s1", "state": "failed"}), Theme::ANSI), "session s1 · \x1b[31mfailed\x1b[0m");
+        assert_eq!(
+            header(&typed(json!({"id": "s1", "state": "failed"})), Theme::ANSI),
+            "session s1 · \x1b[31mfailed\x1b[0m"
+        );
     }
 
     #[test]
@@ -516,17 +520,17 @@ mod tests {
         let summary = json!({"session_id": "s1", "events": 10, "turns": 2, "duration_ms": 4500, "llm_calls": 1,
             "tool_calls": 1, "input_tokens": 1800, "output_tokens": 40, "cost_usd": 0.002, "errors": 1, "approvals": 1});
         assert_eq!(
-            totals(&summary, Theme::PLAIN),
+            totals(&typed(summary.clone()), Theme::PLAIN),
             "duration 4.5 s · 10 steps · 2 turns · 1 LLM call · 1 tool call · 1,800 in / 40 out tokens · $0.0020 · 1 approval · 1 error"
         );
-        assert!(totals(&summary, Theme::ANSI).ends_with("\x1b[31m1 error\x1b[0m"));
-        assert!(totals(&json!({}), Theme::PLAIN).ends_with("0 in / 0 out tokens · 0 errors"));
+        assert!(totals(&typed(summary), Theme::ANSI).ends_with("\x1b[31m1 error\x1b[0m"));
+        assert!(totals(&typed(json!({})), Theme::PLAIN).ends_with("0 in / 0 out tokens · 0 errors"));
     }
 
     #[test]
     fn colour_never_breaks_the_alignment_and_plain_output_has_no_escapes() {
-        let plain = steps(&script(), Theme::PLAIN);
-        let ansi = steps(&script(), Theme::ANSI);
+        let plain = steps(&events(script()), Theme::PLAIN);
+        let ansi = steps(&events(script()), Theme::ANSI);
         assert!(!plain.contains('\x1b'));
         let strip = |s: &str| {
             let mut out = String::new();
@@ -550,8 +554,13 @@ mod tests {
 
     #[test]
     fn an_empty_session_says_so() {
-        let out = replay(&json!({"id": "s1"}), &[], &json!({}), Theme::PLAIN);
-        assert_eq!(out, "session s1\nno steps recorded for this session yet\n");
+        let session = json!({"id": "s1", "realm": "default", "hand": "coder", "state": "done", "turns": 1,
+                             "created_ms": 1, "updated_ms": 2});
+        let out = replay(&typed(session), &[], &typed(json!({})), Theme::PLAIN);
+        assert_eq!(
+            out,
+            "session s1 · realm default · hand coder · done · 1 turn\nno steps recorded for this session yet\n"
+        );
     }
 
     #[test]

@@ -6,6 +6,8 @@
 mod approval;
 mod chat;
 mod error;
+mod replay;
+mod session;
 
 use std::path::PathBuf;
 

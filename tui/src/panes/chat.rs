@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 use agentos_protocol::chat::{
     ChatAnswer, ChatEvent, ChatRequest, InterruptAnswer, InterruptRequest, TurnSession, finish,
 };
+use agentos_protocol::session::{self as contract, SessionEvent};
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -443,13 +444,15 @@ impl ChatPane {
         let (kind, arg) = key.split_once(':').unwrap_or((key, ""));
         match (kind, result) {
             ("session", Ok(session)) if self.session.id.as_deref() == Some(arg) => {
-                self.session.name = session.get("name").and_then(Value::as_str).map(str::to_string);
+                if let Some(session) = read_session(session) {
+                    self.session.name = session.name;
+                }
             }
             // The name is a nicety: the status line shows the id without it.
             ("session", _) => {}
             ("interrupt", answer) => self.on_interrupt_answer(arg, answer),
             ("rename", Ok(session)) => {
-                let name = session.get("name").and_then(Value::as_str).map(str::to_string);
+                let name = read_session(session).and_then(|s| s.name);
                 self.note(format!("session renamed to {}", name.as_deref().unwrap_or_default()));
                 self.session.name = name;
             }
@@ -491,10 +494,13 @@ impl ChatPane {
     }
 
     fn on_resumed(&mut self, session: &Value) {
-        let text = |key: &str| session.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
-        let Some(id) = text("id") else { return };
-        self.session = Session { id: Some(id.clone()), name: text("name"), hand: text("hand"), model: text("model") };
-        if let Some(hand) = text("hand") {
+        let Some(session) = read_session(session) else { return };
+        let text = |s: Option<String>| s.filter(|s| !s.is_empty());
+        let Some(id) = text(Some(session.id)) else { return };
+        let hand = text(Some(session.hand));
+        self.session =
+            Session { id: Some(id.clone()), name: text(session.name), hand: hand.clone(), model: text(session.model) };
+        if let Some(hand) = hand {
             self.hand = Some(hand);
         }
         self.tx.get(
@@ -510,11 +516,13 @@ impl ChatPane {
     }
 
     fn on_bus(&mut self, event: &str, data: &Value) {
-        if event == "session_renamed"
-            && data.get("id").and_then(Value::as_str) == self.session.id.as_deref()
-            && self.session.id.is_some()
+        if event != SessionEvent::RENAMED {
+            return;
+        }
+        if let Some(renamed) = read_session(data)
+            && self.session.id.as_deref() == Some(renamed.id.as_str())
         {
-            self.session.name = data.get("name").and_then(Value::as_str).map(str::to_string);
+            self.session.name = renamed.name;
         }
     }
 
@@ -693,6 +701,12 @@ impl ChatPane {
             frame.buffer_mut().set_line(x, y, line, cols);
         }
     }
+}
+
+/// A session record (an answer of `/v1/sessions/:id`, a session event's data); `None`, logged,
+/// when it is not one.
+fn read_session(value: &Value) -> Option<contract::Session> {
+    contract::Session::deserialize(value).inspect_err(|e| tracing::debug!("not a session record ({e}): {value}")).ok()
 }
 
 impl Pane for ChatPane {

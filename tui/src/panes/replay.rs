@@ -40,7 +40,7 @@ use serde_json::Value;
 use crate::event::{ApiError, AppEvent, AppEventSender, PaneId, segment};
 use crate::pane::{EventState, KeyHelp, Pane};
 use crate::theme::Theme;
-use events::{ReplayEvent, Session, Summary};
+use events::{Session, Summary};
 use player::Speed;
 use session::SessionView;
 use sessions::{Load, SessionList, Totals};
@@ -300,7 +300,7 @@ impl ReplayPane {
         }
         match result {
             Ok(answer) => {
-                let page = ReplayEvent::list(answer);
+                let page = events::list(answer);
                 let next = events::next_page(&page);
                 view.append(page);
                 view.loading = next.is_some();

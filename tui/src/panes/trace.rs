@@ -32,7 +32,6 @@ use ratatui::widgets::Clear;
 
 use crate::event::{AppEvent, AppEventSender, PaneId, segment};
 use crate::pane::{EventState, KeyHelp, Pane};
-use crate::panes::replay::events::ReplayEvent;
 use crate::theme::Theme;
 use list::{Known, Load, TraceList};
 use model::{SpanTree, TraceRow};
@@ -179,7 +178,7 @@ impl TracePane {
             }
         } else if key.strip_prefix("io:").is_some_and(|id| id == view.trace_id) {
             view.events_loaded(match result {
-                Ok(answer) => Ok(ReplayEvent::list(answer)),
+                Ok(answer) => Ok(crate::panes::replay::events::list(answer)),
                 Err(err) => Err(err.to_string()),
             });
         }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use agentos_kit::WorkerError;
 use agentos_protocol::approval::Request;
 use agentos_protocol::chat::ChatEvent;
+use agentos_protocol::replay::{ApprovalDecided, ApprovalRequested, Decider, Step};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -143,12 +144,13 @@ async fn ask<B: Bus, E: Events>(
         return Gate::Denied("the approval worker answered without a request id".to_string());
     };
     events.send(approval_event("approval_requested", &request, ChatEvent::ApprovalRequested)).await;
-    rec.record(
-        bus,
-        "approval_requested",
-        json!({"approval_id": id, "function_id": function_id, "tier": classified["tier"], "rule": classified["rule"]}),
-        None,
-    );
+    let asked = ApprovalRequested {
+        approval_id: id.clone(),
+        function_id: function_id.to_string(),
+        tier: classified["tier"].clone(),
+        rule: classified["rule"].clone(),
+    };
+    rec.record(bus, Step::ApprovalRequested(asked), None);
     set_state(bus, &ctx.session_id, "waiting_approval", None).await;
     let started = Instant::now();
     let decided = tokio::select! {
@@ -178,19 +180,20 @@ async fn ask<B: Bus, E: Events>(
     } else {
         gate
     };
-    rec.record(
-        bus,
-        "approval_decided",
-        json!({
-            "approval_id": id,
-            "decision": decision["decision"],
-            "scope": decision["scope"],
-            "note": decision["note"],
-            "by": decision["by"],
-        }),
-        Some(started),
-    );
+    rec.record(bus, Step::ApprovalDecided(decided_step(&id, &decision)), Some(started));
     gate
+}
+
+/// The `approval_decided` step of request `id` for `decision` (`{decision, scope, note?, by}`).
+fn decided_step(id: &str, decision: &Value) -> ApprovalDecided {
+    let text = |key: &str| decision[key].as_str().map(str::to_string);
+    ApprovalDecided {
+        approval_id: id.to_string(),
+        decision: text("decision").unwrap_or_default(),
+        scope: text("scope"),
+        note: text("note"),
+        by: Some(&decision["by"]).filter(|by| !by.is_null()).and_then(|by| Decider::deserialize(by).ok()),
+    }
 }
 
 /// The `approval_requested` / `approval_decided` event for a request as the approval worker

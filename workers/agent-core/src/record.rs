@@ -12,7 +12,8 @@
 use std::time::Instant;
 
 use agentos_kit::WorkerError;
-use serde_json::{Value, json};
+use agentos_protocol::replay::{RecordEvent, RecordMany, Step};
+use serde_json::json;
 
 use crate::turn::{Bus, EnqueueAck};
 
@@ -32,7 +33,7 @@ pub struct Recorder {
     trace_id: Option<String>,
     next_seq: u64,
     /// Steps not sent yet.
-    buffered: Vec<Value>,
+    buffered: Vec<RecordEvent>,
     pending: Vec<EnqueueAck>,
 }
 
@@ -59,24 +60,25 @@ impl Recorder {
         self.trace_id.as_deref()
     }
 
-    /// Records one step of `kind`; `started` gives its duration when it took time. It goes out
-    /// with the next batch (at once for a step in [`SEND_BEFORE`]); [`Recorder::flush`] sends
-    /// the rest and waits for every batch.
-    pub fn record<B: Bus>(&mut self, bus: &B, kind: &str, data: Value, started: Option<Instant>) {
+    /// Records one step; `started` gives its duration when it took time. It goes out with the
+    /// next batch (at once for a step in [`SEND_BEFORE`]); [`Recorder::flush`] sends the rest
+    /// and waits for every batch.
+    pub fn record<B: Bus>(&mut self, bus: &B, step: Step, started: Option<Instant>) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let event = json!({
-            "session_id": self.session_id,
-            "seq": seq,
-            "kind": kind,
-            "at_ms": agentos_kit::clock::now_ms(),
-            "duration_ms": started.map(|s| u64::try_from(s.elapsed().as_millis()).unwrap_or(u64::MAX)),
-            "turn_id": self.turn_id,
-            "trace_id": self.trace_id,
-            "data": data,
+        let kind = step.kind();
+        let send = SEND_BEFORE.contains(&kind);
+        self.buffered.push(RecordEvent {
+            session_id: self.session_id.clone(),
+            seq,
+            kind: kind.to_string(),
+            at_ms: agentos_kit::clock::now_ms(),
+            duration_ms: started.map(|s| u64::try_from(s.elapsed().as_millis()).unwrap_or(u64::MAX)),
+            turn_id: Some(self.turn_id.clone()),
+            trace_id: self.trace_id.clone(),
+            data: step.data(),
         });
-        self.buffered.push(event);
-        if SEND_BEFORE.contains(&kind) {
+        if send {
             self.send(bus);
         }
     }
@@ -86,8 +88,8 @@ impl Recorder {
         if self.buffered.is_empty() {
             return;
         }
-        let events = std::mem::take(&mut self.buffered);
-        self.pending.push(bus.enqueue("replay::record_many", json!({ "events": events }), QUEUE));
+        let batch = RecordMany { events: std::mem::take(&mut self.buffered) };
+        self.pending.push(bus.enqueue("replay::record_many", json!(batch), QUEUE));
     }
 
     /// Waits until the engine has stored every step recorded so far; the first failure wins.

@@ -33,6 +33,7 @@ pub use agentos_protocol::chat::{ChatAnswer, ToolCallRecord, TurnUsage};
 use agentos_protocol::chat::{ChatEvent, Token, ToolCallEvent, ToolResultEvent, TurnSession};
 /// An error as the model and clients see it.
 pub use agentos_protocol::error::ErrorInfo;
+use agentos_protocol::replay::{ContextBuilt, CountOrList, LlmRequest, LlmResponse, Step, TurnDone, UserMessage};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -274,7 +275,7 @@ pub async fn chat_supervised<B: Bus, E: Events>(
             // A turn that got as far as its session says how it ended, in the session and in
             // its replay log; failures to do so are logged (the turn already failed).
             if let Some((rec, session_id)) = recorder.as_mut() {
-                rec.record(bus, "error", json!(ErrorInfo::from(e)), None);
+                rec.record(bus, Step::Error(ErrorInfo::from(e)), None);
                 if let Err(r) = rec.flush(bus).await {
                     tracing::warn!("could not record the turn's error: {r}");
                 }
@@ -377,7 +378,8 @@ async fn turn<B: Bus, E: Events>(
             trace_id: rec.trace_id().map(str::to_string),
         }))
         .await;
-    rec.record(bus, "user_message", json!({"text": req.message, "hand": hand.name, "model": model}), None);
+    let said = UserMessage { text: req.message.clone(), hand: Some(hand.name.clone()), model: model.clone() };
+    rec.record(bus, Step::UserMessage(said), None);
 
     let toolbox = Toolbox::new(&hand.allowed_functions, &registry.functions);
     if !toolbox.missing.is_empty() {
@@ -400,12 +402,12 @@ async fn turn<B: Bus, E: Events>(
         CONTEXT_TIMEOUT,
     )
     .await?;
-    rec.record(
-        bus,
-        "context_built",
-        json!({"messages": built.messages.len(), "estimated_tokens": built.estimated_tokens, "compacted": built.compacted}),
-        Some(started),
-    );
+    let context = ContextBuilt {
+        messages: Some(built.messages.len() as u64),
+        estimated_tokens: Some(built.estimated_tokens),
+        compacted: Some(built.compacted),
+    };
+    rec.record(bus, Step::ContextBuilt(context), Some(started));
     let mut messages = built.messages;
     // What the session keeps: the compacted history when the context manager compacted it (so
     // the summary is not paid for again: everything after the system prompt), else the history
@@ -439,12 +441,13 @@ async fn turn<B: Bus, E: Events>(
             tools: toolbox.specs.clone(),
             ..CompletionRequest::default()
         };
-        rec.record(
-            bus,
-            "llm_request",
-            json!({"model": request.model, "tier": request.tier, "messages_count": request.messages.len(), "tools": toolbox.names()}),
-            None,
-        );
+        let asked = LlmRequest {
+            model: request.model.clone(),
+            tier: request.tier.clone(),
+            messages_count: Some(request.messages.len() as u64),
+            tools: Some(CountOrList::List(toolbox.names().into_iter().map(Value::from).collect())),
+        };
+        rec.record(bus, Step::LlmRequest(asked), None);
         let started = Instant::now();
         // The call comes first: tokens already received are shown, and an answer that is
         // complete is not thrown away.
@@ -455,7 +458,7 @@ async fn turn<B: Bus, E: Events>(
         };
         let Some(completion) = completion else { break };
         partial.clear();
-        rec.record(bus, "llm_response", json!(completion), Some(started));
+        rec.record(bus, Step::LlmResponse(Box::new(LlmResponse::from(&completion))), Some(started));
         usage.add(&completion);
         last_model = format!("{}/{}", completion.provider, completion.model);
         if completion.tool_calls.is_empty() {
@@ -509,12 +512,13 @@ async fn turn<B: Bus, E: Events>(
         finish,
         trace_id: rec.trace_id().map(str::to_string),
     };
-    rec.record(
-        bus,
-        "turn_done",
-        json!({"reply": answer.reply, "usage": answer.usage, "steps": answer.steps, "finish": answer.finish}),
-        None,
-    );
+    let done = TurnDone {
+        reply: answer.reply.clone(),
+        usage: Some(answer.usage.clone()),
+        steps: Some(u64::from(answer.steps)),
+        finish: answer.finish.clone(),
+    };
+    rec.record(bus, Step::TurnDone(done), None);
     if let Some(input) =
         crate::remember::turn_memory(hand.memory.as_ref(), &ctx, &req.message, &answer.reply, &answer.finish)
         && let Err(e) = bus.enqueue("memory::store", input, crate::record::QUEUE).await
@@ -601,7 +605,7 @@ async fn run_tool<B: Bus, E: Events>(
     let announced =
         ToolCallEvent { id: call.id.clone(), function_id: function_id.clone(), arguments: call.arguments.clone() };
     events.send(ChatEvent::ToolCall(announced.clone())).await;
-    rec.record(bus, "tool_call", json!(announced), None);
+    rec.record(bus, Step::ToolCall(announced), None);
 
     if toolbox.function_for(&call.name).is_none() {
         record.blocked =
@@ -660,7 +664,7 @@ async fn run_tool<B: Bus, E: Events>(
     record.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let result = ToolResultEvent::from(&record);
     events.send(ChatEvent::ToolResult(result.clone())).await;
-    rec.record(bus, "tool_result", json!(result), Some(started));
+    rec.record(bus, Step::ToolResult(result), Some(started));
     record
 }
 

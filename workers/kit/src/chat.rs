@@ -168,6 +168,26 @@ pub struct Completion {
     pub route_reason: Option<String>,
 }
 
+/// An answer as the replay records it (`llm_response`): every field of the completion.
+impl From<&Completion> for agentos_protocol::replay::LlmResponse {
+    fn from(c: &Completion) -> Self {
+        use agentos_protocol::replay::{CountOrList, Usage as StepUsage};
+        let tool_calls = c.tool_calls.iter().map(|t| serde_json::to_value(t).unwrap_or(Value::Null)).collect();
+        Self {
+            model: Some(c.model.clone()),
+            provider: Some(c.provider.clone()),
+            content: Some(c.content.clone()),
+            tool_calls: Some(CountOrList::List(tool_calls)),
+            finish_reason: Some(c.finish_reason.clone()),
+            usage: Some(StepUsage { input_tokens: c.usage.input_tokens, output_tokens: c.usage.output_tokens }),
+            cost_usd: c.cost_usd,
+            latency_ms: Some(c.latency_ms),
+            tier: c.tier.clone(),
+            route_reason: c.route_reason.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,88 +67,16 @@ pub const LIST_DEFAULT: usize = 100;
 /// The most sessions one `session::list` answers.
 pub const LIST_MAX: usize = 1000;
 
-/// Where a session is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SessionState {
-    /// A turn is running.
-    Active,
-    /// A turn waits for a person to approve a tool call.
-    WaitingApproval,
-    /// The last turn finished (or the session was closed). Records without a state read as this.
-    #[default]
-    Done,
-    /// The last turn failed; `last_error` says why.
-    Failed,
-}
+/// A session's record, its states and why its last turn failed: the session contract, shared
+/// with every reader.
+pub use agentos_protocol::error::ErrorInfo;
+pub use agentos_protocol::session::{Session, SessionEvent, SessionList, SessionState, UnknownState};
 
-impl SessionState {
-    /// Every state, in the order of a session's life.
-    pub const ALL: [SessionState; 4] = [Self::Active, Self::WaitingApproval, Self::Done, Self::Failed];
-
-    /// The wire spelling: `active`, `waiting_approval`, `done` or `failed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::WaitingApproval => "waiting_approval",
-            Self::Done => "done",
-            Self::Failed => "failed",
-        }
+/// A state nobody knows is `INVALID_INPUT` listing the states.
+impl From<UnknownState> for SessionError {
+    fn from(e: UnknownState) -> Self {
+        SessionError::InvalidState { given: e.given }
     }
-
-    /// The state spelled `text`; `INVALID_INPUT` listing the states otherwise.
-    pub fn parse(text: &str) -> Result<Self, SessionError> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str() == text)
-            .ok_or_else(|| SessionError::InvalidState { given: text.to_string() })
-    }
-}
-
-/// Why a turn failed: a stable code and a message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ErrorInfo {
-    /// A stable SCREAMING_SNAKE code.
-    pub code: String,
-    /// What went wrong.
-    pub message: String,
-}
-
-/// One conversation: the value at `realm:<realm>:sessions/<id>`.
-///
-/// Unknown fields of a stored record are ignored and fields it lacks take their defaults, so
-/// session records written before this worker existed still read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
-    /// The id (also the state key).
-    pub id: String,
-    /// A name unique in the realm, for people.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// The realm it belongs to.
-    pub realm: String,
-    /// The hand of the latest turn.
-    pub hand: String,
-    /// The agent of the latest turn that named one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent: Option<String>,
-    /// The model of the latest turn that named one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// Where it is in its life.
-    #[serde(default)]
-    pub state: SessionState,
-    /// How many turns have started (each `session::open` counts one).
-    #[serde(default)]
-    pub turns: u64,
-    /// Created, Unix ms.
-    pub created_ms: u64,
-    /// Last changed, Unix ms.
-    pub updated_ms: u64,
-    /// The error of the latest failed turn; kept until another error replaces it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<ErrorInfo>,
 }
 
 /// A value of [`INDEX_SCOPE`]: where session `id` lives.
@@ -158,28 +86,6 @@ pub struct IndexEntry {
     pub id: String,
     /// Its realm.
     pub realm: String,
-}
-
-/// What is published on [`EVENTS_TOPIC`] when a session changes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionEvent {
-    /// `session_started`, `session_state` or `session_renamed`.
-    pub event: String,
-    /// The session as stored after the change.
-    pub data: Session,
-}
-
-impl SessionEvent {
-    /// A session was created (its first turn starts).
-    pub const STARTED: &'static str = "session_started";
-    /// A session's state changed (a turn started, waits, ended or failed).
-    pub const STATE: &'static str = "session_state";
-    /// A session's name changed.
-    pub const RENAMED: &'static str = "session_renamed";
-
-    fn new(event: &str, session: &Session) -> Self {
-        Self { event: event.to_string(), data: session.clone() }
-    }
 }
 
 /// Where sessions and the index live, what time it is, fresh ids, and the event topic. The
@@ -275,15 +181,6 @@ pub struct ListSessions {
     /// At most this many (default [`LIST_DEFAULT`], at most [`LIST_MAX`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
-}
-
-/// What `session::list` answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionList {
-    /// The sessions, by `updated_ms` newest first (then `created_ms`, then id).
-    pub sessions: Vec<Session>,
-    /// How many matched before `limit` cut the list.
-    pub total: usize,
 }
 
 /// `session::rename`: give a session a new name.

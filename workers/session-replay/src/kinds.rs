@@ -5,224 +5,37 @@
 //!   the right type ([`validate`]); further fields are kept as they are, so a producer may say
 //!   more than this module knows.
 //! - An unknown kind is stored too (forward compatible), checked only for being an object.
-//! - The structs here document the contract and give [`crate::summary`] typed access; the
-//!   stored event keeps the `data` exactly as recorded.
+//! - The types are the replay contract's ([`agentos_protocol::replay`]), which read a record
+//!   without the fields it lacks; this module adds what a recorder must send ([`validate`]).
+//!   The stored event keeps the `data` exactly as recorded.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The user's message that starts a turn.
-pub const USER_MESSAGE: &str = "user_message";
-/// The prompt was assembled.
-pub const CONTEXT_BUILT: &str = "context_built";
-/// A call to the model starts.
-pub const LLM_REQUEST: &str = "llm_request";
-/// The model answered.
-pub const LLM_RESPONSE: &str = "llm_response";
-/// The model asked for a tool.
-pub const TOOL_CALL: &str = "tool_call";
-/// A tool call waits for a person.
-pub const APPROVAL_REQUESTED: &str = "approval_requested";
-/// A person (or a remembered rule) answered an approval request.
-pub const APPROVAL_DECIDED: &str = "approval_decided";
-/// A tool call finished, failed or was blocked.
-pub const TOOL_RESULT: &str = "tool_result";
-/// The turn failed.
-pub const ERROR: &str = "error";
-/// The turn ended.
-pub const TURN_DONE: &str = "turn_done";
+/// `tool_call` and `tool_result` data: the chat stream's events of the same names.
+pub use agentos_protocol::chat::{ToolCallEvent as ToolCall, ToolResultEvent as ToolResult};
+/// `error` data: `{code, message}`.
+pub use agentos_protocol::error::ErrorInfo as ErrorData;
+/// The kinds and their data (the replay contract, shared with every reader).
+pub use agentos_protocol::replay::{
+    APPROVAL_DECIDED, APPROVAL_REQUESTED, ApprovalDecided, ApprovalRequested, CONTEXT_BUILT, ContextBuilt, CountOrList,
+    Decider, ERROR, KNOWN, LLM_REQUEST, LLM_RESPONSE, LlmRequest, LlmResponse, TOOL_CALL, TOOL_RESULT, TURN_DONE,
+    TurnDone, USER_MESSAGE, Usage, UserMessage,
+};
 
-/// Every kind this module knows, in the order a turn records them.
-pub const KNOWN: &[&str] = &[
-    USER_MESSAGE,
-    CONTEXT_BUILT,
-    LLM_REQUEST,
-    LLM_RESPONSE,
-    TOOL_CALL,
-    APPROVAL_REQUESTED,
-    APPROVAL_DECIDED,
-    TOOL_RESULT,
-    ERROR,
-    TURN_DONE,
+/// The fields a recorder must send for each known kind (the contract's types read records
+/// without them, so old records still show; new ones must be whole).
+const REQUIRED: &[(&str, &[&str])] = &[
+    (USER_MESSAGE, &["text"]),
+    (CONTEXT_BUILT, &["messages", "estimated_tokens", "compacted"]),
+    (LLM_REQUEST, &["messages_count", "tools"]),
+    (LLM_RESPONSE, &["model", "provider", "content", "tool_calls", "finish_reason", "usage", "latency_ms"]),
+    (TOOL_CALL, &["id", "function_id", "arguments"]),
+    (APPROVAL_REQUESTED, &["approval_id", "function_id", "tier", "rule"]),
+    (APPROVAL_DECIDED, &["approval_id", "decision", "scope", "by"]),
+    (TOOL_RESULT, &["id", "function_id", "ok"]),
+    (ERROR, &["code", "message"]),
+    (TURN_DONE, &["reply", "usage", "steps", "finish"]),
 ];
-
-/// `user_message`: `{text}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct UserMessage {
-    /// What the user said.
-    pub text: String,
-}
-
-/// `context_built`: `{messages, estimated_tokens, compacted}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ContextBuilt {
-    /// How many messages the prompt holds.
-    pub messages: u64,
-    /// The estimated prompt size in tokens.
-    pub estimated_tokens: u64,
-    /// Whether older history was summarised to fit.
-    pub compacted: bool,
-}
-
-/// A count, or the list it counts (`tools`, `tool_calls`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum CountOrList {
-    /// Just how many.
-    Count(u64),
-    /// The items themselves.
-    List(Vec<Value>),
-}
-
-impl CountOrList {
-    /// How many.
-    pub fn len(&self) -> u64 {
-        match self {
-            Self::Count(n) => *n,
-            Self::List(items) => items.len() as u64,
-        }
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// `llm_request`: `{model?, tier?, messages_count, tools}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LlmRequest {
-    /// The model asked for, when the turn names one.
-    #[serde(default)]
-    pub model: Option<String>,
-    /// The routing tier, when the turn names one.
-    #[serde(default)]
-    pub tier: Option<String>,
-    /// How many messages are sent.
-    pub messages_count: u64,
-    /// The tools offered: their function ids, or how many.
-    pub tools: CountOrList,
-}
-
-/// Tokens of one model call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Usage {
-    /// Prompt tokens.
-    pub input_tokens: u64,
-    /// Answer tokens.
-    pub output_tokens: u64,
-}
-
-/// `llm_response`: `{model, provider, content, tool_calls, finish_reason, usage, cost_usd?, latency_ms}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LlmResponse {
-    /// The model that answered.
-    pub model: String,
-    /// The provider that served it.
-    pub provider: String,
-    /// The answer's text (`null` when the model only called tools; the field must be there).
-    #[serde(deserialize_with = "present_or_null")]
-    pub content: Option<String>,
-    /// The tool calls asked for: `[{id, function_id, arguments}]`, or how many.
-    pub tool_calls: CountOrList,
-    /// Why the model stopped (`stop`, `tool_calls`, `length`, ...).
-    pub finish_reason: String,
-    /// Tokens in and out.
-    pub usage: Usage,
-    /// What the call cost, when the price is known.
-    #[serde(default)]
-    pub cost_usd: Option<f64>,
-    /// From request to the full answer.
-    pub latency_ms: u64,
-}
-
-/// `tool_call`: `{id, function_id, arguments}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolCall {
-    /// The call id the model gave.
-    pub id: String,
-    /// The function called.
-    pub function_id: String,
-    /// Its arguments.
-    pub arguments: Value,
-}
-
-/// `approval_requested`: `{approval_id, function_id, tier, rule}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ApprovalRequested {
-    /// The approval request's id.
-    pub approval_id: String,
-    /// The function waiting for it.
-    pub function_id: String,
-    /// The tier the call was classified in.
-    pub tier: Value,
-    /// The policy rule that asked for approval.
-    pub rule: Value,
-}
-
-/// `approval_decided`: `{approval_id, decision, scope, note?, by}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ApprovalDecided {
-    /// The approval request's id.
-    pub approval_id: String,
-    /// `approve`, `deny`, ... as the approval worker says.
-    pub decision: String,
-    /// How far the decision reaches (`once`, `session`, ...).
-    pub scope: Value,
-    /// The decider's note.
-    #[serde(default)]
-    pub note: Option<String>,
-    /// Who decided: a name, or the approval worker's `{who, via}`.
-    pub by: Value,
-}
-
-/// `tool_result`: `{id, function_id, ok, result?, error?, blocked?}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolResult {
-    /// The call id.
-    pub id: String,
-    /// The function called.
-    pub function_id: String,
-    /// Whether it succeeded.
-    pub ok: bool,
-    /// What it answered.
-    #[serde(default)]
-    pub result: Option<Value>,
-    /// Why it failed: `{code, message}`.
-    #[serde(default)]
-    pub error: Option<Value>,
-    /// Why it was not made (loop guard, policy, denied approval).
-    #[serde(default)]
-    pub blocked: Option<Value>,
-}
-
-/// `error`: `{code, message}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ErrorData {
-    /// A stable code.
-    pub code: String,
-    /// What went wrong.
-    pub message: String,
-}
-
-/// `turn_done`: `{reply, usage, steps, finish}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TurnDone {
-    /// The model's final answer.
-    pub reply: String,
-    /// The turn's totals (`{input_tokens, output_tokens, cost_usd?, llm_calls?}`).
-    pub usage: Value,
-    /// How many model calls the turn took.
-    pub steps: u64,
-    /// `stop` or `step_limit`.
-    pub finish: String,
-}
-
-/// A field that must be present but may be `null` (serde treats a missing `Option` as `None`
-/// unless it is read through a function like this one).
-fn present_or_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Option<T>, D::Error> {
-    Option::<T>::deserialize(de)
-}
 
 /// Checks `data` for `kind`: an object, and for a known kind its required fields with their
 /// types. The error says which field is wrong.
@@ -232,6 +45,10 @@ pub fn validate(kind: &str, data: &Value) -> Result<(), String> {
     }
     fn check<T: serde::de::DeserializeOwned>(data: &Value) -> Result<(), String> {
         serde_json::from_value::<T>(data.clone()).map(drop).map_err(|e| e.to_string())
+    }
+    let required = REQUIRED.iter().find(|(k, _)| *k == kind).map_or(&[][..], |(_, fields)| *fields);
+    if let Some(field) = required.iter().find(|f| data.get(**f).is_none()) {
+        return Err(format!("missing field `{field}`"));
     }
     match kind {
         USER_MESSAGE => check::<UserMessage>(data),

@@ -92,36 +92,9 @@ pub const LOCK_STRIPES: usize = 16;
 /// The longest event kind, turn id or trace id.
 pub const TAG_MAX: usize = 128;
 
-/// One recorded step: the value at `replay:<session_id>/<seq:020>`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Event {
-    /// The session it belongs to.
-    pub session_id: String,
-    /// Its place in the session, unique per session; events are answered in this order.
-    pub seq: u64,
-    /// What happened ([`kinds`]); unknown kinds are kept too.
-    pub kind: String,
-    /// When it happened (Unix ms).
-    pub at_ms: u64,
-    /// How long it took, for steps that take time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<u64>,
-    /// The turn it belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub turn_id: Option<String>,
-    /// The engine trace it ran in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trace_id: Option<String>,
-    /// The kind's details, a JSON object.
-    pub data: Value,
-}
-
-impl Event {
-    /// Its state key: `seq` as 20 digits, so keys sort as numbers do.
-    pub fn key(&self) -> String {
-        seq_key(self.seq)
-    }
-}
+/// One recorded step (the value at `replay:<session_id>/<seq:020>`), a step to record, and the
+/// answers of `replay::get` and `replay::search`: the replay contract, shared with every reader.
+pub use agentos_protocol::replay::{Event, EventPage, RecordEvent, RecordMany, RecordedMany, SearchResult};
 
 /// The state key of event `seq`.
 pub fn seq_key(seq: u64) -> String {
@@ -131,61 +104,6 @@ pub fn seq_key(seq: u64) -> String {
 /// The replay scope of `session_id`.
 pub fn scope(session_id: &str) -> String {
     format!("{SCOPE_PREFIX}{session_id}")
-}
-
-/// `replay::record`: one step. Same fields as [`Event`]; unknown fields are refused.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordEvent {
-    /// The session (1–128 of `[A-Za-z0-9._:-]`).
-    pub session_id: String,
-    /// The step's place in the session.
-    pub seq: u64,
-    /// What happened: `[a-z][a-z0-9_]*`, at most 128 characters.
-    pub kind: String,
-    /// When (Unix ms).
-    pub at_ms: u64,
-    /// How long it took.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<u64>,
-    /// The turn.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub turn_id: Option<String>,
-    /// The engine trace.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trace_id: Option<String>,
-    /// The kind's details, a JSON object.
-    pub data: Value,
-}
-
-impl From<RecordEvent> for Event {
-    fn from(r: RecordEvent) -> Self {
-        Self {
-            session_id: r.session_id,
-            seq: r.seq,
-            kind: r.kind,
-            at_ms: r.at_ms,
-            duration_ms: r.duration_ms,
-            turn_id: r.turn_id,
-            trace_id: r.trace_id,
-            data: r.data,
-        }
-    }
-}
-
-/// `replay::record_many`: several steps at once (a turn sends its steps in a few batches).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordMany {
-    /// The steps, each as `replay::record` takes it.
-    pub events: Vec<RecordEvent>,
-}
-
-/// What `replay::record_many` answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordedMany {
-    /// How many steps were new (the others were recorded before).
-    pub recorded: usize,
 }
 
 /// What `replay::record` answers.
@@ -207,15 +125,6 @@ pub struct GetEvents {
     /// At most this many (default [`EVENTS_DEFAULT`], at most [`EVENTS_MAX`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
-}
-
-/// What `replay::get` answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EventPage {
-    /// The session.
-    pub session_id: String,
-    /// Its events, by `seq`.
-    pub events: Vec<Event>,
 }
 
 /// `replay::summary` and `replay::delete`: one session.
@@ -241,17 +150,6 @@ pub struct SearchEvents {
     /// At most this many (default [`SEARCH_DEFAULT`], at most [`SEARCH_MAX`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
-}
-
-/// What `replay::search` answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SearchResult {
-    /// The query as given.
-    pub query: String,
-    /// The matching events, newest first (`at_ms`, then session, then `seq` descending).
-    pub events: Vec<Event>,
-    /// How many matched before `limit` cut the list.
-    pub total: usize,
 }
 
 /// What `replay::delete` answers.

@@ -12,44 +12,11 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-
 use crate::Event;
 use crate::kinds::{self, LlmResponse, ToolResult};
 
-/// What `replay::summary` answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    /// The session.
-    pub session_id: String,
-    /// How many events are recorded.
-    pub events: u64,
-    /// How many turns they belong to.
-    pub turns: u64,
-    /// The first event's time (Unix ms).
-    pub started_ms: Option<u64>,
-    /// When the last step ended (Unix ms).
-    pub ended_ms: Option<u64>,
-    /// `ended_ms - started_ms`.
-    pub duration_ms: u64,
-    /// Model answers.
-    pub llm_calls: u64,
-    /// Tool calls asked for.
-    pub tool_calls: u64,
-    /// Prompt tokens over every model answer.
-    pub input_tokens: u64,
-    /// Answer tokens over every model answer.
-    pub output_tokens: u64,
-    /// What the model calls cost, when any answer carried a cost.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cost_usd: Option<f64>,
-    /// Failed turns and failed tool calls.
-    pub errors: u64,
-    /// Approval requests.
-    pub approvals: u64,
-    /// The engine traces the session ran in.
-    pub trace_ids: Vec<String>,
-}
+/// What `replay::summary` answers (the replay contract).
+pub use agentos_protocol::replay::Summary;
 
 /// The totals of `events` (any order) of `session_id`.
 pub fn summarize(session_id: &str, events: &[Event]) -> Summary {
@@ -94,8 +61,9 @@ pub fn summarize(session_id: &str, events: &[Event]) -> Summary {
             kinds::LLM_RESPONSE => {
                 summary.llm_calls += 1;
                 if let Some(answer) = kinds::read::<LlmResponse>(&event.data) {
-                    summary.input_tokens += answer.usage.input_tokens;
-                    summary.output_tokens += answer.usage.output_tokens;
+                    let usage = answer.usage.unwrap_or_default();
+                    summary.input_tokens += usage.input_tokens;
+                    summary.output_tokens += usage.output_tokens;
                     if let Some(cost) = answer.cost_usd {
                         summary.cost_usd = Some(summary.cost_usd.unwrap_or(0.0) + cost);
                     }

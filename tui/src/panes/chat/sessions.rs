@@ -2,15 +2,17 @@
 //! `/sessions` and `/hand` lists, the transcript of a resumed session, and the usage totals.
 //!
 //! Rules it keeps:
-//! - Pure functions of the JSON the API answers (docs/api.md); a missing field shows as nothing,
-//!   never as a made-up value.
+//! - Pure functions of the API's answers, read as the session and replay contracts' types; a
+//!   missing field shows as nothing, never as a made-up value.
 //! - A resumed transcript follows the recorded events in `seq` order: `user_message`,
 //!   `llm_response` (its `content`), `tool_call` with its `tool_result`, and `error`; the other
 //!   kinds (context, approvals, turn ends) are bookkeeping and not shown.
 //! - Times are shown in UTC.
 
-use agentos_protocol::chat::{ToolCallEvent, ToolResultEvent, TurnUsage};
+use agentos_protocol::chat::{ToolResultEvent, TurnUsage};
 use agentos_protocol::error::ErrorInfo;
+use agentos_protocol::replay::{Event, Step};
+use agentos_protocol::session::SessionList;
 use ratatui::text::{Line, Span};
 use serde::Deserialize;
 use serde_json::Value;
@@ -55,27 +57,31 @@ pub fn short_id(id: &str) -> String {
 
 /// The rows of the `/sessions` list; the current session is marked.
 pub fn session_rows(answer: &Value, current: Option<&str>, theme: Theme) -> Vec<Line<'static>> {
-    let sessions = answer.get("sessions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let list = SessionList::deserialize(answer).unwrap_or_else(|e| {
+        tracing::debug!("not a list of sessions ({e}): {answer}");
+        SessionList { sessions: Vec::new(), total: 0 }
+    });
+    let sessions = &list.sessions;
     if sessions.is_empty() {
         return vec![Line::styled("no sessions yet: send a message to start one", theme.dim())];
     }
-    let label = |s: &Value| text(s, "name").unwrap_or("—").to_string();
-    let label_cols = sessions.iter().map(|s| wrap::width(&label(s))).max().unwrap_or(0).min(28);
+    let label = |name: &Option<String>| name.as_deref().filter(|n| !n.is_empty()).unwrap_or("—").to_string();
+    let label_cols = sessions.iter().map(|s| wrap::width(&label(&s.name))).max().unwrap_or(0).min(28);
     let mut rows = Vec::new();
     for s in sessions {
-        let id = text(s, "id").unwrap_or_default();
+        let id = s.id.as_str();
         let mark = if current == Some(id) { Span::styled("● ", theme.ok()) } else { Span::raw("  ") };
-        let name = wrap::truncate(&label(s), label_cols);
+        let name = wrap::truncate(&label(&s.name), label_cols);
         let pad = label_cols.saturating_sub(wrap::width(&name));
-        let state = text(s, "state").unwrap_or_default();
+        let state = s.state.as_str();
         let state_style = match state {
             "failed" => theme.error(),
             "waiting_approval" => theme.warn(),
             "active" => theme.ok(),
             _ => theme.dim(),
         };
-        let turns = s.get("turns").and_then(Value::as_u64).unwrap_or(0);
-        let updated = s.get("updated_ms").and_then(Value::as_u64).map(utc).unwrap_or_default();
+        let turns = s.turns;
+        let updated = if s.updated_ms > 0 { utc(s.updated_ms) } else { String::new() };
         rows.push(Line::from(vec![
             mark,
             Span::styled(format!("{name}{}", " ".repeat(pad)), theme.accent()),
@@ -85,7 +91,7 @@ pub fn session_rows(answer: &Value, current: Option<&str>, theme: Theme) -> Vec<
             Span::styled(format!("  {updated}"), theme.dim()),
         ]));
     }
-    let total = answer.get("total").and_then(Value::as_u64).unwrap_or(sessions.len() as u64);
+    let total = list.total.max(sessions.len()) as u64;
     let more =
         if total > sessions.len() as u64 { format!("{} of {total} shown · ", sessions.len()) } else { String::new() };
     rows.push(Line::styled(format!("{more}/sessions NAME or ID resumes one"), theme.dim()));
@@ -127,29 +133,31 @@ pub fn hand_rows(answer: &Value, current: Option<&str>, theme: Theme) -> (Vec<Li
     (rows, name_cols + 4)
 }
 
-/// The transcript of a recorded session, and its usage.
+/// The transcript of a recorded session, and its usage. A step that is not one, or whose data
+/// does not fit its kind, is left out.
 pub fn rebuild(events: &[Value]) -> (Vec<Cell>, Usage) {
     let mut cells = Vec::new();
     let mut usage = Usage::default();
     let mut pending: Vec<ToolCall> = Vec::new();
     for event in events {
-        let data = event.get("data").unwrap_or(&Value::Null);
-        match event.get("kind").and_then(Value::as_str).unwrap_or_default() {
-            "user_message" => cells.push(Cell::User(text(data, "text").unwrap_or_default().to_string())),
-            "llm_response" => {
-                let n = |key: &str| data.get("usage").and_then(|u| u.get(key)).and_then(Value::as_u64).unwrap_or(0);
-                usage.add_tokens(n("input_tokens"), n("output_tokens"), data.get("cost_usd").and_then(Value::as_f64));
-                if let Some(content) = text(data, "content").filter(|c| !c.trim().is_empty()) {
+        let step = match Event::deserialize(event).map(|e| e.step()) {
+            Ok(Ok(step)) => step,
+            Ok(Err(e)) | Err(e) => {
+                tracing::debug!("a recorded step this dashboard cannot read ({e}): {event}");
+                continue;
+            }
+        };
+        match step {
+            Step::UserMessage(said) => cells.push(Cell::User(said.text)),
+            Step::LlmResponse(answer) => {
+                let tokens = answer.usage.unwrap_or_default();
+                usage.add_tokens(tokens.input_tokens, tokens.output_tokens, answer.cost_usd);
+                if let Some(content) = answer.content.filter(|c| !c.trim().is_empty()) {
                     cells.push(Cell::Assistant(content.trim_end().to_string()));
                 }
             }
-            "tool_call" => {
-                if let Ok(call) = ToolCallEvent::deserialize(data) {
-                    pending.push(ToolCall::new(&call));
-                }
-            }
-            "tool_result" => {
-                let Ok(result) = ToolResultEvent::deserialize(data) else { continue };
+            Step::ToolCall(call) => pending.push(ToolCall::new(&call)),
+            Step::ToolResult(result) => {
                 let mut call = match pending.iter().position(|c| c.id == result.id) {
                     Some(i) => pending.remove(i),
                     None => ToolCall::of_result(&result),
@@ -157,9 +165,9 @@ pub fn rebuild(events: &[Value]) -> (Vec<Cell>, Usage) {
                 call.finish(&result);
                 cells.push(Cell::Tool(Box::new(call)));
             }
-            "error" => cells.push(Cell::Error {
-                code: text(data, "code").unwrap_or("ERROR").to_string(),
-                message: text(data, "message").unwrap_or_default().to_string(),
+            Step::Error(error) => cells.push(Cell::Error {
+                code: Some(error.code).filter(|c| !c.is_empty()).unwrap_or_else(|| "ERROR".to_string()),
+                message: error.message,
                 status: None,
             }),
             _ => {}

@@ -7,6 +7,7 @@
 //! - When the current part lies above what fits, the view ends at it instead of the newest
 //!   entry, so the step being looked at is always on screen.
 
+use agentos_protocol::error::ErrorInfo;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -175,7 +176,7 @@ fn tool_lines(
     lines.push(match outcome {
         None => Line::styled("  … running", theme.dim()),
         Some(Outcome::Ok(value)) => result("✓", compact(value), theme.ok()),
-        Some(Outcome::Failed(error)) => result("✗", error_text(error), theme.error()),
+        Some(Outcome::Failed(error)) => result("✗", error_text(error.as_ref()), theme.error()),
         Some(Outcome::Blocked(reason)) => result("⊘", format!("blocked: {reason}"), theme.warn()),
     });
     lines
@@ -217,11 +218,11 @@ fn approval_lines(
     lines
 }
 
-/// An error value as `CODE: message` when it has those, else compact JSON.
-pub fn error_text(error: &Value) -> String {
-    match (error.get("code").and_then(Value::as_str), error.get("message").and_then(Value::as_str)) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_string(),
-        _ => compact(error),
+/// An error as `CODE: message`, the code alone when it has no message; nothing without one.
+pub fn error_text(error: Option<&ErrorInfo>) -> String {
+    match error {
+        Some(e) if !e.message.is_empty() => format!("{}: {}", e.code, e.message),
+        Some(e) => e.code.clone(),
+        None => String::new(),
     }
 }

@@ -2,63 +2,56 @@
 //! totals, as the replay pane (and the trace pane, for a span's input and output) reads them.
 //!
 //! Rules it keeps:
-//! - Parsing is lenient: a field that is missing or of another type reads as absent, so one odd
-//!   event never hides the others.
+//! - Events, sessions and totals are read as the replay and session contracts' types
+//!   ([`agentos_protocol::replay`], [`agentos_protocol::session`]), which read a field that is
+//!   missing as absent. One odd event (or session) is left out and logged at debug, never hides
+//!   the others; a step whose data does not fit its kind is shown as its raw data.
 //! - Events are paged: a page as long as the limit asked for means there may be more, and the
 //!   next page starts one past the last `seq` received.
 
+use agentos_protocol::replay::{self, Step};
+use agentos_protocol::session;
+use serde::Deserialize;
 use serde_json::Value;
 
 /// How many events one page asks for (the API's default).
 pub const PAGE: usize = 1000;
 
 /// One recorded step: `{session_id, seq, kind, at_ms, duration_ms?, turn_id?, trace_id?, data}`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReplayEvent {
-    pub session_id: String,
-    pub seq: u64,
-    pub kind: String,
-    pub at_ms: u64,
-    pub duration_ms: Option<u64>,
-    pub turn_id: Option<String>,
-    pub trace_id: Option<String>,
-    pub data: Value,
+pub use agentos_protocol::replay::Event as ReplayEvent;
+
+/// The events of an answer's `events` list; one that is not an event is left out.
+pub fn list(answer: &Value) -> Vec<ReplayEvent> {
+    /// The answer with its events unread, to read them one by one.
+    #[derive(Deserialize)]
+    struct Unread {
+        #[serde(default)]
+        events: Vec<Value>,
+    }
+    let Ok(unread) = Unread::deserialize(answer) else {
+        tracing::debug!("not a list of recorded events: {answer}");
+        return Vec::new();
+    };
+    unread
+        .events
+        .iter()
+        .filter_map(|e| match ReplayEvent::deserialize(e) {
+            Ok(event) => Some(event),
+            Err(err) => {
+                tracing::debug!("not a recorded event ({err}): {e}");
+                None
+            }
+        })
+        .collect()
 }
 
-impl ReplayEvent {
-    /// An event from its JSON; `None` without a `seq` or a `kind`.
-    pub fn from_json(json: &Value) -> Option<Self> {
-        let text = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_string);
-        Some(Self {
-            session_id: text("session_id").unwrap_or_default(),
-            seq: json.get("seq").and_then(Value::as_u64)?,
-            kind: text("kind")?,
-            at_ms: json.get("at_ms").and_then(Value::as_u64).unwrap_or(0),
-            duration_ms: json.get("duration_ms").and_then(Value::as_u64),
-            turn_id: text("turn_id"),
-            trace_id: text("trace_id"),
-            data: json.get("data").cloned().unwrap_or(Value::Null),
-        })
-    }
-
-    /// The events of an answer's `events` list.
-    pub fn list(answer: &Value) -> Vec<Self> {
-        answer
-            .get("events")
-            .and_then(Value::as_array)
-            .map(|e| e.iter().filter_map(Self::from_json).collect())
-            .unwrap_or_default()
-    }
-
-    /// A string field of `data`.
-    pub fn text(&self, key: &str) -> Option<&str> {
-        self.data.get(key).and_then(Value::as_str)
-    }
-
-    /// A field of `data`, `None` when absent or null.
-    pub fn field(&self, key: &str) -> Option<&Value> {
-        self.data.get(key).filter(|v| !v.is_null())
-    }
+/// A recorded step's data as its kind's type; a step whose data does not fit its kind reads as
+/// an unknown one (its raw data is shown).
+pub fn step(event: &ReplayEvent) -> Step {
+    event.step().unwrap_or_else(|e| {
+        tracing::debug!(kind = %event.kind, seq = event.seq, "a recorded step that does not fit its kind: {e}");
+        Step::Unknown { kind: event.kind.clone(), data: event.data.clone() }
+    })
 }
 
 /// The path of the page of `session_id`'s events that starts at `from_seq`.
@@ -89,26 +82,33 @@ pub struct Session {
     pub last_error: Option<String>,
 }
 
+impl From<session::Session> for Session {
+    fn from(s: session::Session) -> Self {
+        Self {
+            id: s.id,
+            name: s.name.filter(|n| !n.is_empty()),
+            realm: s.realm,
+            hand: s.hand,
+            state: s.state.as_str().to_string(),
+            turns: s.turns,
+            created_ms: s.created_ms,
+            updated_ms: s.updated_ms,
+            model: s.model,
+            last_error: s.last_error.map(|e| format!("{}: {}", e.code, e.message)),
+        }
+    }
+}
+
 impl Session {
-    /// A session from its JSON; `None` without an id.
+    /// A session from its JSON; `None` when it is not one.
     pub fn from_json(json: &Value) -> Option<Self> {
-        let text = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_string);
-        Some(Self {
-            id: text("id")?,
-            name: text("name").filter(|n| !n.is_empty()),
-            realm: text("realm").unwrap_or_default(),
-            hand: text("hand").unwrap_or_default(),
-            state: text("state").unwrap_or_default(),
-            turns: json.get("turns").and_then(Value::as_u64).unwrap_or(0),
-            created_ms: json.get("created_ms").and_then(Value::as_u64).unwrap_or(0),
-            updated_ms: json.get("updated_ms").and_then(Value::as_u64).unwrap_or(0),
-            model: text("model"),
-            last_error: json.get("last_error").and_then(|e| {
-                let code = e.get("code").and_then(Value::as_str)?;
-                let message = e.get("message").and_then(Value::as_str).unwrap_or_default();
-                Some(format!("{code}: {message}"))
-            }),
-        })
+        match session::Session::deserialize(json) {
+            Ok(s) => Some(s.into()),
+            Err(e) => {
+                tracing::debug!("not a session ({e}): {json}");
+                None
+            }
+        }
     }
 
     /// The name when it has one, else the id.
@@ -142,21 +142,22 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The totals of a summary answer.
+    /// The totals of a summary answer; a total it lacks (or an answer that is not one) reads
+    /// as 0.
     pub fn from_json(json: &Value) -> Self {
-        let n = |k: &str| json.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let s = replay::Summary::deserialize(json).unwrap_or_default();
         Self {
-            events: n("events"),
-            turns: n("turns"),
-            started_ms: json.get("started_ms").and_then(Value::as_u64),
-            duration_ms: n("duration_ms"),
-            llm_calls: n("llm_calls"),
-            tool_calls: n("tool_calls"),
-            input_tokens: n("input_tokens"),
-            output_tokens: n("output_tokens"),
-            cost_usd: json.get("cost_usd").and_then(Value::as_f64),
-            errors: n("errors"),
-            approvals: n("approvals"),
+            events: s.events,
+            turns: s.turns,
+            started_ms: s.started_ms,
+            duration_ms: s.duration_ms,
+            llm_calls: s.llm_calls,
+            tool_calls: s.tool_calls,
+            input_tokens: s.input_tokens,
+            output_tokens: s.output_tokens,
+            cost_usd: s.cost_usd,
+            errors: s.errors,
+            approvals: s.approvals,
         }
     }
 }
@@ -192,9 +193,10 @@ mod tests {
     #[test]
     fn an_event_without_seq_or_kind_is_skipped() {
         let answer = json!({"events": [{"seq": 1, "kind": "error", "at_ms": 5, "data": {"code": "X"}}, {"kind": "x"}, {"seq": 2}]});
-        let events = ReplayEvent::list(&answer);
+        let events = list(&answer);
         assert_eq!(events.len(), 1);
-        assert_eq!((events[0].seq, events[0].text("code")), (1, Some("X")));
+        let Step::Error(error) = step(&events[0]) else { panic!("an error step: {:?}", events[0]) };
+        assert_eq!((events[0].seq, error.code.as_str()), (1, "X"));
     }
 
     #[test]

@@ -11,9 +11,12 @@
 //! - Steps that are not part of the chat (`context_built`, `llm_request`, unknown kinds) show
 //!   as a one-line note only while they are the current step.
 
+use agentos_protocol::chat::ToolResultEvent;
+use agentos_protocol::error::ErrorInfo;
+use agentos_protocol::replay::{ApprovalDecided, Step};
 use serde_json::Value;
 
-use super::events::ReplayEvent;
+use super::events::{self, ReplayEvent};
 
 /// What a part of the chat is.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +43,7 @@ pub enum Part {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Ok(Value),
-    Failed(Value),
+    Failed(Option<ErrorInfo>),
     Blocked(String),
 }
 
@@ -117,66 +120,56 @@ impl Timeline {
         timeline
     }
 
+    fn add(&mut self, step: usize, event: &ReplayEvent) {
+        match events::step(event) {
+            Step::UserMessage(said) => self.push(step, Part::User { text: said.text }),
+            Step::LlmResponse(answer) => {
+                let content = answer.content.unwrap_or_default();
+                if !content.trim().is_empty() {
+                    self.push(step, Part::Assistant { text: content, model: answer.model.unwrap_or_default() });
+                }
+            }
+            Step::ToolCall(call) => self.push(
+                step,
+                Part::Tool { id: call.id, function_id: call.function_id, arguments: call.arguments, outcome: None },
+            ),
+            Step::ToolResult(result) => self.complete_tool(step, result),
+            Step::ApprovalRequested(asked) => self.push(
+                step,
+                Part::Approval {
+                    function_id: asked.function_id.clone(),
+                    tier: asked.tier_text().unwrap_or_default(),
+                    decision: None,
+                },
+            ),
+            Step::ApprovalDecided(decided) => self.complete_approval(step, decided),
+            Step::Error(error) => self.push(step, Part::Error { code: error.code, message: error.message }),
+            Step::TurnDone(done) => {
+                let usage = done.usage.unwrap_or_default();
+                let tokens = usage.input_tokens + usage.output_tokens;
+                let steps = done.steps.unwrap_or(0);
+                self.push(step, Part::Done { finish: done.finish, steps, tokens });
+            }
+            other => self.push(step, Part::Note { text: note(&other) }),
+        }
+    }
+
     fn push(&mut self, step: usize, part: Part) {
         self.entries.push(Entry { step, part });
     }
 
-    fn add(&mut self, step: usize, event: &ReplayEvent) {
-        let text = |k: &str| event.text(k).unwrap_or_default().to_string();
-        match event.kind.as_str() {
-            "user_message" => self.push(step, Part::User { text: text("text") }),
-            "llm_response" => {
-                let content = text("content");
-                if !content.trim().is_empty() {
-                    self.push(step, Part::Assistant { text: content, model: text("model") });
-                }
-            }
-            "tool_call" => self.push(
-                step,
-                Part::Tool {
-                    id: text("id"),
-                    function_id: text("function_id"),
-                    arguments: event.field("arguments").cloned().unwrap_or(Value::Null),
-                    outcome: None,
-                },
-            ),
-            "tool_result" => self.complete_tool(step, event),
-            "approval_requested" => self.push(
-                step,
-                Part::Approval {
-                    function_id: text("function_id"),
-                    tier: event.field("tier").map(compact).unwrap_or_default(),
-                    decision: None,
-                },
-            ),
-            "approval_decided" => self.complete_approval(step, event),
-            "error" => self.push(step, Part::Error { code: text("code"), message: text("message") }),
-            "turn_done" => {
-                let usage = event.field("usage");
-                let tokens = ["input_tokens", "output_tokens"]
-                    .iter()
-                    .filter_map(|k| usage.and_then(|u| u.get(*k)).and_then(Value::as_u64))
-                    .sum();
-                let steps = event.field("steps").and_then(Value::as_u64).unwrap_or(0);
-                self.push(step, Part::Done { finish: text("finish"), steps, tokens });
-            }
-            _ => self.push(step, Part::Note { text: note(event) }),
-        }
-    }
-
     /// A `tool_result` completes the latest open call with its id (a result without a call
     /// becomes a call of its own, completed at once).
-    fn complete_tool(&mut self, step: usize, event: &ReplayEvent) {
-        let id = event.text("id").unwrap_or_default();
-        let outcome = if let Some(reason) = event.field("blocked") {
-            Outcome::Blocked(reason.as_str().map_or_else(|| reason.to_string(), str::to_string))
-        } else if event.field("ok").and_then(Value::as_bool) == Some(true) {
-            Outcome::Ok(event.field("result").cloned().unwrap_or(Value::Null))
+    fn complete_tool(&mut self, step: usize, result: ToolResultEvent) {
+        let outcome = if let Some(reason) = result.blocked {
+            Outcome::Blocked(reason)
+        } else if result.ok {
+            Outcome::Ok(result.result.unwrap_or(Value::Null))
         } else {
-            Outcome::Failed(event.field("error").cloned().unwrap_or(Value::Null))
+            Outcome::Failed(result.error)
         };
         let open = self.entries.iter_mut().rev().find_map(|e| match &mut e.part {
-            Part::Tool { id: call, outcome, .. } if call == id && outcome.is_none() => Some(outcome),
+            Part::Tool { id: call, outcome, .. } if *call == result.id && outcome.is_none() => Some(outcome),
             _ => None,
         });
         match open {
@@ -184,8 +177,8 @@ impl Timeline {
             None => self.push(
                 step,
                 Part::Tool {
-                    id: id.to_string(),
-                    function_id: event.text("function_id").unwrap_or_default().to_string(),
+                    id: result.id,
+                    function_id: result.function_id,
                     arguments: Value::Null,
                     outcome: Some((step, outcome)),
                 },
@@ -194,11 +187,11 @@ impl Timeline {
     }
 
     /// An `approval_decided` completes the latest undecided approval (they come one at a time).
-    fn complete_approval(&mut self, step: usize, event: &ReplayEvent) {
+    fn complete_approval(&mut self, step: usize, decided: ApprovalDecided) {
         let decision = Decision {
-            decision: event.text("decision").unwrap_or("none").to_string(),
-            by: event.field("by").map(who).unwrap_or_default(),
-            note: event.text("note").filter(|n| !n.is_empty()).map(str::to_string),
+            decision: if decided.decision.is_empty() { "none".to_string() } else { decided.decision },
+            by: decided.by.map(|by| by.text()).unwrap_or_default(),
+            note: decided.note.filter(|n| !n.is_empty()),
         };
         let open = self.entries.iter_mut().rev().find_map(|e| match &mut e.part {
             Part::Approval { decision: d @ None, .. } => Some(d),
@@ -235,24 +228,22 @@ fn complete_at(entry: &Entry, n: usize) -> bool {
 }
 
 /// One line for a step that is not part of the chat.
-fn note(event: &ReplayEvent) -> String {
-    let n = |k: &str| event.field(k).and_then(Value::as_u64).unwrap_or(0);
-    match event.kind.as_str() {
-        "context_built" => {
-            let compacted =
-                if event.field("compacted").and_then(Value::as_bool) == Some(true) { " · compacted" } else { "" };
-            format!("context built · {} messages · ~{} tokens{compacted}", n("messages"), n("estimated_tokens"))
+fn note(step: &Step) -> String {
+    match step {
+        Step::ContextBuilt(built) => {
+            let compacted = if built.compacted == Some(true) { " · compacted" } else { "" };
+            format!(
+                "context built · {} messages · ~{} tokens{compacted}",
+                built.messages.unwrap_or(0),
+                built.estimated_tokens.unwrap_or(0)
+            )
         }
-        "llm_request" => {
-            let model = event.text("model").or(event.text("tier")).unwrap_or("default model");
-            let tools = match event.field("tools") {
-                Some(Value::Array(t)) => t.len() as u64,
-                Some(v) => v.as_u64().unwrap_or(0),
-                None => 0,
-            };
-            format!("asking {model} · {} messages · {tools} tools", n("messages_count"))
+        Step::LlmRequest(asked) => {
+            let model = asked.model.as_deref().or(asked.tier.as_deref()).unwrap_or("default model");
+            let tools = asked.tools.as_ref().map_or(0, |t| t.len());
+            format!("asking {model} · {} messages · {tools} tools", asked.messages_count.unwrap_or(0))
         }
-        other => other.replace('_', " "),
+        other => other.kind().replace('_', " "),
     }
 }
 
@@ -262,15 +253,6 @@ pub fn compact(value: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
         other => other.to_string(),
-    }
-}
-
-/// Who decided: a name, or `{who, via}`.
-pub fn who(by: &Value) -> String {
-    match (by.get("who").and_then(Value::as_str), by.get("via").and_then(Value::as_str)) {
-        (Some(who), Some(via)) => format!("{who} via {via}"),
-        (Some(who), None) => who.to_string(),
-        _ => compact(by),
     }
 }
 

@@ -17,8 +17,12 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
+use agentos_protocol::chat::ToolResultEvent;
+use agentos_protocol::error::ErrorInfo;
+use agentos_protocol::replay::{self, Step};
+
 use super::model::SpanTree;
-use crate::panes::replay::events::ReplayEvent;
+use crate::panes::replay::events::{self, ReplayEvent};
 
 /// The function of a model call's span.
 pub const LLM_FUNCTION: &str = "llm::complete";
@@ -88,28 +92,38 @@ impl<'a> SpansByFunction<'a> {
 }
 
 fn match_tools(events: &[&ReplayEvent], spans: &mut SpansByFunction<'_>, io: &mut [Option<SpanIo>]) {
-    let results: HashMap<&str, &ReplayEvent> =
-        events.iter().filter(|e| e.kind == "tool_result").filter_map(|e| Some((e.text("id")?, *e))).collect();
-    for call in events.iter().filter(|e| e.kind == "tool_call") {
-        let (Some(id), Some(function)) = (call.text("id"), call.text("function_id")) else { continue };
-        let result = results.get(id);
-        if result.is_some_and(|r| r.field("blocked").is_some()) {
+    let results: HashMap<String, ToolResultEvent> = events
+        .iter()
+        .filter_map(|e| match events::step(e) {
+            Step::ToolResult(result) if !result.id.is_empty() => Some((result.id.clone(), result)),
+            _ => None,
+        })
+        .collect();
+    for event in events {
+        let Step::ToolCall(call) = events::step(event) else { continue };
+        if call.id.is_empty() || call.function_id.is_empty() {
             continue;
         }
-        let Some(span) = spans.take(function, call.at_ms) else { continue };
+        let result = results.get(&call.id);
+        if result.is_some_and(|r| r.blocked.is_some()) {
+            continue;
+        }
+        let Some(span) = spans.take(&call.function_id, event.at_ms) else { continue };
         io[span] = Some(SpanIo {
-            input: call.field("arguments").cloned(),
-            output: result.and_then(|r| r.field("result")).cloned(),
-            error: result.and_then(|r| r.field("error")).cloned(),
+            input: Some(call.arguments).filter(|a| !a.is_null()),
+            output: result.and_then(|r| r.result.clone()),
+            error: result.and_then(|r| r.error.as_ref()).map(error_json),
         });
     }
 }
 
 fn match_llm_calls(events: &[&ReplayEvent], spans: &mut SpansByFunction<'_>, io: &mut [Option<SpanIo>]) {
-    for (at, request) in events.iter().enumerate().filter(|(_, e)| e.kind == "llm_request") {
+    for (at, request) in events.iter().enumerate().filter(|(_, e)| e.kind == replay::LLM_REQUEST) {
         let Some(span) = spans.take(LLM_FUNCTION, request.at_ms) else { continue };
-        let response =
-            events[at + 1..].iter().take_while(|e| e.kind != "llm_request").find(|e| e.kind == "llm_response");
+        let response = events[at + 1..]
+            .iter()
+            .take_while(|e| e.kind != replay::LLM_REQUEST)
+            .find(|e| e.kind == replay::LLM_RESPONSE);
         io[span] =
             Some(SpanIo { input: Some(request.data.clone()), output: response.map(|r| r.data.clone()), error: None });
     }
@@ -123,11 +137,16 @@ fn match_turn(tree: &SpanTree, events: &[&ReplayEvent], io: &mut [Option<SpanIo>
         .or((!tree.spans.is_empty()).then_some(0));
     let Some(span) = turn_span else { return };
     let of_kind = |kind: &str| events.iter().rev().find(|e| e.kind == kind).map(|e| e.data.clone());
-    let user = events.iter().find(|e| e.kind == "user_message").map(|e| e.data.clone());
-    let turn = SpanIo { input: user, output: of_kind("turn_done"), error: of_kind("error") };
+    let user = events.iter().find(|e| e.kind == replay::USER_MESSAGE).map(|e| e.data.clone());
+    let turn = SpanIo { input: user, output: of_kind(replay::TURN_DONE), error: of_kind(replay::ERROR) };
     if turn != SpanIo::default() {
         io[span] = Some(turn);
     }
+}
+
+/// A recorded error as the detail shows it: its code, and its message when it has one.
+fn error_json(e: &ErrorInfo) -> Value {
+    if e.message.is_empty() { json!({"code": e.code}) } else { json!({"code": e.code, "message": e.message}) }
 }
 
 /// Where the spans' inputs and outputs stand.

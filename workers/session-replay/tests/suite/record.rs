@@ -1,7 +1,7 @@
 //! `replay::record` and what reads it back: idempotency, order, summary totals, search.
 
 use agentos_kit::call;
-use agentos_worker_session_replay::{EventPage, GetEvents, RecordEvent, RecordMany, RecordedMany, Summary};
+use agentos_worker_session_replay::{Event, EventPage, GetEvents, RecordEvent, RecordMany, RecordedMany, Summary};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
@@ -21,7 +21,7 @@ async fn the_same_seq_recorded_twice_is_one_event_and_the_second_answers_false()
     let page: EventPage =
         call(&client, "replay::get", &GetEvents { session_id: "s1".into(), ..GetEvents::default() }, T).await.unwrap();
     assert_eq!(page.events.len(), 1);
-    assert_eq!(serde_json::to_value(&page.events[0]).unwrap(), serde_json::to_value(&event).unwrap());
+    assert_eq!(page.events[0], Event::from(event.clone()));
 
     let bad =
         call::<_, Value>(&client, "replay::record", &step("s1", 2, "llm_response", "t1", json!({"model": "m"})), T)
