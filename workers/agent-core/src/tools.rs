@@ -12,14 +12,14 @@
 use std::collections::BTreeMap;
 
 use agentos_kit::chat::ToolSpec;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// The longest tool name providers accept.
 const NAME_MAX: usize = 64;
 
 /// One live function as `engine::functions::list` describes it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunctionInfo {
     /// `namespace::verb`.
     pub function_id: String,
@@ -32,14 +32,14 @@ pub struct FunctionInfo {
 }
 
 /// The `engine::functions::list` answer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunctionList {
     /// Every registered function.
     pub functions: Vec<FunctionInfo>,
 }
 
 /// The tools of one turn.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Toolbox {
     /// What the model is offered.
     pub specs: Vec<ToolSpec>,
