@@ -11,7 +11,8 @@
 
 use std::collections::BTreeMap;
 
-use agentos_kit::chat::ToolSpec;
+use agentos_kit::chat::{ToolCall, ToolSpec};
+use agentos_protocol::chat::ToolCallRecord;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -135,6 +136,36 @@ pub fn truncate(text: String, cap: usize) -> String {
         end -= 1;
     }
     format!("{}\n[… {} more bytes cut; ask for a smaller range]", &text[..end], text.len() - end)
+}
+
+/// The record of a call that was not made, for a reason the model reads.
+pub fn not_run(toolbox: &Toolbox, call: &ToolCall, reason: &str) -> ToolCallRecord {
+    ToolCallRecord {
+        id: call.id.clone(),
+        function_id: toolbox.function_for(&call.name).unwrap_or(&call.name).to_string(),
+        arguments: call.arguments.clone(),
+        ok: false,
+        result: None,
+        error: None,
+        blocked: Some(reason.to_string()),
+        warning: None,
+        duration_ms: 0,
+    }
+}
+
+/// The text the model reads for a tool call.
+pub fn tool_message(record: &ToolCallRecord, cap: usize) -> String {
+    let body = if let Some(reason) = &record.blocked {
+        format!("Not run: {reason}")
+    } else if let Some(e) = &record.error {
+        truncate(format!("Error {}: {}", e.code, e.message), cap)
+    } else {
+        render_result(record.result.as_ref().unwrap_or(&Value::Null), cap)
+    };
+    match &record.warning {
+        Some(w) => format!("{body}\n\n[loop guard] {w}"),
+        None => body,
+    }
 }
 
 #[cfg(test)]

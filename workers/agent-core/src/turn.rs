@@ -27,6 +27,7 @@
 //!   answer and the wait for an approval; the interrupted turn ends like a finished one.
 
 mod driver;
+pub mod effects;
 pub mod machine;
 #[cfg(test)]
 mod machine_tests;
