@@ -252,7 +252,7 @@ pub async fn chat_supervised<B: Bus, E: Events>(
 pub(crate) async fn set_state<B: Bus>(bus: &B, session_id: &str, state: SessionState, error: Option<&ErrorInfo>) {
     let input = json!({"id": session_id, "state": state, "error": error});
     if let Err(e) = call_as::<_, Value>(bus, "session::set_state", input, QUICK).await {
-        tracing::warn!(session = session_id, ?state, "could not set the session state: {e}");
+        tracing::warn!(session = session_id, state = state.as_str(), "could not set the session state: {e}");
     }
 }
 

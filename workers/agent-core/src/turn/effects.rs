@@ -86,6 +86,18 @@ pub enum SessionState {
     Failed,
 }
 
+impl SessionState {
+    /// The wire spelling (`active`, `waiting_approval`, `done`, `failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::WaitingApproval => "waiting_approval",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 /// What happened: the answer to the last effect, or something from outside.
 #[derive(Debug)]
 pub enum Input {

@@ -1,5 +1,5 @@
 //! The chat turn as a state machine: [`Turn::handle`] takes what happened ([`Input`]) and answers
-//! what to do next ([`Effect`]). The driver ([`super::driver`]) does each effect through the bus,
+//! what to do next ([`Effect`]). The turn's driver (`turn/driver.rs`) does each effect through the bus,
 //! the event channel and the replay recorder, and feeds what came of it back in.
 //!
 //! Rules it keeps:

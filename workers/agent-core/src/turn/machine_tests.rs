@@ -713,4 +713,5 @@ fn finish_verdict_tier_and_state_are_spelt_as_on_the_wire() {
 
     let states = [SessionState::Active, SessionState::WaitingApproval, SessionState::Done, SessionState::Failed];
     assert_eq!(serde_json::to_value(states).unwrap(), json!(["active", "waiting_approval", "done", "failed"]));
+    assert_eq!(states.map(SessionState::as_str), ["active", "waiting_approval", "done", "failed"]);
 }
