@@ -11,20 +11,21 @@
 //! - An interrupted turn does not leave its request pending: the request is denied with
 //!   [`interrupt::APPROVAL_NOTE`] (best effort: a decision that came first stands) and the call
 //!   is not made, whatever the decision.
+//! - The decisions here are pure ([`screen`], [`request_input`], [`verdict`]) and the turn's
+//!   state machine takes them in order; the calls (`classify`, [`wait`], [`deny_interrupted`])
+//!   are made by its driver.
 
 use std::time::{Duration, Instant};
 
 use agentos_kit::WorkerError;
 use agentos_protocol::approval::Request;
 use agentos_protocol::chat::ChatEvent;
-use agentos_protocol::replay::{ApprovalDecided, ApprovalRequested, Decider, Step};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::interrupt::{self, Cancel};
-use crate::record::Recorder;
+use crate::interrupt;
 use crate::settings::Settings;
-use crate::turn::{Bus, Events, QUICK, TurnContext, set_state};
+use crate::turn::{Bus, QUICK, TurnContext};
 
 /// How long one `approval::wait` call may block before it is asked again.
 const WAIT_SLICE: Duration = Duration::from_secs(30);
@@ -64,37 +65,61 @@ pub async fn classify<B: Bus>(
     bus.call("approval::classify", input, QUICK).await
 }
 
-/// Decides whether `function_id` with `arguments` may run now, from the policy's answer
-/// `classified`, asking a person when the policy says so.
-#[allow(clippy::too_many_arguments)]
-pub async fn gate<B: Bus, E: Events>(
-    bus: &B,
-    events: &mut E,
-    rec: &mut Recorder,
-    settings: &Settings,
-    ctx: &TurnContext,
-    function_id: &str,
-    arguments: &Value,
-    classified: Result<Value, WorkerError>,
-    cancel: &Cancel,
-) -> Gate {
+/// An approval tier, as the policy names it (`approval::classify`'s `tier`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Runs without asking.
+    Auto,
+    /// A person decides.
+    Ask,
+    /// Never runs.
+    Deny,
+}
+
+impl Tier {
+    /// The tier of the policy's answer `classified`; anything but `auto` or `deny` asks a person.
+    pub fn of(classified: &Value) -> Self {
+        match classified["tier"].as_str() {
+            Some("auto") => Self::Auto,
+            Some("deny") => Self::Deny,
+            _ => Self::Ask,
+        }
+    }
+}
+
+/// What the approval policy's answer makes of a call, before anyone is asked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Screened {
+    /// Decided without a person.
+    Decided(Gate),
+    /// A person decides; the policy's answer `{tier, rule, reason}` goes with the request.
+    Ask(Value),
+}
+
+/// Whether `function_id` may run, from the policy's answer `classified`, or whether a person
+/// must be asked.
+pub fn screen(settings: &Settings, function_id: &str, classified: Result<Value, WorkerError>) -> Screened {
     let classified = match classified {
         Ok(v) => v,
-        Err(e) if e.code == "function_not_found" => return allow_list(settings, function_id),
+        Err(e) if e.code == "function_not_found" => return Screened::Decided(allow_list(settings, function_id)),
         Err(e) => {
-            return Gate::Denied(format!("the approval policy could not classify this call ({e}), so it was not made"));
+            return Screened::Decided(Gate::Denied(format!(
+                "the approval policy could not classify this call ({e}), so it was not made"
+            )));
         }
     };
-    let tier = classified["tier"].as_str().unwrap_or("ask");
-    let rule = classified.get("rule").cloned().unwrap_or(Value::Null);
-    match tier {
-        "auto" => Gate::Run,
-        "deny" => Gate::Denied(format!(
-            "denied by the approval policy: {} (rule {})",
-            classified["reason"].as_str().unwrap_or("this call is not allowed"),
-            rule_name(&rule)
-        )),
-        _ => ask(bus, events, rec, ctx, function_id, arguments, &classified, cancel).await,
+    match Tier::of(&classified) {
+        Tier::Auto => Screened::Decided(Gate::Run),
+        Tier::Deny => {
+            let rule = classified.get("rule").cloned().unwrap_or(Value::Null);
+            Screened::Decided(Gate::Denied(format!(
+                "denied by the approval policy: {} (rule {})",
+                classified["reason"].as_str().unwrap_or("this call is not allowed"),
+                rule_name(&rule)
+            )))
+        }
+        Tier::Ask => Screened::Ask(classified),
     }
 }
 
@@ -113,18 +138,9 @@ fn rule_name(rule: &Value) -> String {
     rule.get("id").and_then(Value::as_str).map_or_else(|| rule.to_string(), str::to_string)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn ask<B: Bus, E: Events>(
-    bus: &B,
-    events: &mut E,
-    rec: &mut Recorder,
-    ctx: &TurnContext,
-    function_id: &str,
-    arguments: &Value,
-    classified: &Value,
-    cancel: &Cancel,
-) -> Gate {
-    let input = json!({
+/// The `approval::request` input for a call the policy `classified` as one to ask about.
+pub fn request_input(ctx: &TurnContext, function_id: &str, arguments: &Value, classified: &Value) -> Value {
+    json!({
         "session_id": ctx.session_id,
         "turn_id": ctx.turn_id,
         "function_id": function_id,
@@ -135,71 +151,13 @@ async fn ask<B: Bus, E: Events>(
         "agent": ctx.agent,
         "hand": ctx.hand,
         "realm": ctx.realm,
-    });
-    let request = match bus.call("approval::request", input, QUICK).await {
-        Ok(r) => r,
-        Err(e) => return Gate::Denied(format!("approval could not be requested ({e}), so the call was not made")),
-    };
-    let Some(id) = request["id"].as_str().map(str::to_string) else {
-        return Gate::Denied("the approval worker answered without a request id".to_string());
-    };
-    events.send(approval_event("approval_requested", &request, ChatEvent::ApprovalRequested)).await;
-    let asked = ApprovalRequested {
-        approval_id: id.clone(),
-        function_id: function_id.to_string(),
-        tier: classified["tier"].clone(),
-        rule: classified["rule"].clone(),
-    };
-    rec.record(bus, Step::ApprovalRequested(asked), None);
-    set_state(bus, &ctx.session_id, "waiting_approval", None).await;
-    let started = Instant::now();
-    let decided = tokio::select! {
-        biased;
-        () = cancel.fired() => None,
-        decided = wait(bus, &id, expiry_of(&request)) => Some(decided),
-    };
-    let interrupted = decided.is_none();
-    let decided = match decided {
-        Some(decided) => decided,
-        None => deny_interrupted(bus, &id, cancel).await,
-    };
-    set_state(bus, &ctx.session_id, "active", None).await;
-    let (gate, decision) = match decided {
-        Ok(decided) => {
-            events.send(approval_event("approval_decided", &decided, ChatEvent::ApprovalDecided)).await;
-            let decision = decided.get("decision").cloned().unwrap_or(Value::Null);
-            (verdict(&decision), decision)
-        }
-        Err(e) => (
-            Gate::Denied(format!("no decision could be obtained ({e}), so the call was not made")),
-            json!({"decision": "none", "scope": null, "note": e.to_string(), "by": "agent-core"}),
-        ),
-    };
-    let gate = if interrupted {
-        Gate::Denied("the turn was interrupted while this call waited for approval".to_string())
-    } else {
-        gate
-    };
-    rec.record(bus, Step::ApprovalDecided(decided_step(&id, &decision)), Some(started));
-    gate
-}
-
-/// The `approval_decided` step of request `id` for `decision` (`{decision, scope, note?, by}`).
-fn decided_step(id: &str, decision: &Value) -> ApprovalDecided {
-    let text = |key: &str| decision[key].as_str().map(str::to_string);
-    ApprovalDecided {
-        approval_id: id.to_string(),
-        decision: text("decision").unwrap_or_default(),
-        scope: text("scope"),
-        note: text("note"),
-        by: Some(&decision["by"]).filter(|by| !by.is_null()).and_then(|by| Decider::deserialize(by).ok()),
-    }
+    })
 }
 
 /// The `approval_requested` / `approval_decided` event for a request as the approval worker
 /// answered it. A request this build cannot read still goes out as it came, under its name (the
 /// watchers read it or show it), and the mismatch is logged.
-fn approval_event(name: &str, request: &Value, typed: fn(Box<Request>) -> ChatEvent) -> ChatEvent {
+pub(crate) fn approval_event(name: &str, request: &Value, typed: fn(Box<Request>) -> ChatEvent) -> ChatEvent {
     match Request::deserialize(request) {
         Ok(request) => typed(Box::new(request)),
         Err(e) => {
@@ -214,8 +172,7 @@ fn approval_event(name: &str, request: &Value, typed: fn(Box<Request>) -> ChatEv
 
 /// Denies request `id` because its turn was interrupted; the request as decided, whoever
 /// decided it first (a `CONFLICT` is answered with the request as it stands).
-async fn deny_interrupted<B: Bus>(bus: &B, id: &str, cancel: &Cancel) -> Result<Value, WorkerError> {
-    let via = cancel.via().unwrap_or_else(|| interrupt::DEFAULT_VIA.as_str().to_string());
+pub async fn deny_interrupted<B: Bus>(bus: &B, id: &str, via: &str) -> Result<Value, WorkerError> {
     let input = json!({"id": id, "decision": "deny", "note": interrupt::APPROVAL_NOTE, "by": {"via": via}});
     match bus.call("approval::decide", input, QUICK).await {
         Err(e) if e.code == agentos_kit::codes::CONFLICT => bus.call("approval::get", json!({"id": id}), QUICK).await,
@@ -224,7 +181,7 @@ async fn deny_interrupted<B: Bus>(bus: &B, id: &str, cancel: &Cancel) -> Result<
 }
 
 /// The gate for a decision `{decision: approve|deny, scope?, note?, by?}`.
-fn verdict(decision: &Value) -> Gate {
+pub fn verdict(decision: &Value) -> Gate {
     if decision["decision"] == "approve" {
         return Gate::Run;
     }
@@ -240,7 +197,7 @@ fn verdict(decision: &Value) -> Gate {
 }
 
 /// When to stop asking: the request's expiry plus a grace period, or 10 minutes when it names none.
-fn expiry_of(request: &Value) -> Instant {
+pub fn expiry_of(request: &Value) -> Instant {
     let now_ms = agentos_kit::clock::now_ms();
     let left = match request["expires_ms"].as_u64() {
         Some(expires) => Duration::from_millis(expires.saturating_sub(now_ms)),
@@ -250,7 +207,7 @@ fn expiry_of(request: &Value) -> Instant {
 }
 
 /// Waits for request `id` to be decided, asking again while the approval worker is away.
-async fn wait<B: Bus>(bus: &B, id: &str, deadline: Instant) -> Result<Value, WorkerError> {
+pub async fn wait<B: Bus>(bus: &B, id: &str, deadline: Instant) -> Result<Value, WorkerError> {
     loop {
         let slice = WAIT_SLICE.min(deadline.saturating_duration_since(Instant::now()));
         if slice.is_zero() {

@@ -9,16 +9,17 @@
 //! - A model calling a `memory::*` tool acts in the turn's realm and for the turn's agent,
 //!   whatever realm its arguments name: a model never reaches another tenant's memories.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::turn::TurnContext;
+use crate::turn::machine::Finish;
 
 /// The longest memory text a turn stores (characters).
 pub const TEXT_MAX: usize = 4_000;
 
 /// A hand's `[memory]` section, as `hand::get` answers it.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MemoryPolicy {
     /// `turns` or `off`.
     #[serde(default)]
@@ -37,10 +38,10 @@ pub fn turn_memory(
     ctx: &TurnContext,
     message: &str,
     reply: &str,
-    finish: &str,
+    finish: Finish,
 ) -> Option<Value> {
     let policy = policy.filter(|p| p.store == "turns")?;
-    if finish != "stop" || reply.trim().is_empty() {
+    if finish != Finish::Stop || reply.trim().is_empty() {
         return None;
     }
     let text: String = format!("User: {}\nAnswer: {}", message.trim(), reply.trim()).chars().take(TEXT_MAX).collect();
@@ -93,22 +94,22 @@ mod tests {
 
     #[test]
     fn a_finished_turn_is_remembered_only_when_the_policy_says_turns() {
-        let stored = turn_memory(Some(&turns()), &ctx(Some("a1")), " fix the build ", "Done.", "stop").unwrap();
+        let stored = turn_memory(Some(&turns()), &ctx(Some("a1")), " fix the build ", "Done.", Finish::Stop).unwrap();
         assert_eq!(
             stored,
             json!({"text": "User: fix the build\nAnswer: Done.", "realm": "team", "agent": "a1",
                    "tags": ["turn", "coder", "ops"], "importance": 0.3})
         );
-        assert_eq!(turn_memory(None, &ctx(None), "m", "r", "stop"), None);
+        assert_eq!(turn_memory(None, &ctx(None), "m", "r", Finish::Stop), None);
         let off = MemoryPolicy { store: "off".into(), ..turns() };
-        assert_eq!(turn_memory(Some(&off), &ctx(None), "m", "r", "stop"), None);
-        assert_eq!(turn_memory(Some(&turns()), &ctx(None), "m", "r", "step_limit"), None);
-        assert_eq!(turn_memory(Some(&turns()), &ctx(None), "m", "  ", "stop"), None);
+        assert_eq!(turn_memory(Some(&off), &ctx(None), "m", "r", Finish::Stop), None);
+        assert_eq!(turn_memory(Some(&turns()), &ctx(None), "m", "r", Finish::StepLimit), None);
+        assert_eq!(turn_memory(Some(&turns()), &ctx(None), "m", "  ", Finish::Stop), None);
     }
 
     #[test]
     fn a_long_turn_is_cut_on_a_character_boundary() {
-        let stored = turn_memory(Some(&turns()), &ctx(None), &"é".repeat(5000), "ok", "stop").unwrap();
+        let stored = turn_memory(Some(&turns()), &ctx(None), &"é".repeat(5000), "ok", Finish::Stop).unwrap();
         assert_eq!(stored["text"].as_str().unwrap().chars().count(), TEXT_MAX);
         assert!(stored.get("agent").is_none());
     }

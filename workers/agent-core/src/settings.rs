@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use agentos_kit::WorkerError;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The read-only workbench tools: allowed without asking by default.
 pub const DEFAULT_ALLOW: &[&str] = &["code::read_file", "code::list", "code::search"];
@@ -21,7 +21,7 @@ pub use agentos_kit::codes::MESSAGE_TOO_LARGE;
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
 /// `[agent]`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// The hand used when a request names neither a hand nor an agent.

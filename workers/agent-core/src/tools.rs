@@ -11,15 +11,16 @@
 
 use std::collections::BTreeMap;
 
-use agentos_kit::chat::ToolSpec;
-use serde::Deserialize;
+use agentos_kit::chat::{ToolCall, ToolSpec};
+use agentos_protocol::chat::ToolCallRecord;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// The longest tool name providers accept.
 const NAME_MAX: usize = 64;
 
 /// One live function as `engine::functions::list` describes it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunctionInfo {
     /// `namespace::verb`.
     pub function_id: String,
@@ -32,14 +33,14 @@ pub struct FunctionInfo {
 }
 
 /// The `engine::functions::list` answer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunctionList {
     /// Every registered function.
     pub functions: Vec<FunctionInfo>,
 }
 
 /// The tools of one turn.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Toolbox {
     /// What the model is offered.
     pub specs: Vec<ToolSpec>,
@@ -135,6 +136,36 @@ pub fn truncate(text: String, cap: usize) -> String {
         end -= 1;
     }
     format!("{}\n[… {} more bytes cut; ask for a smaller range]", &text[..end], text.len() - end)
+}
+
+/// The record of a call that was not made, for a reason the model reads.
+pub fn not_run(toolbox: &Toolbox, call: &ToolCall, reason: &str) -> ToolCallRecord {
+    ToolCallRecord {
+        id: call.id.clone(),
+        function_id: toolbox.function_for(&call.name).unwrap_or(&call.name).to_string(),
+        arguments: call.arguments.clone(),
+        ok: false,
+        result: None,
+        error: None,
+        blocked: Some(reason.to_string()),
+        warning: None,
+        duration_ms: 0,
+    }
+}
+
+/// The text the model reads for a tool call.
+pub fn tool_message(record: &ToolCallRecord, cap: usize) -> String {
+    let body = if let Some(reason) = &record.blocked {
+        format!("Not run: {reason}")
+    } else if let Some(e) = &record.error {
+        truncate(format!("Error {}: {}", e.code, e.message), cap)
+    } else {
+        render_result(record.result.as_ref().unwrap_or(&Value::Null), cap)
+    };
+    match &record.warning {
+        Some(w) => format!("{body}\n\n[loop guard] {w}"),
+        None => body,
+    }
 }
 
 #[cfg(test)]
