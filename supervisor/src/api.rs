@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::home::Home;
-use crate::run::{Command, WorkerStatus};
+use agentos_protocol::status::WorkerList;
+
+use crate::run::{Command, Published, WorkerStatus};
 
 /// How long a restart request waits for the driver.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,10 +46,10 @@ pub const LOG_LINES_DEFAULT: usize = 200;
 /// hundred KiB) to send in one JSON answer.
 pub const LOG_LINES_MAX: usize = 5000;
 
-type Snapshot = Arc<std::sync::Mutex<Vec<WorkerStatus>>>;
+type Snapshot = Arc<std::sync::Mutex<Vec<Published>>>;
 
 fn rows(snapshot: &Snapshot) -> Vec<WorkerStatus> {
-    snapshot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().map(WorkerStatus::refreshed).collect()
+    snapshot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().map(Published::refreshed).collect()
 }
 
 #[derive(Deserialize)]
@@ -109,7 +111,7 @@ pub(crate) fn register(
     let s = snapshot.clone();
     register_typed(iii, "supervisor::status", "Every worker's state", move |_: Value| {
         let rows = rows(&s);
-        async move { Ok(json!({ "workers": rows })) }
+        async move { Ok(WorkerList { workers: rows }) }
     });
     let c = commands.clone();
     register_typed(iii, "supervisor::restart", "Restart one worker", move |req: RestartRequest| {
@@ -129,7 +131,7 @@ pub(crate) fn register(
             let snapshot = snapshot.clone();
             move |_: HttpRequest| {
                 let rows = rows(&snapshot);
-                async move { Ok(HttpResponse::ok(json!({ "workers": rows }))) }
+                async move { Ok(HttpResponse::ok(WorkerList { workers: rows })) }
             }
         }),
         register_route(iii, "supervisor", ROUTES[3], key.clone(), move |req: HttpRequest| {
@@ -180,7 +182,6 @@ mod tests {
             problem: None,
             launched_at_ms: Some(0),
             ready_after_ms: Some(1),
-            started: None,
         }
     }
 
