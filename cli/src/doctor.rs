@@ -17,11 +17,12 @@ use std::path::Path;
 
 use agentos_kit::WorkerManifest;
 use agentos_protocol::error::ErrorResponse;
+use agentos_protocol::status::{WorkerList, WorkerState};
 use agentos_supervisor::Home;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::client::Client;
+use crate::client::{Client, read};
 use crate::resources::{agent, hand, realm};
 use crate::status::block_on;
 
@@ -78,33 +79,33 @@ pub fn run() -> anyhow::Result<Vec<String>> {
             return Ok(problems);
         }
     };
-    let workers = match block_on(client.get("/v1/workers")) {
-        Ok(body) => body,
+    let workers: WorkerList = match block_on(client.get("/v1/workers")).and_then(|b| read("GET /v1/workers", b)) {
+        Ok(list) => list,
         Err(e) => {
             problems.push(format!("the engine or the supervisor does not answer: {e}; fix: `agentos down` then `agentos up`, and see `agentos logs engine`"));
             return Ok(problems);
         }
     };
-    for w in workers["workers"].as_array().into_iter().flatten() {
-        let name = w["name"].as_str().unwrap_or("?");
-        if w["state"] != "ready" {
-            let error = w["last_error"].as_str().unwrap_or("no error recorded");
+    for w in &workers.workers {
+        let name = if w.name.is_empty() { "?" } else { w.name.as_str() };
+        if w.state != WorkerState::Ready {
+            let error = w.last_error.as_deref().unwrap_or("no error recorded");
             problems.push(format!(
                 "worker {name} is {} ({error}); fix: see `agentos logs {name}`, then `agentos restart {name}`",
-                w["state"].as_str().unwrap_or("?")
+                w.state.as_str()
             ));
         }
         // A worker that serves but says something is wrong (the embedding model's own check
         // below says more about a missing model).
-        if let Some(problem) = w["problem"].as_str()
+        if let Some(problem) = &w.problem
             && name != "embedding"
         {
             problems.push(format!("worker {name} is degraded: {problem}"));
         }
-        if w["functions_registered"] != w["functions_expected"] {
+        if w.functions_registered != w.functions_expected {
             problems.push(format!(
                 "worker {name} registered {} of its {} functions; fix: see `agentos logs {name}`",
-                w["functions_registered"], w["functions_expected"]
+                w.functions_registered, w.functions_expected
             ));
         }
     }
@@ -142,7 +143,7 @@ fn is_unserved(error: &anyhow::Error) -> bool {
 /// allowed functions that are not live given the `/v1/workers` answer and the catalogue's
 /// `manifests`.
 /// `config_dir` is where a user hand that replaces a built-in one goes (`hands/<name>/`).
-fn hand_problems(hands: &Value, workers: &Value, manifests: &[&WorkerManifest], config_dir: &Path) -> Vec<String> {
+fn hand_problems(hands: &Value, workers: &WorkerList, manifests: &[&WorkerManifest], config_dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     for e in hands["errors"].as_array().into_iter().flatten() {
         problems.push(format!(
@@ -151,9 +152,7 @@ fn hand_problems(hands: &Value, workers: &Value, manifests: &[&WorkerManifest], 
             e["message"].as_str().unwrap_or("no message")
         ));
     }
-    let row = |name: &str| {
-        workers["workers"].as_array().into_iter().flatten().find(|w| w["name"].as_str() == Some(name)).cloned()
-    };
+    let row = |name: &str| workers.workers.iter().find(|w| w.name == name);
     for h in hands["hands"].as_array().into_iter().flatten() {
         let hand = h["name"].as_str().unwrap_or("?");
         let edit = match h["source"].as_str() {
@@ -179,7 +178,7 @@ fn hand_problems(hands: &Value, workers: &Value, manifests: &[&WorkerManifest], 
                 None => problems.push(format!(
                     "hand {hand} allows {function}, but its worker {worker} is not enabled; fix: enable {worker} in agentos.toml ([workers]), then `agentos down` and `agentos up`"
                 )),
-                Some(w) if w["state"] != "ready" || w["functions_registered"] != w["functions_expected"] => {
+                Some(w) if w.state != WorkerState::Ready || w.functions_registered != w.functions_expected => {
                     problems.push(format!(
                         "hand {hand} allows {function}, but its worker {worker} is not ready; fix: see `agentos logs {worker}`, then `agentos restart {worker}`"
                     ))
@@ -234,10 +233,11 @@ mod tests {
         restart: RestartPolicy::Always,
     });
 
-    fn workers(code_state: &str) -> Value {
-        json!({"workers": [
+    fn workers(code_state: &str) -> WorkerList {
+        serde_json::from_value(json!({"workers": [
             {"name": "code-agent", "state": code_state, "functions_registered": 2, "functions_expected": 2},
-        ]})
+        ]}))
+        .unwrap()
     }
 
     fn hands(allowed: &[&str]) -> Value {

@@ -7,7 +7,9 @@ use agentos_supervisor::Home;
 use anyhow::{Context, anyhow};
 use serde_json::json;
 
-use crate::client::Client;
+use agentos_protocol::status::WorkerList;
+
+use crate::client::{Client, read};
 
 /// `agentos status [--json]`.
 pub fn status(json_out: bool) -> anyhow::Result<()> {
@@ -22,19 +24,20 @@ pub fn status(json_out: bool) -> anyhow::Result<()> {
         "{:<16} {:>8} {:<9} {:>8} {:>9} {:>9}  LAST ERROR",
         "WORKER", "PID", "STATE", "RESTARTS", "UPTIME", "FUNCTIONS"
     );
-    for w in body["workers"].as_array().into_iter().flatten() {
-        let pid = w["pid"].as_u64().map(|p| p.to_string()).unwrap_or_else(|| "-".into());
-        let uptime = w["uptime_ms"].as_u64().map(human_duration).unwrap_or_else(|| "-".into());
-        let functions = format!("{}/{}", w["functions_registered"], w["functions_expected"]);
+    let list: WorkerList = read("GET /v1/workers", body)?;
+    for w in &list.workers {
+        let pid = w.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+        let uptime = w.uptime_ms.map(human_duration).unwrap_or_else(|| "-".into());
+        let functions = format!("{}/{}", w.functions_registered, w.functions_expected);
         println!(
             "{:<16} {:>8} {:<9} {:>8} {:>9} {:>9}  {}",
-            w["name"].as_str().unwrap_or("?"),
+            if w.name.is_empty() { "?" } else { w.name.as_str() },
             pid,
-            w["state"].as_str().unwrap_or("?"),
-            w["restarts"],
+            w.state.as_str(),
+            w.restarts,
             uptime,
             functions,
-            w["last_error"].as_str().unwrap_or("")
+            w.last_error.as_deref().unwrap_or("")
         );
     }
     Ok(())

@@ -16,13 +16,15 @@
 
 pub mod waterfall;
 
+use agentos_protocol::session::Session;
+use agentos_protocol::trace::{TraceList, TraceSummary, TraceTree};
 use agentos_tui::{AppOptions, PaneId};
 use serde_json::{Value, json};
 
-use crate::client::{Client, segment};
+use crate::client::{Client, read, segment};
 use crate::sessions::{connect, print_json, resolve};
 use crate::status::block_on;
-use crate::table::{table, text, time_ms};
+use crate::table::{table, utc_minute};
 use crate::theme::Theme;
 
 /// The routes `agentos trace` calls (for `doctor`), besides `GET /v1/sessions/:id`.
@@ -49,10 +51,10 @@ pub struct TraceArgs {
 
 /// What `trace ID` found.
 enum Found {
-    /// One trace: `{trace_id, roots}`.
+    /// One trace: `{trace_id, roots}`, as the server sent it.
     Trace(Value),
     /// A session and its traces with their trees.
-    Session { session: Value, traces: Vec<(Value, Option<Value>)> },
+    Session { session: Box<Session>, traces: Vec<(TraceSummary, Option<TraceTree>)> },
 }
 
 /// Runs `agentos trace`.
@@ -68,21 +70,21 @@ pub fn run(args: TraceArgs) -> anyhow::Result<()> {
         if args.json {
             return print_json(&body);
         }
-        print!("{}", recent_table(&body));
+        print!("{}", recent_table(&read("GET /v1/traces", body)?));
         return Ok(());
     };
     match block_on(find(&client, &id, args.realm.as_deref()))? {
         Found::Trace(tree) if args.json => print_json(&tree),
         Found::Trace(tree) => {
-            print!("{}", draw(&tree, theme));
+            print!("{}", draw(&read("GET /v1/traces/:id", tree)?, theme));
             Ok(())
         }
         Found::Session { session, traces } if args.json => {
             let traces: Vec<Value> = traces
                 .into_iter()
-                .map(|(t, tree)| json!({"trace_id": t["trace_id"], "turn_id": t["turn_id"], "roots": tree.map(|t| t["roots"].clone())}))
+                .map(|(t, tree)| json!({"trace_id": t.trace_id, "turn_id": t.turn_id, "roots": tree.map(|t| t.roots)}))
                 .collect();
-            print_json(&json!({"session_id": session["id"], "traces": traces}))
+            print_json(&json!({"session_id": session.id, "traces": traces}))
         }
         Found::Session { session, traces } => {
             print!("{}", session_view(&session, &traces, theme));
@@ -104,17 +106,10 @@ fn dashboard(id: Option<&str>, realm: Option<&str>) -> anyhow::Result<()> {
 
 /// The most recent trace of the session `key` names (id or name), if it has one.
 async fn latest_trace_of_session(client: &Client, key: &str, realm: Option<&str>) -> anyhow::Result<Option<String>> {
-    let session = resolve(client, key, realm).await?;
-    let session_id = text(&session, "id");
-    let list = client.get_query("/v1/traces", &[("session_id", Some(session_id.as_str()))]).await?;
-    let latest = list["traces"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .max_by_key(|t| t["started_ms"].as_u64().unwrap_or(0))
-        .and_then(|t| t["trace_id"].as_str())
-        .map(str::to_string);
-    Ok(latest)
+    let session: Session = read("GET /v1/sessions/:id", resolve(client, key, realm).await?)?;
+    let list: TraceList =
+        read("GET /v1/traces", client.get_query("/v1/traces", &[("session_id", Some(session.id.as_str()))]).await?)?;
+    Ok(list.traces.into_iter().max_by_key(|t| t.started_ms).map(|t| t.trace_id))
 }
 
 /// The trace `id` names, or the session it names with every trace of it.
@@ -128,21 +123,21 @@ async fn find(client: &Client, id: &str, realm: Option<&str>) -> anyhow::Result<
     } else {
         None
     };
-    let session = match resolve(client, id, realm).await {
-        Ok(session) => session,
+    let session: Session = match resolve(client, id, realm).await {
+        Ok(session) => read("GET /v1/sessions/:id", session)?,
         // Neither a trace nor a session: the trace's message says how to list traces.
         Err(e) if e.to_string().starts_with("NOT_FOUND") => return Err(trace_error.unwrap_or(e)),
         Err(e) => return Err(e),
     };
-    let session_id = text(&session, "id");
-    let list = client.get_query("/v1/traces", &[("session_id", Some(session_id.as_str()))]).await?;
+    let list: TraceList =
+        read("GET /v1/traces", client.get_query("/v1/traces", &[("session_id", Some(session.id.as_str()))]).await?)?;
     let mut traces = Vec::new();
-    for trace in list["traces"].as_array().cloned().unwrap_or_default() {
-        let tree = if trace["root"].is_null() {
+    for trace in list.traces {
+        let tree = if trace.root.is_none() {
             None
         } else {
-            match client.get(&format!("/v1/traces/{}", segment(&text(&trace, "trace_id")))).await {
-                Ok(tree) => Some(tree),
+            match client.get(&format!("/v1/traces/{}", segment(&trace.trace_id))).await {
+                Ok(tree) => Some(read("GET /v1/traces/:id", tree)?),
                 // Evicted between the list and now: shown like any trace no longer kept.
                 Err(e) if e.to_string().starts_with("NOT_FOUND") => None,
                 Err(e) => return Err(e),
@@ -150,7 +145,7 @@ async fn find(client: &Client, id: &str, realm: Option<&str>) -> anyhow::Result<
         };
         traces.push((trace, tree));
     }
-    Ok(Found::Session { session, traces })
+    Ok(Found::Session { session: Box::new(session), traces })
 }
 
 /// Whether `id` looks like a W3C trace id: 32 hex digits.
@@ -159,21 +154,20 @@ pub fn is_trace_id(id: &str) -> bool {
 }
 
 /// One `{trace_id, roots}` answer as a waterfall.
-pub fn draw(tree: &Value, theme: Theme) -> String {
-    let roots = tree["roots"].as_array().cloned().unwrap_or_default();
-    waterfall::waterfall(&text(tree, "trace_id"), &roots, theme)
+pub fn draw(tree: &TraceTree, theme: Theme) -> String {
+    waterfall::waterfall(&tree.trace_id, &tree.nodes(), theme)
 }
 
 /// Every trace of a session, one waterfall each, under a line naming the session.
-pub fn session_view(session: &Value, traces: &[(Value, Option<Value>)], theme: Theme) -> String {
-    let mut out = format!("session {}\n", text(session, "id"));
+pub fn session_view(session: &Session, traces: &[(TraceSummary, Option<TraceTree>)], theme: Theme) -> String {
+    let mut out = format!("session {}\n", session.id);
     if traces.is_empty() {
         out.push_str(&theme.dim("no traces recorded for this session yet"));
         out.push('\n');
         return out;
     }
     for (i, (trace, tree)) in traces.iter().enumerate() {
-        let turn = trace["turn_id"].as_str().map(|t| format!("turn {t}")).unwrap_or_else(|| format!("trace {}", i + 1));
+        let turn = trace.turn_id.as_ref().map(|t| format!("turn {t}")).unwrap_or_else(|| format!("trace {}", i + 1));
         out.push('\n');
         out.push_str(&theme.cyan(&turn));
         out.push('\n');
@@ -182,7 +176,7 @@ pub fn session_view(session: &Value, traces: &[(Value, Option<Value>)], theme: T
             None => {
                 out.push_str(&theme.dim(&format!(
                     "trace {} is no longer kept by the engine (it keeps its newest spans only)",
-                    text(trace, "trace_id")
+                    trace.trace_id
                 )));
                 out.push('\n');
             }
@@ -192,16 +186,14 @@ pub fn session_view(session: &Value, traces: &[(Value, Option<Value>)], theme: T
 }
 
 /// The recent traces table.
-pub fn recent_table(body: &Value) -> String {
-    let rows: Vec<Vec<String>> = body["traces"]
-        .as_array()
-        .into_iter()
-        .flatten()
+pub fn recent_table(list: &TraceList) -> String {
+    let rows: Vec<Vec<String>> = list
+        .traces
+        .iter()
         .map(|t| {
-            let root = &t["root"];
-            let name = root["function_id"].as_str().or(root["name"].as_str()).unwrap_or_default().to_string();
-            let took = t["duration_ms"].as_f64().map(|ms| waterfall::duration((ms * 1e6) as i64)).unwrap_or_default();
-            vec![text(t, "trace_id"), time_ms(&t["started_ms"]), took, name]
+            let name = t.root_span().map(|root| root.label().to_string()).unwrap_or_default();
+            let took = waterfall::duration((t.duration_ms * 1e6) as i64);
+            vec![t.trace_id.clone(), utc_minute(t.started_ms), took, name]
         })
         .collect();
     table(&["TRACE", "STARTED", "DURATION", "ROOT"], &rows)
@@ -211,6 +203,11 @@ pub fn recent_table(body: &Value) -> String {
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
+
+    /// `value` read as the contract's type, as the CLI reads the server's answers.
+    fn typed<T: serde::de::DeserializeOwned>(value: Value) -> T {
+        serde_json::from_value(value).unwrap()
+    }
 
     #[test]
     fn a_trace_id_is_32_hex_digits() {
@@ -225,11 +222,11 @@ mod tests {
         let tree = json!({"trace_id": "t1", "roots": [{"function_id": "agent::chat", "start_time_unix_nano": 0,
                           "end_time_unix_nano": 2_000_000, "children": []}]});
         let traces = vec![
-            (json!({"trace_id": "t1", "turn_id": "u1"}), Some(tree)),
-            (json!({"trace_id": "t0", "root": null}), None),
+            (typed(json!({"trace_id": "t1", "turn_id": "u1"})), Some(typed(tree))),
+            (typed(json!({"trace_id": "t0", "root": null})), None),
         ];
         assert_eq!(
-            session_view(&json!({"id": "s1"}), &traces, Theme::PLAIN),
+            session_view(&typed(json!({"id": "s1"})), &traces, Theme::PLAIN),
             "session s1\n\
              \nturn u1\n\
              trace t1 · 2.0 ms · 1 span\n\
@@ -238,7 +235,7 @@ mod tests {
              trace t0 is no longer kept by the engine (it keeps its newest spans only)\n"
         );
         assert_eq!(
-            session_view(&json!({"id": "s1"}), &[], Theme::PLAIN),
+            session_view(&typed(json!({"id": "s1"})), &[], Theme::PLAIN),
             "session s1\nno traces recorded for this session yet\n"
         );
     }
@@ -248,7 +245,7 @@ mod tests {
         let body = json!({"traces": [{"trace_id": "abc", "started_ms": 1_738_332_300_000_i64, "duration_ms": 12.5,
                                       "root": {"function_id": "agent::chat", "name": "call agent::chat"}}]});
         assert_eq!(
-            recent_table(&body),
+            recent_table(&typed(body)),
             "TRACE  STARTED               DURATION  ROOT\nabc    2025-01-31 14:05 UTC  12.5 ms   agent::chat\n"
         );
     }

@@ -12,6 +12,8 @@
 //! - [`approval`]: tiers and rules, approval requests and decisions, remembered approvals;
 //! - [`replay`]: a session's recorded steps, their kinds and data, a session's totals;
 //! - [`session`]: session records, their states, the list and the bus event;
+//! - [`status`]: the supervisor's worker rows;
+//! - [`trace`]: spans as the engine serves them, and the trace answers built from them;
 //! - [`error`]: `{code, message}` and the REST error body `{"error": {code, message}}`.
 
 pub mod approval;
@@ -19,6 +21,8 @@ pub mod chat;
 pub mod error;
 pub mod replay;
 pub mod session;
+pub mod status;
+pub mod trace;
 pub mod url;
 
 use serde::{Deserialize, Serialize};

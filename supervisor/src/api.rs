@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::home::Home;
-use crate::run::{Command, WorkerStatus};
+use agentos_protocol::status::WorkerList;
+
+use crate::run::{Command, Published, WorkerStatus};
 
 /// How long a restart request waits for the driver.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -42,7 +44,7 @@ pub(crate) struct Api {
 fn declaration() -> Worker<Api> {
     Worker::new("supervisor", "agentos up: every worker's state, restarts and logs.")
         .function("supervisor::status", "Every worker's state", |api: Api, _: Value| async move {
-            Ok::<_, WorkerError>(json!({ "workers": rows(&api.snapshot) }))
+            Ok::<_, WorkerError>(WorkerList { workers: rows(&api.snapshot) })
         })
         .function("supervisor::restart", "Restart one worker", |api: Api, req: RestartRequest| async move {
             restart(&api.commands, req.name).await
@@ -53,7 +55,7 @@ fn declaration() -> Worker<Api> {
             Ok(HttpResponse::ok(json!({ "status": "ok", "workers": rows.len(), "ready": ready })))
         })
         .route("supervisor::http_workers", "GET", "/v1/workers", |api, _req| async move {
-            Ok(HttpResponse::ok(json!({ "workers": rows(&api.snapshot) })))
+            Ok(HttpResponse::ok(WorkerList { workers: rows(&api.snapshot) }))
         })
         .route("supervisor::http_restart", "POST", "/v1/workers/:name/restart", |api, req| async move {
             let name = req.path_param("name").unwrap_or_default().to_string();
@@ -77,10 +79,10 @@ pub const LOG_LINES_DEFAULT: usize = 200;
 /// hundred KiB) to send in one JSON answer.
 pub const LOG_LINES_MAX: usize = 5000;
 
-type Snapshot = Arc<std::sync::Mutex<Vec<WorkerStatus>>>;
+type Snapshot = Arc<std::sync::Mutex<Vec<Published>>>;
 
 fn rows(snapshot: &Snapshot) -> Vec<WorkerStatus> {
-    snapshot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().map(WorkerStatus::refreshed).collect()
+    snapshot.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().map(Published::refreshed).collect()
 }
 
 #[derive(Deserialize)]
@@ -161,7 +163,6 @@ mod tests {
             problem: None,
             launched_at_ms: Some(0),
             ready_after_ms: Some(1),
-            started: None,
         }
     }
 

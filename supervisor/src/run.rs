@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use agentos_kit::{III, RestartPolicy, WorkerManifest};
 use nix::sys::signal::Signal;
-use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
@@ -59,52 +58,21 @@ pub struct UpOptions {
     pub insecure_no_auth: bool,
 }
 
-/// A worker's state as shown by `status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WorkerState {
-    /// Waiting for its dependencies.
-    Pending,
-    /// Process started; not ready yet.
-    Starting,
-    /// Functions registered and health answered.
-    Ready,
-    /// Waiting to be restarted.
-    Backoff,
-    /// Too many restarts; left stopped.
-    Failed,
-    /// Stopped (by policy or by shutdown).
-    Stopped,
+/// A worker's state and its `status` row (the status contract, shared with every reader).
+pub use agentos_protocol::status::{WorkerState, WorkerStatus};
+
+/// A row as published, with when its running process started: its uptime is computed when the
+/// row is read.
+#[derive(Debug, Clone)]
+pub(crate) struct Published {
+    pub(crate) row: WorkerStatus,
+    pub(crate) started: Option<Instant>,
 }
 
-/// One row of `status`.
-#[derive(Debug, Clone, Serialize)]
-pub struct WorkerStatus {
-    pub name: String,
-    pub description: String,
-    pub state: WorkerState,
-    pub pid: Option<u32>,
-    pub restarts: u32,
-    pub uptime_ms: Option<u64>,
-    pub functions_registered: usize,
-    pub functions_expected: usize,
-    pub last_error: Option<String>,
-    /// What its health says is wrong while it still serves (a degraded worker).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
-    /// When its latest process was launched, from the supervisor's start.
-    pub launched_at_ms: Option<u64>,
-    /// How long that process took to become ready.
-    pub ready_after_ms: Option<u64>,
-    /// When the running process started (for `uptime_ms`, computed when the row is read).
-    #[serde(skip)]
-    pub started: Option<Instant>,
-}
-
-impl WorkerStatus {
-    /// This row with `uptime_ms` as of now.
-    pub fn refreshed(&self) -> Self {
-        Self { uptime_ms: self.started.map(|t| t.elapsed().as_millis() as u64), ..self.clone() }
+impl Published {
+    /// The row with `uptime_ms` as of now.
+    pub(crate) fn refreshed(&self) -> WorkerStatus {
+        WorkerStatus { uptime_ms: self.started.map(|t| t.elapsed().as_millis() as u64), ..self.row.clone() }
     }
 }
 
@@ -163,7 +131,7 @@ struct Slot {
 }
 
 /// Shared view for the status handlers.
-type Snapshot = Arc<Mutex<Vec<WorkerStatus>>>;
+type Snapshot = Arc<Mutex<Vec<Published>>>;
 
 /// The supervisor; `run` drives it until a stop signal.
 pub struct Supervisor {
@@ -334,7 +302,7 @@ impl Supervisor {
         loop {
             self.publish();
             if on_ready.is_some() && self.settled() {
-                let rows = lock(&self.snapshot).clone();
+                let rows: Vec<WorkerStatus> = lock(&self.snapshot).iter().map(|p| p.row.clone()).collect();
                 if let Some(report) = on_ready.take() {
                     report(&rows);
                 }
@@ -786,19 +754,21 @@ impl Supervisor {
         let rows = self
             .slots
             .iter()
-            .map(|s| WorkerStatus {
-                name: s.manifest.name.to_string(),
-                description: s.manifest.description.to_string(),
-                state: s.state,
-                pid: s.pid,
-                restarts: s.restarts,
-                uptime_ms: s.started.filter(|_| s.pid.is_some()).map(|t| t.elapsed().as_millis() as u64),
-                functions_registered: s.functions_registered,
-                functions_expected: s.manifest.all_function_ids().len(),
-                last_error: s.last_error.clone(),
-                problem: s.problem.clone(),
-                launched_at_ms: s.launched_at.map(|d| d.as_millis() as u64),
-                ready_after_ms: s.ready_after.map(|d| d.as_millis() as u64),
+            .map(|s| Published {
+                row: WorkerStatus {
+                    name: s.manifest.name.to_string(),
+                    description: s.manifest.description.to_string(),
+                    state: s.state,
+                    pid: s.pid,
+                    restarts: s.restarts,
+                    uptime_ms: s.started.filter(|_| s.pid.is_some()).map(|t| t.elapsed().as_millis() as u64),
+                    functions_registered: s.functions_registered,
+                    functions_expected: s.manifest.all_function_ids().len(),
+                    last_error: s.last_error.clone(),
+                    problem: s.problem.clone(),
+                    launched_at_ms: s.launched_at.map(|d| d.as_millis() as u64),
+                    ready_after_ms: s.ready_after.map(|d| d.as_millis() as u64),
+                },
                 started: s.started.filter(|_| s.pid.is_some()),
             })
             .collect();

@@ -10,7 +10,7 @@
 //! - Bars are green, a failed span's bar and name red with its error code; the frame is dim.
 //!   Columns are padded on the plain text, so colour never breaks the alignment.
 
-use serde_json::Value;
+use agentos_protocol::trace::SpanNode;
 
 use crate::chat::render::printable;
 use crate::theme::Theme;
@@ -33,7 +33,7 @@ struct Line {
 
 /// The waterfall of `roots` (the engine's span tree: spans with `children`), under a header
 /// naming `trace_id`.
-pub fn waterfall(trace_id: &str, roots: &[Value], theme: Theme) -> String {
+pub fn waterfall(trace_id: &str, roots: &[SpanNode], theme: Theme) -> String {
     let mut lines = Vec::new();
     for root in roots {
         flatten(root, 0, &mut lines);
@@ -114,14 +114,17 @@ pub fn duration(ns: i64) -> String {
 }
 
 /// Appends `node` and its children, depth first.
-fn flatten(node: &Value, depth: usize, out: &mut Vec<Line>) {
-    let name = node["function_id"].as_str().or(node["name"].as_str()).unwrap_or("span").to_string();
-    let start_ns = node["start_time_unix_nano"].as_i64().unwrap_or(0);
-    let end_ns = node["end_time_unix_nano"].as_i64().unwrap_or(start_ns).max(start_ns);
-    let failed = node["status"].as_str().is_some_and(|s| s.eq_ignore_ascii_case("error")) || !node["error"].is_null();
-    let error = failed.then(|| node["error"]["code"].as_str().unwrap_or("error").to_string());
+fn flatten(node: &SpanNode, depth: usize, out: &mut Vec<Line>) {
+    let span = &node.span;
+    let name = match span.label() {
+        "" => "span".to_string(),
+        label => label.to_string(),
+    };
+    let start_ns = span.start_time_unix_nano;
+    let end_ns = span.end_time_unix_nano.max(start_ns);
+    let error = span.failed().then(|| span.error.as_ref().map_or_else(|| "error".to_string(), |e| e.code.clone()));
     out.push(Line { depth, name, start_ns, end_ns, error });
-    for child in node["children"].as_array().into_iter().flatten() {
+    for child in &node.children {
         flatten(child, depth + 1, out);
     }
 }
@@ -130,7 +133,12 @@ fn flatten(node: &Value, depth: usize, out: &mut Vec<Line>) {
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    /// Span trees as the engine writes them, read as the CLI reads them.
+    fn nodes(values: Vec<Value>) -> Vec<SpanNode> {
+        values.into_iter().map(|v| serde_json::from_value(v).unwrap()).collect()
+    }
 
     fn span(function: &str, start_ms: i64, end_ms: i64, children: Vec<Value>) -> Value {
         json!({"function_id": function, "name": format!("call {function}"), "status": "ok",
@@ -150,7 +158,7 @@ mod tests {
             vec![span("context::build", 0, 10, vec![]), span("llm::complete", 10, 60, vec![]), failed],
         )];
         assert_eq!(
-            waterfall("abc", &tree, Theme::PLAIN),
+            waterfall("abc", &nodes(tree), Theme::PLAIN),
             "trace abc · 100.0 ms · 4 spans\n\
              agent::chat         100.0 ms  │████████████████████████████████████████│\n\
              \x20 context::build     10.0 ms  │████                                    │\n\
@@ -170,7 +178,7 @@ mod tests {
     #[test]
     fn a_span_without_a_function_is_named_by_its_name_and_long_names_are_cut() {
         let sdk = json!({"name": "handler ".to_string() + &"x".repeat(80), "start_time_unix_nano": 0, "end_time_unix_nano": 5});
-        let out = waterfall("t", &[sdk], Theme::PLAIN);
+        let out = waterfall("t", &nodes(vec![sdk]), Theme::PLAIN);
         let line = out.lines().nth(1).unwrap();
         assert!(line.starts_with("handler xxx"), "{line}");
         assert_eq!(line.split("  ").next().unwrap().chars().count(), NAME_MAX);
@@ -187,7 +195,7 @@ mod tests {
 
     #[test]
     fn colour_marks_ok_and_failed_bars_and_no_spans_says_so() {
-        let out = waterfall("t", &[span("a", 0, 1, vec![])], Theme::ANSI);
+        let out = waterfall("t", &nodes(vec![span("a", 0, 1, vec![])]), Theme::ANSI);
         assert!(out.contains("\x1b[32m████████████████████████████████████████\x1b[0m"), "{out}");
         assert_eq!(waterfall("t", &[], Theme::PLAIN), "trace t\n(no spans)\n");
     }

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 
+use agentos_protocol::trace::{Attributes, Span, SpanError, SpanNode};
 use agentos_protocol::{ErrorBody, codes};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -130,6 +131,11 @@ pub fn store_logs(engine: &Engine, records: Vec<Value>) {
 }
 
 fn span_json(s: &SpanRecord) -> Value {
+    serde_json::to_value(span(s)).unwrap_or(Value::Null)
+}
+
+/// A stored span as the engine serves it.
+fn span(s: &SpanRecord) -> Span {
     let mut attributes: Vec<(String, String)> = s.attributes.clone();
     if let Some(f) = &s.function_id {
         attributes.push(("function_id".into(), f.clone()));
@@ -143,20 +149,31 @@ fn span_json(s: &SpanRecord) -> Value {
     if let Some(code) = &s.error_code {
         attributes.push(("error.code".into(), code.clone()));
     }
-    json!({
-        "trace_id": s.trace_id, "span_id": s.span_id, "parent_span_id": s.parent_span_id,
-        "name": s.name, "start_time_unix_nano": s.start_ns, "end_time_unix_nano": s.end_ns,
-        "duration_ms": (s.end_ns - s.start_ns) as f64 / 1e6,
-        "status": s.status, "status_description": s.error_message,
-        "function_id": s.function_id, "worker_id": s.worker_id, "caller_worker_id": s.caller_worker_id,
-        "error": s.error_code.as_ref().map(|c| json!({"code": c, "message": s.error_message})),
-        "attributes": attributes, "service_name": s.service_name, "events": [], "links": [],
-        "instrumentation_scope_name": "agentos-engine", "instrumentation_scope_version": env!("CARGO_PKG_VERSION"),
-    })
+    Span {
+        trace_id: s.trace_id.clone(),
+        span_id: s.span_id.clone(),
+        parent_span_id: s.parent_span_id.clone(),
+        name: s.name.clone(),
+        start_time_unix_nano: s.start_ns,
+        end_time_unix_nano: s.end_ns,
+        duration_ms: (s.end_ns - s.start_ns) as f64 / 1e6,
+        status: s.status.clone(),
+        status_description: s.error_message.clone(),
+        function_id: s.function_id.clone(),
+        worker_id: s.worker_id.clone(),
+        caller_worker_id: s.caller_worker_id.clone(),
+        error: s.error_code.as_ref().map(|c| SpanError { code: c.clone(), message: s.error_message.clone() }),
+        attributes: Attributes(attributes),
+        service_name: s.service_name.clone(),
+        events: Vec::new(),
+        links: Vec::new(),
+        instrumentation_scope_name: "agentos-engine".to_string(),
+        instrumentation_scope_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
 }
 
 /// Builds the span tree of one trace: roots are spans whose parent is not in the trace.
-pub fn build_tree(spans: &[SpanRecord]) -> Vec<Value> {
+pub fn build_tree(spans: &[SpanRecord]) -> Vec<SpanNode> {
     // A parent is found by its own span id or by the span id its callee's SDK reported.
     let mut by_id: HashMap<&str, usize> = HashMap::new();
     for (i, s) in spans.iter().enumerate() {
@@ -175,10 +192,9 @@ pub fn build_tree(spans: &[SpanRecord]) -> Vec<Value> {
             None => roots.push(i),
         }
     }
-    fn node(i: usize, spans: &[SpanRecord], children: &HashMap<usize, Vec<usize>>, depth: usize) -> Value {
-        let mut v = span_json(&spans[i]);
+    fn node(i: usize, spans: &[SpanRecord], children: &HashMap<usize, Vec<usize>>, depth: usize) -> SpanNode {
         // Depth guard: a malformed cycle in stored data cannot recurse forever.
-        let kids: Vec<Value> = if depth > 256 {
+        let kids: Vec<SpanNode> = if depth > 256 {
             Vec::new()
         } else {
             children
@@ -186,8 +202,7 @@ pub fn build_tree(spans: &[SpanRecord]) -> Vec<Value> {
                 .map(|c| c.iter().map(|k| node(*k, spans, children, depth + 1)).collect())
                 .unwrap_or_default()
         };
-        v["children"] = Value::Array(kids);
-        v
+        SpanNode { span: span(&spans[i]), children: kids }
     }
     roots.into_iter().map(|r| node(r, spans, &children, 0)).collect()
 }

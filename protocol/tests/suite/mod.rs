@@ -8,6 +8,8 @@ mod chat;
 mod error;
 mod replay;
 mod session;
+mod status;
+mod trace;
 
 use std::path::PathBuf;
 

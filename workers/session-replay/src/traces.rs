@@ -21,42 +21,14 @@
 //! - Spans are passed through as the engine wrote them, so the answer stays the engine's span
 //!   format (`trace_id`, `span_id`, `name`, `start_time_unix_nano`, `duration_ms`, ...).
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::Event;
 
-/// One trace in a list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Trace {
-    /// The trace id.
-    pub trace_id: String,
-    /// Its root span, as the engine answers spans; `null` when the engine no longer keeps it.
-    pub root: Option<Value>,
-    /// When it started (Unix ms).
-    pub started_ms: u64,
-    /// How long it took, in ms.
-    pub duration_ms: f64,
-    /// The turn it belongs to (session traces only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub turn_id: Option<String>,
-}
-
-/// What `replay::traces` answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TraceList {
-    /// The traces: a session's in the order it met them; recent ones newest first.
-    pub traces: Vec<Trace>,
-}
-
-/// What `replay::trace` answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TraceTree {
-    /// The trace id.
-    pub trace_id: String,
-    /// Its span trees (`engine::traces::tree`): spans with their `children`.
-    pub roots: Vec<Value>,
-}
+/// One trace in a list, what `replay::traces` answers and what `replay::trace` answers (the
+/// trace contract, shared with every reader).
+pub use agentos_protocol::trace::{TraceList, TraceSummary as Trace, TraceTree};
 
 /// A trace as the session's events saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]

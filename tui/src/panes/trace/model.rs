@@ -2,8 +2,9 @@
 //! one vector in depth-first order, with the critical path marked, plus the trace list's rows.
 //!
 //! Rules it keeps:
-//! - Spans are parsed leniently from the engine's JSON (`attributes` as a list of `[key,
-//!   value]` pairs, or an object); a span without its times still shows, with zero length.
+//! - Spans are read as the trace contract's [`trace::Span`], which takes the engine's JSON and the
+//!   OTLP spellings (times as strings, `attributes` as an object); a span without its times
+//!   still shows, with zero length.
 //! - Children are ordered by start time. A subtree is a contiguous range of the vector
 //!   (`index..subtree_end`), so collapsing skips it in one step and the visible rows are
 //!   computed in one pass.
@@ -12,6 +13,8 @@
 //! - The critical path starts at the root that ends last and follows, level by level, the
 //!   child that ends last: the chain of calls that decided when the trace finished.
 
+use agentos_protocol::trace::{self, SpanNode, TraceList, TraceTree};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// A span's error, as the engine reports it.
@@ -82,11 +85,13 @@ pub struct SpanTree {
 impl SpanTree {
     /// The tree of a `GET /v1/traces/:id` answer (`{trace_id, roots}`).
     pub fn from_json(answer: &Value) -> Self {
-        let trace_id = answer.get("trace_id").and_then(Value::as_str).unwrap_or_default().to_string();
-        let roots: Vec<&Value> =
-            answer.get("roots").and_then(Value::as_array).map(|r| r.iter().collect()).unwrap_or_default();
-        let mut tree = Self { trace_id, ..Self::default() };
-        tree.flatten(roots);
+        let answer = TraceTree::deserialize(answer).unwrap_or_else(|e| {
+            tracing::debug!("not a trace tree ({e}): {answer}");
+            TraceTree::default()
+        });
+        let roots = answer.nodes();
+        let mut tree = Self { trace_id: answer.trace_id, ..Self::default() };
+        tree.flatten(&roots);
         tree.link_subtrees();
         tree.bounds();
         tree.mark_critical_path();
@@ -94,13 +99,13 @@ impl SpanTree {
     }
 
     /// The spans of the trace in depth-first order, built with an explicit stack.
-    fn flatten(&mut self, roots: Vec<&Value>) {
-        // Each entry: the span's JSON, its parent's index, its depth, whether it is a last child.
-        let mut stack: Vec<(&Value, Option<usize>, usize, bool)> = Vec::new();
-        push_children(&mut stack, roots, None, 0);
-        while let Some((json, parent, depth, last)) = stack.pop() {
+    fn flatten(&mut self, roots: &[SpanNode]) {
+        // Each entry: the span's node, its parent's index, its depth, whether it is a last child.
+        let mut stack: Vec<(&SpanNode, Option<usize>, usize, bool)> = Vec::new();
+        push_children(&mut stack, roots.iter().collect(), None, 0);
+        while let Some((node, parent, depth, last)) = stack.pop() {
             let index = self.spans.len();
-            let mut span = parse_span(json);
+            let mut span = Span::from(&node.span);
             span.parent = parent;
             span.depth = depth;
             span.last = last;
@@ -108,9 +113,7 @@ impl SpanTree {
                 self.spans[p].children.push(index);
             }
             self.spans.push(span);
-            let kids: Vec<&Value> =
-                json.get("children").and_then(Value::as_array).map(|c| c.iter().collect()).unwrap_or_default();
-            push_children(&mut stack, kids, Some(index), depth + 1);
+            push_children(&mut stack, node.children.iter().collect(), Some(index), depth + 1);
         }
     }
 
@@ -164,12 +167,12 @@ impl SpanTree {
 
 /// Pushes `kids` sorted by start time so that the first to start is popped first.
 fn push_children<'a>(
-    stack: &mut Vec<(&'a Value, Option<usize>, usize, bool)>,
-    mut kids: Vec<&'a Value>,
+    stack: &mut Vec<(&'a SpanNode, Option<usize>, usize, bool)>,
+    mut kids: Vec<&'a SpanNode>,
     parent: Option<usize>,
     depth: usize,
 ) {
-    kids.sort_by_key(|k| nanos(k.get("start_time_unix_nano")));
+    kids.sort_by_key(|k| k.span.start_time_unix_nano);
     let n = kids.len();
     for (i, kid) in kids.into_iter().enumerate().rev() {
         stack.push((kid, parent, depth, i + 1 == n));
@@ -196,57 +199,30 @@ fn latest_end(spans: &[Span], candidates: impl Iterator<Item = usize>) -> Option
     })
 }
 
-fn parse_span(json: &Value) -> Span {
-    let text = |k: &str| json.get(k).and_then(Value::as_str).map(str::to_string);
-    let start_ns = nanos(json.get("start_time_unix_nano"));
-    let end_ns = nanos(json.get("end_time_unix_nano")).max(start_ns);
-    let error = json.get("error").filter(|e| !e.is_null()).map(|e| SpanError {
-        code: e.get("code").and_then(Value::as_str).unwrap_or("ERROR").to_string(),
-        message: e.get("message").and_then(Value::as_str).unwrap_or_default().to_string(),
-    });
-    Span {
-        span_id: text("span_id").unwrap_or_default(),
-        parent_span_id: text("parent_span_id"),
-        name: text("name").unwrap_or_default(),
-        function_id: text("function_id"),
-        worker_id: text("worker_id"),
-        start_ns,
-        end_ns,
-        status: text("status").unwrap_or_default(),
-        error,
-        attributes: attributes(json.get("attributes")),
-        parent: None,
-        children: Vec::new(),
-        subtree_end: 0,
-        depth: 0,
-        last: true,
-        critical: false,
-    }
-}
-
-/// A span's attributes: a list of `[key, value]` pairs (what the engine writes) or an object.
-pub fn attributes(value: Option<&Value>) -> Vec<(String, String)> {
-    let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
-    match value {
-        Some(Value::Array(pairs)) => pairs
-            .iter()
-            .filter_map(|pair| match pair {
-                Value::Array(kv) if kv.len() == 2 => Some((text(&kv[0]), text(&kv[1]))),
-                Value::Object(o) => Some((text(o.get("key")?), text(o.get("value")?))),
-                _ => None,
-            })
-            .collect(),
-        Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// Nanoseconds from a number or a numeric string (OTLP writes them as strings).
-pub fn nanos(value: Option<&Value>) -> i64 {
-    match value {
-        Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).unwrap_or(0),
-        Some(Value::String(s)) => s.parse().unwrap_or(0),
-        _ => 0,
+impl From<&trace::Span> for Span {
+    fn from(s: &trace::Span) -> Self {
+        let start_ns = s.start_time_unix_nano;
+        Span {
+            span_id: s.span_id.clone(),
+            parent_span_id: s.parent_span_id.clone(),
+            name: s.name.clone(),
+            function_id: s.function_id.clone(),
+            worker_id: s.worker_id.clone(),
+            start_ns,
+            end_ns: s.end_time_unix_nano.max(start_ns),
+            status: s.status.clone(),
+            error: s
+                .error
+                .as_ref()
+                .map(|e| SpanError { code: e.code.clone(), message: e.message.clone().unwrap_or_default() }),
+            attributes: s.attributes.0.clone(),
+            parent: None,
+            children: Vec::new(),
+            subtree_end: 0,
+            depth: 0,
+            last: true,
+            critical: false,
+        }
     }
 }
 
@@ -264,25 +240,26 @@ pub struct TraceRow {
 }
 
 impl TraceRow {
-    /// The rows of a `{"traces": [...]}` answer.
+    /// The rows of a `{"traces": [...]}` answer; none when it is not one.
     pub fn list(answer: &Value) -> Vec<Self> {
-        answer
-            .get("traces")
-            .and_then(Value::as_array)
-            .map(|t| t.iter().map(Self::from_json).collect())
-            .unwrap_or_default()
-    }
-
-    fn from_json(json: &Value) -> Self {
-        let root = json.get("root").filter(|r| r.is_object()).map(parse_span);
-        Self {
-            trace_id: json.get("trace_id").and_then(Value::as_str).unwrap_or_default().to_string(),
-            root: root.as_ref().map(|r| r.label().to_string()),
-            started_ms: json.get("started_ms").and_then(Value::as_u64).unwrap_or(0),
-            duration_ms: json.get("duration_ms").and_then(Value::as_f64).unwrap_or(0.0),
-            turn_id: json.get("turn_id").and_then(Value::as_str).map(str::to_string),
-            failed: root.is_some_and(|r| r.failed()),
-        }
+        let list = TraceList::deserialize(answer).unwrap_or_else(|e| {
+            tracing::debug!("not a list of traces ({e}): {answer}");
+            TraceList::default()
+        });
+        list.traces
+            .into_iter()
+            .map(|t| {
+                let root = t.root_span();
+                Self {
+                    root: root.as_ref().map(|r| r.label().to_string()),
+                    failed: root.is_some_and(|r| r.failed()),
+                    trace_id: t.trace_id,
+                    started_ms: t.started_ms,
+                    duration_ms: t.duration_ms,
+                    turn_id: t.turn_id,
+                }
+            })
+            .collect()
     }
 }
 
@@ -347,16 +324,6 @@ mod tests {
         assert_eq!(labels(&tree, &tree.visible(&collapsed)), ["root", "a", "b"]);
         collapsed[0] = true;
         assert_eq!(labels(&tree, &tree.visible(&collapsed)), ["root"]);
-    }
-
-    #[test]
-    fn attributes_are_read_as_pairs_or_as_an_object() {
-        assert_eq!(
-            attributes(Some(&json!([["worker_id", "w1"], ["n", 3]]))),
-            [("worker_id".into(), "w1".into()), ("n".into(), "3".into())]
-        );
-        assert_eq!(attributes(Some(&json!({"k": "v"}))), [("k".to_string(), "v".to_string())]);
-        assert_eq!(attributes(Some(&json!(null))), []);
     }
 
     #[test]

@@ -2,10 +2,14 @@
 //! reads, and the text of its cells.
 //!
 //! Rules it keeps:
-//! - Rows are sorted by name; a row without a name is dropped, a missing number reads as none.
+//! - Rows are read as the status contract's [`WorkerStatus`] and sorted by name; a row without a
+//!   name is dropped, a missing number reads as none, a state this build does not know as
+//!   `unknown`.
 //! - A worker's "change" is a new state, pid or restart count: a restart that went from ready
 //!   back to ready between two polls still counts.
 
+use agentos_protocol::status::{WorkerList, WorkerStatus};
+use serde::Deserialize;
 use serde_json::Value;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -25,29 +29,33 @@ pub struct WorkerRow {
     pub ready_after_ms: Option<u64>,
 }
 
+impl From<WorkerStatus> for WorkerRow {
+    fn from(w: WorkerStatus) -> Self {
+        Self {
+            name: w.name,
+            description: w.description,
+            state: w.state.as_str().to_string(),
+            pid: w.pid.map(u64::from),
+            restarts: u64::from(w.restarts),
+            uptime_ms: w.uptime_ms,
+            functions_registered: w.functions_registered as u64,
+            functions_expected: w.functions_expected as u64,
+            last_error: w.last_error.filter(|e| !e.trim().is_empty()),
+            ready_after_ms: w.ready_after_ms,
+        }
+    }
+}
+
 impl WorkerRow {
-    /// The rows of a `GET /v1/workers` answer, sorted by name.
+    /// The rows of a `GET /v1/workers` answer, sorted by name; none when it is not one.
     pub fn list(answer: &Value) -> Vec<Self> {
-        let mut rows: Vec<Self> =
-            answer["workers"].as_array().into_iter().flatten().filter_map(Self::from_json).collect();
+        let list = WorkerList::deserialize(answer).unwrap_or_else(|e| {
+            tracing::debug!("not a list of workers ({e}): {answer}");
+            WorkerList::default()
+        });
+        let mut rows: Vec<Self> = list.workers.into_iter().filter(|w| !w.name.is_empty()).map(Self::from).collect();
         rows.sort_by(|a, b| a.name.cmp(&b.name));
         rows
-    }
-
-    fn from_json(v: &Value) -> Option<Self> {
-        let text = |key: &str| v[key].as_str().map(str::to_string);
-        Some(Self {
-            name: text("name").filter(|n| !n.is_empty())?,
-            description: text("description").unwrap_or_default(),
-            state: text("state").unwrap_or_else(|| "unknown".into()),
-            pid: v["pid"].as_u64(),
-            restarts: v["restarts"].as_u64().unwrap_or(0),
-            uptime_ms: v["uptime_ms"].as_u64(),
-            functions_registered: v["functions_registered"].as_u64().unwrap_or(0),
-            functions_expected: v["functions_expected"].as_u64().unwrap_or(0),
-            last_error: text("last_error").filter(|e| !e.trim().is_empty()),
-            ready_after_ms: v["ready_after_ms"].as_u64(),
-        })
     }
 
     /// What makes a change worth flashing, and ends a "restarting…".
