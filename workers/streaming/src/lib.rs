@@ -176,26 +176,28 @@ fn usage_body(usage: &TurnUsage) -> Value {
     json!({"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output})
 }
 
+/// An `agent::chat` answer as JSON, read; one that is not an answer reads as an empty reply
+/// (and the mismatch is logged).
+pub fn answer_of(answer: &Value) -> ChatAnswer {
+    ChatAnswer::deserialize(answer).unwrap_or_else(|e| {
+        tracing::warn!("agent::chat answered with a shape this worker cannot read ({e}); the reply is empty");
+        ChatAnswer {
+            session_id: String::new(),
+            reply: String::new(),
+            tool_calls: Vec::new(),
+            usage: TurnUsage::default(),
+            model: String::new(),
+            steps: 0,
+            finish: finish::STOP.to_string(),
+            trace_id: None,
+        }
+    })
+}
+
 /// The non-streamed answer (`chat.completion`) for an `agent::chat` answer as JSON; an answer
 /// that is not one is an empty reply.
 pub fn completion_answer(id: &str, created: u64, model: &str, answer: &Value) -> Value {
-    match ChatAnswer::deserialize(answer) {
-        Ok(answer) => completion_body(id, created, model, &answer),
-        Err(e) => {
-            tracing::warn!("agent::chat answered with a shape this worker cannot read ({e}); the reply is empty");
-            let empty = ChatAnswer {
-                session_id: String::new(),
-                reply: String::new(),
-                tool_calls: Vec::new(),
-                usage: TurnUsage::default(),
-                model: String::new(),
-                steps: 0,
-                finish: finish::STOP.to_string(),
-                trace_id: None,
-            };
-            completion_body(id, created, model, &empty)
-        }
-    }
+    completion_body(id, created, model, &answer_of(answer))
 }
 
 /// The non-streamed answer (`chat.completion`) for a turn's answer.

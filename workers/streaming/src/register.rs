@@ -19,12 +19,13 @@ use std::time::Duration;
 use agentos_kit::channel::{self, ChannelReader, ChannelWriter, Event};
 use agentos_kit::http::{HttpRequest, HttpResponse};
 use agentos_kit::{III, Worker, WorkerError, WorkerManifest, codes};
+use agentos_protocol::chat::{ChatAnswer, ChatEvent};
 use serde_json::{Map, Value, json};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::{
-    CompletionsRequest, chat_input, chat_status, chunk, completion_answer, event_error, finish_reason, is_terminal,
-    models_answer, sse_data, sse_event, turn_error, usage_chunk,
+    CompletionsRequest, answer_of, chat_input, chat_status, chunk, completion_body, event_error, finish_reason,
+    is_terminal, models_answer, sse_data, sse_event, turn_error, usage_chunk,
 };
 
 /// The pub/sub topic approval and session workers publish their events on.
@@ -201,12 +202,16 @@ async fn completions(iii: III, req: HttpRequest) -> Result<HttpResponse, WorkerE
     let model = request.model.clone();
     let created = agentos_kit::clock::now_ms() / 1000;
     if !request.stream {
-        let answer: Value = match agentos_kit::call(&iii, "agent::chat", &input, TURN_TIMEOUT).await {
-            Ok(answer) => answer,
+        let answer = match agentos_kit::call::<_, Value>(&iii, "agent::chat", &input, TURN_TIMEOUT).await {
+            Ok(answer) => answer_of(&answer),
             Err(e) => return Ok(error_response(e)),
         };
-        let id = format!("chatcmpl-{}", answer["session_id"].as_str().unwrap_or("agentos"));
-        return Ok(HttpResponse::ok(completion_answer(&id, created, &model, &answer)));
+        let id = if answer.session_id.is_empty() {
+            "chatcmpl-agentos".to_string()
+        } else {
+            format!("chatcmpl-{}", answer.session_id)
+        };
+        return Ok(HttpResponse::ok(completion_body(&id, created, &model, &answer)));
     }
     let include_usage = request.stream_options.is_some_and(|o| o.include_usage);
     let mut turn = start_turn(iii.clone(), input);
@@ -220,28 +225,32 @@ async fn completions(iii: III, req: HttpRequest) -> Result<HttpResponse, WorkerE
     let mut client = true;
     while let Some(item) = next(&mut first, &mut turn).await {
         let frames: Vec<String> = match item {
-            Relayed::Event(event) => match event.event.as_str() {
-                "session" => {
-                    if let Some(session) = event.data["session_id"].as_str() {
-                        id = format!("chatcmpl-{session}");
-                    }
+            Relayed::Event(event) => match ChatEvent::from_parts(&event.event, event.data) {
+                Ok(ChatEvent::Session(session)) => {
+                    id = format!("chatcmpl-{}", session.session_id);
                     vec![chunk(&id, created, &model, json!({"role": "assistant", "content": ""}), None).to_string()]
                 }
-                "token" => {
-                    vec![chunk(&id, created, &model, json!({"content": event.data["text"]}), None).to_string()]
+                Ok(ChatEvent::Token(token)) => {
+                    vec![chunk(&id, created, &model, json!({"content": token.text}), None).to_string()]
                 }
-                "done" => {
+                Ok(ChatEvent::Done(answer)) => {
                     ended = true;
-                    done_frames(&id, created, &model, &event.data, include_usage)
+                    done_frames(&id, created, &model, &answer, include_usage)
                 }
-                "error" => {
+                Ok(ChatEvent::Error(error)) => {
                     ended = true;
-                    vec![json!({"error": event.data}).to_string(), "[DONE]".to_string()]
+                    vec![json!({"error": error}).to_string(), "[DONE]".to_string()]
+                }
+                Err(e) => {
+                    tracing::debug!(event = %event.event, "a chat event this worker cannot read ({e}); not relayed");
+                    continue;
                 }
                 // Tool calls run inside agentos; an OpenAI client only sees the text.
-                _ => continue,
+                Ok(_) => continue,
             },
-            Relayed::Finished(Ok(answer)) if !ended => done_frames(&id, created, &model, &answer, include_usage),
+            Relayed::Finished(Ok(answer)) if !ended => {
+                done_frames(&id, created, &model, &answer_of(&answer), include_usage)
+            }
             Relayed::Finished(Err(e)) if !ended => {
                 let e = turn_error(e);
                 vec![json!({"error": {"code": e.code, "message": e.message}}).to_string(), "[DONE]".to_string()]
@@ -281,11 +290,11 @@ async fn live_events(
 }
 
 /// The last chunks of a streamed completion: the finish reason, the usage when asked, `[DONE]`.
-fn done_frames(id: &str, created: u64, model: &str, answer: &Value, include_usage: bool) -> Vec<String> {
-    let reason = finish_reason(answer["finish"].as_str().unwrap_or("stop"));
+fn done_frames(id: &str, created: u64, model: &str, answer: &ChatAnswer, include_usage: bool) -> Vec<String> {
+    let reason = finish_reason(&answer.finish);
     let mut frames = vec![chunk(id, created, model, json!({}), Some(reason)).to_string()];
     if include_usage {
-        frames.push(usage_chunk(id, created, model, &answer["usage"]).to_string());
+        frames.push(usage_chunk(id, created, model, &json!(answer.usage)).to_string());
     }
     frames.push("[DONE]".to_string());
     frames
