@@ -14,14 +14,9 @@
 
 use std::time::{Duration, Instant};
 
-use agentos_e2e::Stack;
-use agentos_test_support::{Reply, ScriptedLlm, ToolCallSpec};
+use agentos_e2e::bench::{ScriptedStack, percentile};
+use agentos_test_support::{Reply, ToolCallSpec};
 use serde_json::{Value, json};
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
 
 fn summary(mut samples: Vec<f64>) -> (f64, f64) {
     samples.sort_by(|a, b| a.total_cmp(b));
@@ -55,18 +50,9 @@ async fn main() {
     let warmup = (turns / 10).max(5);
     let profile = args.iter().any(|a| a == "--profile");
 
-    let llm = ScriptedLlm::builder().start().await.unwrap();
-    let workspace = tempfile::tempdir().unwrap();
-    std::fs::write(workspace.path().join("a.txt"), "alpha\n".repeat(20)).unwrap();
+    let ScriptedStack { llm, stack, workspace: _workspace } =
+        ScriptedStack::start("[workers.env.llm-router]\nAGENTOS_LOG = \"warn\"\n").await;
     let base_url = llm.openai_base_url();
-    let env =
-        [("OPENAI_API_KEY", "sk-test"), ("OPENAI_BASE_URL", base_url.as_str()), ("AGENTOS_MODEL", "openai/gpt-test")];
-    let stack = tokio::task::block_in_place(|| {
-        let stack =
-            Stack::start_with("[workers.env.llm-router]\nAGENTOS_LOG = \"warn\"\n", &env, Some(workspace.path()));
-        stack.all_ready();
-        stack
-    });
     let (base, key) = stack.api();
     let http = reqwest::Client::new();
 

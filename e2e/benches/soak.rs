@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use agentos_e2e::Stack;
+use agentos_e2e::bench::{ScriptedStack, percentile};
 use agentos_e2e::procs::kill_9;
-use agentos_test_support::{Reply, ScriptedLlm, ToolCallSpec};
+use agentos_test_support::{Reply, ToolCallSpec};
 use serde_json::{Value, json};
 
 /// A turn that takes longer than this counts as hung.
@@ -41,14 +41,6 @@ impl Dice {
         self.0 ^= self.0 << 17;
         (self.0 % n as u64) as usize
     }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
 }
 
 /// Every worker's (name, state, pid) from `GET /v1/workers`.
@@ -76,17 +68,7 @@ async fn main() {
     let every = Duration::from_millis(arg(&args, "--every-ms", 3000));
     let seed: u64 = arg(&args, "--seed", 7);
 
-    let llm = ScriptedLlm::builder().start().await.unwrap();
-    let workspace = tempfile::tempdir().unwrap();
-    std::fs::write(workspace.path().join("a.txt"), "alpha\n".repeat(20)).unwrap();
-    let base_url = llm.openai_base_url();
-    let env =
-        [("OPENAI_API_KEY", "sk-test"), ("OPENAI_BASE_URL", base_url.as_str()), ("AGENTOS_MODEL", "openai/gpt-test")];
-    let stack = tokio::task::block_in_place(|| {
-        let stack = Stack::start_with("", &env, Some(workspace.path()));
-        stack.all_ready();
-        stack
-    });
+    let ScriptedStack { llm, stack, workspace: _workspace } = ScriptedStack::start("").await;
     let (base, key) = stack.api();
     let http = reqwest::Client::builder().timeout(HANG).build().unwrap();
 

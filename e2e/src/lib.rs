@@ -3,6 +3,7 @@
 // Test support: a failure to find or start the binary is a test failure, said loudly.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod bench;
 pub mod chat;
 pub mod procs;
 
